@@ -1,0 +1,25 @@
+// Two jest projects: fast unit tests (pure logic, SDK mocks), and integration tests against the
+// local emulator (moto + the fidelity proxy, started once by the global set-up). `npm test` runs
+// them in band: one emulator, no parallel resets.
+const shared = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+  moduleNameMapper: { '^multus-core$': '<rootDir>/layers/multus-core/src/index.ts' },
+  rootDir: __dirname,
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/tests/support/global-setup.ts',
+      globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
+      setupFiles: ['<rootDir>/tests/support/test-env.ts'],
+      testTimeout: 120000,
+    },
+  ],
+};

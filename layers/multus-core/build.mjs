@@ -1,0 +1,35 @@
+// Builds the multus-core layer into $ARTIFACTS_DIR/nodejs/node_modules/multus-core/, the place
+// Lambda's Node.js runtime resolves layer packages from (/opt/nodejs/node_modules). The AWS SDK
+// clients and Powertools are bundled in, so functions carry no copy of them.
+import { build } from 'esbuild';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const artifacts = process.argv[2] || process.env.ARTIFACTS_DIR;
+if (!artifacts) {
+  console.error('usage: node build.mjs <ARTIFACTS_DIR>');
+  process.exit(2);
+}
+const out = resolve(artifacts, 'nodejs', 'node_modules', 'multus-core');
+mkdirSync(out, { recursive: true });
+await build({
+  entryPoints: [join(here, 'src', 'index.ts')],
+  outfile: join(out, 'index.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'es2022',
+  format: 'cjs',
+  minify: true,
+  sourcemap: false,
+  // The SDK's ES module builds tree-shake the commands we do not use.
+  mainFields: ['module', 'main'],
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const pkg = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
+writeFileSync(
+  join(out, 'package.json'),
+  JSON.stringify({ name: pkg.name, version: pkg.version, main: 'index.js', license: pkg.license }, null, 2) + '\n',
+);

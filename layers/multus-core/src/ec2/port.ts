@@ -1,0 +1,93 @@
+/**
+ * The EC2 things the domain needs, as a small port. The adapter over @aws-sdk/client-ec2 is in
+ * sdk.ts; tests use it against the emulator or replace it with fakes.
+ */
+import type { Ipv4Range } from '../ipv4';
+
+export interface AttachmentView {
+  readonly attachmentId: string;
+  readonly deviceIndex: number;
+  readonly deleteOnTermination: boolean | undefined;
+  readonly status: string | undefined;
+  readonly instanceId: string | undefined;
+}
+
+export interface InterfaceView {
+  readonly networkInterfaceId: string;
+  readonly subnetId: string;
+  readonly status: string | undefined;
+  readonly privateIpAddress: string | undefined;
+  /** Every IPv4 address of the ENI, primary and secondary. */
+  readonly privateIpAddresses: readonly string[];
+  /** Delegated IPv4 prefixes, as CIDR text. */
+  readonly ipv4Prefixes: readonly string[];
+  readonly sourceDestCheck: boolean | undefined;
+  readonly attachment: AttachmentView | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface InstanceView {
+  readonly instanceId: string;
+  readonly instanceType: string;
+  readonly availabilityZone: string;
+  readonly vpcId: string | undefined;
+  readonly state: string | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+  /** The attached interfaces as the instance reports them (no ENI tags here). */
+  readonly interfaces: readonly {
+    readonly networkInterfaceId: string;
+    readonly subnetId: string | undefined;
+    readonly privateIpAddress: string | undefined;
+    readonly sourceDestCheck: boolean | undefined;
+    readonly attachment: AttachmentView;
+  }[];
+}
+
+export interface SubnetView {
+  readonly subnetId: string;
+  readonly vpcId: string;
+  readonly availabilityZone: string;
+  readonly cidrBlock: string;
+  readonly availableIpAddressCount: number | undefined;
+}
+
+export interface SecurityGroupView {
+  readonly groupId: string;
+  readonly vpcId: string | undefined;
+}
+
+export interface CreateInterfaceRequest {
+  readonly subnetId: string;
+  readonly securityGroups?: readonly string[];
+  readonly privateIpAddress?: string;
+  readonly description: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface Ec2Port {
+  /** The instance, or undefined when EC2 does not know it. */
+  describeInstance(instanceId: string): Promise<InstanceView | undefined>;
+  /** The subnets among `subnetIds` that exist (unknown ids are simply absent). */
+  describeSubnets(subnetIds: readonly string[]): Promise<SubnetView[]>;
+  /** The security groups among `groupIds` that exist. */
+  describeSecurityGroups(groupIds: readonly string[]): Promise<SecurityGroupView[]>;
+  /** Subnet CIDR reservations (prefix and explicit) of a subnet. */
+  describeCidrReservations(subnetId: string): Promise<Ipv4Range[]>;
+  /** Every ENI in any of the subnets (all pages). */
+  describeInterfacesInSubnets(subnetIds: readonly string[]): Promise<InterfaceView[]>;
+  /** Every ENI carrying `tagKey=tagValue` (all pages). */
+  describeInterfacesByTag(tagKey: string, tagValue: string): Promise<InterfaceView[]>;
+  /** One ENI, or undefined when it no longer exists. */
+  describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined>;
+  /** The ENIs holding `address` in the subnet. */
+  describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]>;
+  /** How many network interfaces the instance type allows (all network cards). */
+  maxNetworkInterfaces(instanceType: string): Promise<number>;
+  createInterface(request: CreateInterfaceRequest): Promise<InterfaceView>;
+  /** Attaches and returns the attachment id. */
+  attachInterface(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string>;
+  setDeleteOnTermination(networkInterfaceId: string, attachmentId: string, value: boolean): Promise<void>;
+  setSourceDestCheck(networkInterfaceId: string, value: boolean): Promise<void>;
+  detachInterface(attachmentId: string): Promise<void>;
+  deleteInterface(networkInterfaceId: string): Promise<void>;
+}

@@ -1,0 +1,286 @@
+/**
+ * The Ec2Port over @aws-sdk/client-ec2. Subnets, security groups, CIDR reservations and instance
+ * type limits change rarely and are cached for the settings' max age.
+ */
+import {
+  AttachNetworkInterfaceCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DetachNetworkInterfaceCommand,
+  GetSubnetCidrReservationsCommand,
+  ModifyNetworkInterfaceAttributeCommand,
+  type EC2Client,
+  type Filter,
+  type InstanceNetworkInterface,
+  type NetworkInterface,
+  type Tag,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import { TtlCache } from '../cache';
+import { awsErrorCode } from '../errors';
+import { parseCidr, type Ipv4Range } from '../ipv4';
+import type {
+  AttachmentView,
+  CreateInterfaceRequest,
+  Ec2Port,
+  InstanceView,
+  InterfaceView,
+  SecurityGroupView,
+  SubnetView,
+} from './port';
+
+function tagMap(tags: readonly Tag[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tag of tags ?? []) if (tag.Key !== undefined) out[tag.Key] = tag.Value ?? '';
+  return out;
+}
+
+function attachmentView(a: NetworkInterface['Attachment'] | InstanceNetworkInterface['Attachment']): AttachmentView | undefined {
+  if (!a?.AttachmentId) return undefined;
+  return {
+    attachmentId: a.AttachmentId,
+    deviceIndex: a.DeviceIndex ?? -1,
+    deleteOnTermination: a.DeleteOnTermination,
+    status: a.Status,
+    instanceId: 'InstanceId' in a ? a.InstanceId : undefined,
+  };
+}
+
+export function interfaceView(eni: NetworkInterface): InterfaceView {
+  const addresses = (eni.PrivateIpAddresses ?? []).map((p) => p.PrivateIpAddress).filter((p): p is string => !!p);
+  if (eni.PrivateIpAddress && !addresses.includes(eni.PrivateIpAddress)) addresses.unshift(eni.PrivateIpAddress);
+  return {
+    networkInterfaceId: eni.NetworkInterfaceId ?? '',
+    subnetId: eni.SubnetId ?? '',
+    status: eni.Status,
+    privateIpAddress: eni.PrivateIpAddress,
+    privateIpAddresses: addresses,
+    ipv4Prefixes: (eni.Ipv4Prefixes ?? []).map((p) => p.Ipv4Prefix).filter((p): p is string => !!p),
+    sourceDestCheck: eni.SourceDestCheck,
+    attachment: attachmentView(eni.Attachment),
+    tags: tagMap(eni.TagSet),
+  };
+}
+
+export interface SdkEc2Options {
+  /** Milliseconds that subnets, groups, reservations and instance-type limits stay cached. */
+  readonly cacheMaxAgeMs: () => number;
+}
+
+export class SdkEc2 implements Ec2Port {
+  private readonly subnets: TtlCache<SubnetView[]>;
+  private readonly groups: TtlCache<SecurityGroupView[]>;
+  private readonly reservations: TtlCache<Ipv4Range[]>;
+  private readonly limits: TtlCache<number>;
+
+  constructor(
+    private readonly ec2: EC2Client,
+    options: SdkEc2Options,
+  ) {
+    this.subnets = new TtlCache(options.cacheMaxAgeMs);
+    this.groups = new TtlCache(options.cacheMaxAgeMs);
+    this.reservations = new TtlCache(options.cacheMaxAgeMs);
+    this.limits = new TtlCache(options.cacheMaxAgeMs);
+  }
+
+  clearCaches(): void {
+    for (const cache of [this.subnets, this.groups, this.reservations, this.limits]) cache.clear();
+  }
+
+  async describeInstance(instanceId: string): Promise<InstanceView | undefined> {
+    let out;
+    try {
+      out = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    } catch (err) {
+      if (awsErrorCode(err) === 'InvalidInstanceID.NotFound') return undefined;
+      throw err;
+    }
+    const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+    if (!instance) return undefined;
+    return {
+      instanceId,
+      instanceType: instance.InstanceType ?? '',
+      availabilityZone: instance.Placement?.AvailabilityZone ?? '',
+      vpcId: instance.VpcId,
+      state: instance.State?.Name,
+      tags: tagMap(instance.Tags),
+      interfaces: (instance.NetworkInterfaces ?? []).flatMap((eni) => {
+        const attachment = attachmentView(eni.Attachment);
+        if (!eni.NetworkInterfaceId || !attachment) return [];
+        return [
+          {
+            networkInterfaceId: eni.NetworkInterfaceId,
+            subnetId: eni.SubnetId,
+            privateIpAddress: eni.PrivateIpAddress,
+            sourceDestCheck: eni.SourceDestCheck,
+            attachment: { ...attachment, instanceId },
+          },
+        ];
+      }),
+    };
+  }
+
+  describeSubnets(subnetIds: readonly string[]): Promise<SubnetView[]> {
+    const key = [...subnetIds].sort().join(',');
+    return this.subnets.get(key, async () => {
+      const out = await this.ec2.send(
+        new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: [...subnetIds] }] }),
+      );
+      return (out.Subnets ?? []).map((s) => ({
+        subnetId: s.SubnetId ?? '',
+        vpcId: s.VpcId ?? '',
+        availabilityZone: s.AvailabilityZone ?? '',
+        cidrBlock: s.CidrBlock ?? '',
+        availableIpAddressCount: s.AvailableIpAddressCount,
+      }));
+    });
+  }
+
+  describeSecurityGroups(groupIds: readonly string[]): Promise<SecurityGroupView[]> {
+    const key = [...groupIds].sort().join(',');
+    return this.groups.get(key, async () => {
+      const out = await this.ec2.send(
+        new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [...groupIds] }] }),
+      );
+      return (out.SecurityGroups ?? []).map((g) => ({ groupId: g.GroupId ?? '', vpcId: g.VpcId }));
+    });
+  }
+
+  describeCidrReservations(subnetId: string): Promise<Ipv4Range[]> {
+    return this.reservations.get(subnetId, async () => {
+      const ranges: Ipv4Range[] = [];
+      let NextToken: string | undefined;
+      do {
+        const out = await this.ec2.send(new GetSubnetCidrReservationsCommand({ SubnetId: subnetId, NextToken }));
+        for (const r of out.SubnetIpv4CidrReservations ?? []) {
+          if (r.Cidr) {
+            const cidr = parseCidr(r.Cidr);
+            ranges.push({ first: cidr.first, last: cidr.last });
+          }
+        }
+        NextToken = out.NextToken;
+      } while (NextToken);
+      return ranges;
+    });
+  }
+
+  private async describeInterfaces(filters: Filter[]): Promise<InterfaceView[]> {
+    const views: InterfaceView[] = [];
+    let NextToken: string | undefined;
+    do {
+      const out = await this.ec2.send(
+        new DescribeNetworkInterfacesCommand({ Filters: filters, NextToken, MaxResults: 1000 }),
+      );
+      for (const eni of out.NetworkInterfaces ?? []) views.push(interfaceView(eni));
+      NextToken = out.NextToken;
+    } while (NextToken);
+    return views;
+  }
+
+  describeInterfacesInSubnets(subnetIds: readonly string[]): Promise<InterfaceView[]> {
+    return this.describeInterfaces([{ Name: 'subnet-id', Values: [...subnetIds] }]);
+  }
+
+  describeInterfacesByTag(tagKey: string, tagValue: string): Promise<InterfaceView[]> {
+    return this.describeInterfaces([{ Name: `tag:${tagKey}`, Values: [tagValue] }]);
+  }
+
+  describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]> {
+    return this.describeInterfaces([
+      { Name: 'subnet-id', Values: [subnetId] },
+      { Name: 'addresses.private-ip-address', Values: [address] },
+    ]);
+  }
+
+  async describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined> {
+    try {
+      const out = await this.ec2.send(
+        new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
+      );
+      const eni = out.NetworkInterfaces?.[0];
+      return eni ? interfaceView(eni) : undefined;
+    } catch (err) {
+      if (awsErrorCode(err) === 'InvalidNetworkInterfaceID.NotFound') return undefined;
+      throw err;
+    }
+  }
+
+  maxNetworkInterfaces(instanceType: string): Promise<number> {
+    return this.limits.get(instanceType, async () => {
+      const out = await this.ec2.send(
+        new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] }),
+      );
+      const max = out.InstanceTypes?.[0]?.NetworkInfo?.MaximumNetworkInterfaces;
+      if (max === undefined) throw new Error(`EC2 reports no network interface limit for instance type ${instanceType}`);
+      return max;
+    });
+  }
+
+  async createInterface(request: CreateInterfaceRequest): Promise<InterfaceView> {
+    const out = await this.ec2.send(
+      new CreateNetworkInterfaceCommand({
+        SubnetId: request.subnetId,
+        Groups: request.securityGroups ? [...request.securityGroups] : undefined,
+        PrivateIpAddress: request.privateIpAddress,
+        Description: request.description,
+        TagSpecifications: [
+          {
+            ResourceType: 'network-interface',
+            Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })),
+          },
+        ],
+      }),
+    );
+    if (!out.NetworkInterface?.NetworkInterfaceId) throw new Error('CreateNetworkInterface returned no interface');
+    return interfaceView(out.NetworkInterface);
+  }
+
+  async attachInterface(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string> {
+    const out = await this.ec2.send(
+      new AttachNetworkInterfaceCommand({
+        NetworkInterfaceId: networkInterfaceId,
+        InstanceId: instanceId,
+        DeviceIndex: deviceIndex,
+        NetworkCardIndex: 0,
+      }),
+    );
+    if (!out.AttachmentId) throw new Error('AttachNetworkInterface returned no attachment id');
+    return out.AttachmentId;
+  }
+
+  async setDeleteOnTermination(networkInterfaceId: string, attachmentId: string, value: boolean): Promise<void> {
+    await this.ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({
+        NetworkInterfaceId: networkInterfaceId,
+        Attachment: { AttachmentId: attachmentId, DeleteOnTermination: value },
+      }),
+    );
+  }
+
+  async setSourceDestCheck(networkInterfaceId: string, value: boolean): Promise<void> {
+    await this.ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({
+        NetworkInterfaceId: networkInterfaceId,
+        SourceDestCheck: { Value: value },
+      }),
+    );
+  }
+
+  async detachInterface(attachmentId: string): Promise<void> {
+    await this.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId }));
+  }
+
+  async deleteInterface(networkInterfaceId: string): Promise<void> {
+    try {
+      await this.ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: networkInterfaceId }));
+    } catch (err) {
+      if (awsErrorCode(err) === 'InvalidNetworkInterfaceID.NotFound') return;
+      throw err;
+    }
+  }
+}

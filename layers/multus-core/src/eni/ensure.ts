@@ -1,0 +1,276 @@
+/**
+ * Making sure each multus device index of an instance holds our ENI in the right subnet: create
+ * (tags at creation), attach, DeleteOnTermination, source/dest check. Idempotent: ENIs already in
+ * place are kept, unattached ones of ours are adopted. On any failure every ENI this call created or
+ * adopted is detached and deleted before the error propagates.
+ */
+import type { Ec2Port, InstanceView, InterfaceView, SubnetView } from '../ec2/port';
+import { AllocationError, asError, awsErrorCode } from '../errors';
+import { formatIpv4, freeAddresses, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
+import type { Log } from '../log';
+import type { Settings } from '../settings/parse';
+import { interfaceTags } from '../tags';
+import { isOurs, type SlotPlan } from './plan';
+import { releaseInterface, type ReleaseOptions } from './release';
+
+export interface EnsuredInterface {
+  readonly deviceIndex: number;
+  readonly subnetId: string;
+  readonly networkInterfaceId: string;
+  readonly privateIpAddress: string | undefined;
+  /** What this call did for the slot. */
+  readonly action: 'created' | 'adopted' | 'in-place';
+}
+
+export interface EnsureDeps {
+  readonly ec2: Ec2Port;
+  readonly log: Log;
+  readonly release: ReleaseOptions;
+  /** Bound on creates lost to concurrent launches, per ENI (lowest-free mode). */
+  readonly maxAddressRaces: number;
+}
+
+export interface EnsureRequest {
+  readonly instance: InstanceView;
+  readonly plans: readonly SlotPlan[];
+  readonly subnets: ReadonlyMap<string, SubnetView>;
+  /** The ENIs EC2 listed in the slots' subnets (lowest-free) or with our tag (otherwise). */
+  readonly known: readonly InterfaceView[];
+  /** Unattached ENIs of ours that no slot adopts; deleted if the call fails. */
+  readonly strays: readonly InterfaceView[];
+  readonly settings: Settings;
+}
+
+/** Raised after rollback; `cause` is the original failure. */
+export class EnsureError extends Error {
+  override readonly name = 'EnsureError';
+  constructor(
+    message: string,
+    override readonly cause: Error,
+    readonly rolledBack: readonly string[],
+    readonly leaked: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Codes EC2 uses when the requested private address is taken. */
+const ADDRESS_IN_USE_CODES = new Set(['InvalidIPAddress.InUse', 'PrivateIpAddressInUse']);
+/** Generic codes that may or may not mean "address taken": re-read state to decide. */
+const GENERIC_CODES = new Set(['InvalidParameterValue', 'InvalidParameterCombination', 'InvalidParameter']);
+
+export const DEFAULT_MAX_ADDRESS_RACES = 128;
+
+class Ensurer {
+  /** ENIs this call created or adopted, in order: what rollback removes. */
+  private readonly owned: string[] = [];
+  /** Addresses of each subnet known to be taken, as seen now. */
+  private readonly taken = new Map<string, { addresses: number[]; ranges: Ipv4Range[] }>();
+  racesLost = 0;
+
+  constructor(
+    private readonly deps: EnsureDeps,
+    private readonly request: EnsureRequest,
+  ) {}
+
+  async run(): Promise<EnsuredInterface[]> {
+    const out: EnsuredInterface[] = [];
+    for (const plan of this.request.plans) out.push(await this.ensureSlot(plan));
+    return out;
+  }
+
+  private async ensureSlot(plan: SlotPlan): Promise<EnsuredInterface> {
+    const { ec2 } = this.deps;
+    const wantSdc = this.request.settings.sourceDestCheck;
+    if (plan.kind === 'in-place') {
+      if (plan.fixDeleteOnTermination) await ec2.setDeleteOnTermination(plan.eni.networkInterfaceId, plan.attachmentId, true);
+      if (plan.fixSourceDestCheck) await ec2.setSourceDestCheck(plan.eni.networkInterfaceId, wantSdc);
+      return this.result(plan, plan.eni, 'in-place');
+    }
+    let eni: InterfaceView;
+    if (plan.kind === 'adopt') {
+      eni = plan.eni;
+      this.owned.push(eni.networkInterfaceId);
+      this.deps.log.info('adopting an unattached ENI of ours from an earlier delivery', {
+        networkInterfaceId: eni.networkInterfaceId,
+        deviceIndex: plan.deviceIndex,
+      });
+    } else {
+      eni = await this.create(plan);
+    }
+    const attached = await this.attach(eni, plan);
+    if (attached.winner) return this.result(plan, attached.winner, 'in-place');
+    await ec2.setDeleteOnTermination(eni.networkInterfaceId, attached.attachmentId, true);
+    // A new ENI starts with the check on (EC2's default); skip the call when that is what we want.
+    if (plan.kind === 'create' ? wantSdc !== true : eni.sourceDestCheck !== wantSdc) {
+      await ec2.setSourceDestCheck(eni.networkInterfaceId, wantSdc);
+    }
+    return this.result(plan, eni, plan.kind === 'create' ? 'created' : 'adopted');
+  }
+
+  private result(plan: SlotPlan, eni: InterfaceView, action: EnsuredInterface['action']): EnsuredInterface {
+    return {
+      deviceIndex: plan.deviceIndex,
+      subnetId: plan.subnetId,
+      networkInterfaceId: eni.networkInterfaceId,
+      privateIpAddress: eni.privateIpAddress,
+      action,
+    };
+  }
+
+  private request_(plan: SlotPlan, privateIpAddress?: string) {
+    const { instance, settings } = this.request;
+    return {
+      subnetId: plan.subnetId,
+      securityGroups: settings.securityGroups,
+      privateIpAddress,
+      description: `eks-multus-eni: ${instance.instanceId} device ${plan.deviceIndex}`,
+      tags: interfaceTags(instance.instanceId, plan.deviceIndex, settings.interfaceTags),
+    };
+  }
+
+  private async create(plan: SlotPlan): Promise<InterfaceView> {
+    const { ec2 } = this.deps;
+    if (!this.request.settings.useIpsFromStartOfSubnet) {
+      const eni = await ec2.createInterface(this.request_(plan));
+      this.owned.push(eni.networkInterfaceId);
+      return eni;
+    }
+    const subnet = this.request.subnets.get(plan.subnetId);
+    if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
+    const cidr = parseCidr(subnet.cidrBlock);
+    const taken = await this.takenIn(plan.subnetId, this.request.known);
+    let candidates = freeAddresses(cidr, taken);
+    let losses = 0;
+    for (;;) {
+      const next = candidates.next();
+      if (next.done) {
+        throw new AllocationError(`subnet ${plan.subnetId} (${subnet.cidrBlock}) has no free IPv4 address left`);
+      }
+      const address = formatIpv4(next.value);
+      try {
+        const eni = await ec2.createInterface(this.request_(plan, address));
+        this.owned.push(eni.networkInterfaceId);
+        taken.addresses.push(next.value);
+        return eni;
+      } catch (err) {
+        if (!(await this.isAddressRace(err, plan.subnetId, address))) throw err;
+        losses++;
+        this.racesLost++;
+        if (losses >= this.deps.maxAddressRaces) {
+          throw new AllocationError(
+            `gave up on subnet ${plan.subnetId} after ${losses} addresses were taken by concurrent launches`,
+          );
+        }
+        this.deps.log.info('address taken by a concurrent launch; trying the next free one', {
+          subnetId: plan.subnetId,
+          address,
+          losses,
+        });
+        // Re-read who holds what, so that the next candidate skips everything taken meanwhile.
+        const fresh = await this.takenIn(plan.subnetId, await ec2.describeInterfacesInSubnets([plan.subnetId]), true);
+        fresh.addresses.push(next.value);
+        const floor = next.value;
+        candidates = (function* () {
+          for (const a of freeAddresses(cidr, fresh)) if (a > floor) yield a;
+        })();
+      }
+    }
+  }
+
+  private async takenIn(subnetId: string, known: readonly InterfaceView[], refresh = false) {
+    const cached = this.taken.get(subnetId);
+    if (cached && !refresh) return cached;
+    const addresses: number[] = [];
+    const ranges: Ipv4Range[] = [...(await this.deps.ec2.describeCidrReservations(subnetId))];
+    for (const eni of known) {
+      if (eni.subnetId !== subnetId) continue;
+      for (const a of eni.privateIpAddresses) addresses.push(parseIpv4(a));
+      for (const p of eni.ipv4Prefixes) {
+        const prefix = parseCidr(p);
+        ranges.push({ first: prefix.first, last: prefix.last });
+      }
+    }
+    // Keep what this call already took in the subnet (a subnet listed for two device indexes).
+    for (const a of cached?.addresses ?? []) addresses.push(a);
+    const entry = { addresses, ranges };
+    this.taken.set(subnetId, entry);
+    return entry;
+  }
+
+  private async isAddressRace(err: unknown, subnetId: string, address: string): Promise<boolean> {
+    const code = awsErrorCode(err);
+    if (code && ADDRESS_IN_USE_CODES.has(code)) return true;
+    if (!code || !GENERIC_CODES.has(code)) return false;
+    const holders = await this.deps.ec2.describeInterfacesWithAddress(subnetId, address);
+    return holders.length > 0;
+  }
+
+  /**
+   * Attaches at the slot's device index. When that fails, re-read the instance: a concurrent
+   * delivery of the same event may hold the index with an ENI of ours, which then wins, and ours
+   * (if we created it) is deleted.
+   */
+  private async attach(eni: InterfaceView, plan: SlotPlan): Promise<{ attachmentId: string; winner?: undefined } | { winner: InterfaceView; attachmentId?: undefined }> {
+    const { ec2 } = this.deps;
+    const { instance } = this.request;
+    try {
+      return { attachmentId: await ec2.attachInterface(eni.networkInterfaceId, instance.instanceId, plan.deviceIndex) };
+    } catch (err) {
+      const now = await ec2.describeInstance(instance.instanceId);
+      const holder = now?.interfaces.find((a) => a.attachment.deviceIndex === plan.deviceIndex);
+      if (!holder) throw err;
+      const holderEni = await ec2.describeInterface(holder.networkInterfaceId);
+      if (!holderEni || !isOurs(holderEni, instance.instanceId) || holderEni.subnetId !== plan.subnetId) throw err;
+      if (holderEni.networkInterfaceId !== eni.networkInterfaceId) {
+        this.deps.log.info('a concurrent delivery attached this device index first; dropping our duplicate', {
+          deviceIndex: plan.deviceIndex,
+          kept: holderEni.networkInterfaceId,
+          dropped: eni.networkInterfaceId,
+          cause: awsErrorCode(err),
+        });
+        await ec2.deleteInterface(eni.networkInterfaceId);
+      }
+      const index = this.owned.indexOf(eni.networkInterfaceId);
+      if (index >= 0) this.owned.splice(index, 1);
+      return { winner: holderEni };
+    }
+  }
+
+  /** Detaches and deletes what this call created or adopted, and the strays; returns [removed, leaked]. */
+  async rollback(): Promise<[string[], string[]]> {
+    const removed: string[] = [];
+    const leaked: string[] = [];
+    const targets = [...this.owned.reverse(), ...this.request.strays.map((s) => s.networkInterfaceId)];
+    for (const id of new Set(targets)) {
+      try {
+        await releaseInterface(this.deps.ec2, id, this.deps.release);
+        removed.push(id);
+      } catch (err) {
+        leaked.push(id);
+        this.deps.log.error('rollback could not delete an ENI; the orphan sweeper will retry', {
+          networkInterfaceId: id,
+          error: asError(err),
+        });
+      }
+    }
+    return [removed, leaked];
+  }
+}
+
+/** Result of ensureInterfaces: the interfaces per device index and how many address races were lost. */
+export interface EnsureOutcome {
+  readonly interfaces: EnsuredInterface[];
+  readonly racesLost: number;
+}
+
+export async function ensureInterfaces(deps: EnsureDeps, request: EnsureRequest): Promise<EnsureOutcome> {
+  const ensurer = new Ensurer(deps, request);
+  try {
+    return { interfaces: await ensurer.run(), racesLost: ensurer.racesLost };
+  } catch (err) {
+    const cause = asError(err);
+    const [removed, leaked] = await ensurer.rollback();
+    throw new EnsureError(cause.message, cause, removed, leaked);
+  }
+}

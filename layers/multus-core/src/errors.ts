@@ -1,0 +1,43 @@
+/**
+ * Error classes of the domain. Each has a `name` so that callers can tell them apart without
+ * `instanceof` across module boundaries, and a message that names the cause.
+ */
+
+/** A runtime setting in SSM is missing, empty or malformed. */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(
+    readonly problems: readonly string[],
+  ) {
+    super(problems.join('; '));
+  }
+}
+
+/** The lifecycle event lacks a field needed to act, or is not an object at all. */
+export class MalformedEventError extends Error {
+  override readonly name = 'MalformedEventError';
+}
+
+/** The node cannot be given its multus interfaces as configured (limits, wrong subnet, conflicts). */
+export class NodeConfigurationError extends Error {
+  override readonly name = 'NodeConfigurationError';
+}
+
+/** Lowest-free allocation ran out of addresses or of retries. */
+export class AllocationError extends Error {
+  override readonly name = 'AllocationError';
+}
+
+/** Narrows a caught value to an Error. */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** The AWS error code of a caught SDK error (its `name`), or undefined. */
+export function awsErrorCode(value: unknown): string | undefined {
+  if (typeof value === 'object' && value !== null && 'name' in value) {
+    const name = (value as { name: unknown }).name;
+    return typeof name === 'string' ? name : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,22 @@
+/** What the lifecycle handler returns (DESIGN.md, "Result"). */
+import type { LifecycleResult } from '../settings/parse';
+
+export type Outcome = 'attached' | 'skipped' | 'failed' | 'released' | 'ignored';
+
+export interface InterfaceResult {
+  readonly deviceIndex: number;
+  readonly subnetId: string;
+  readonly networkInterfaceId: string;
+  readonly privateIpAddress: string | null;
+}
+
+export interface HandlerResult {
+  readonly outcome: Outcome;
+  readonly lifecycleResult: LifecycleResult | null;
+  readonly instanceId: string | null;
+  readonly interfaces: InterfaceResult[];
+  readonly reason?: string;
+  readonly availabilityZone?: string;
+  /** `completed`, or `already-complete` when an earlier delivery completed the action. */
+  readonly completion?: string;
+}

@@ -1,0 +1,63 @@
+/**
+ * The terminate transition: ENIs of ours whose attachment has DeleteOnTermination=true go with the
+ * instance; any other ENI of ours on it is detached and deleted. Other ENIs are never touched.
+ * Then the action completes with CONTINUE.
+ */
+import type { Ec2Port } from '../ec2/port';
+import { isOurs } from '../eni/plan';
+import { releaseInterface, type ReleaseOptions } from '../eni/release';
+import { asError } from '../errors';
+import type { Log } from '../log';
+import { TAG_INSTANCE_ID } from '../tags';
+import type { LifecyclePort } from './complete';
+import type { LifecycleAction } from './event';
+import type { HandlerResult } from './result';
+
+export interface TerminateDeps {
+  readonly ec2: Ec2Port;
+  readonly lifecycle: LifecyclePort;
+  readonly log: Log;
+  readonly release: ReleaseOptions;
+}
+
+export async function handleTerminate(deps: TerminateDeps, action: LifecycleAction): Promise<HandlerResult> {
+  const { ec2, log } = deps;
+  const ours = (await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, action.instanceId)).filter((eni) =>
+    isOurs(eni, action.instanceId),
+  );
+  const released: { deviceIndex: number; subnetId: string; networkInterfaceId: string; privateIpAddress: string | null }[] = [];
+  const failures: string[] = [];
+  for (const eni of ours) {
+    const attachedElsewhere = eni.attachment?.instanceId !== undefined && eni.attachment.instanceId !== action.instanceId;
+    if (attachedElsewhere) continue;
+    if (eni.attachment?.deleteOnTermination === true) continue; // goes with the instance
+    try {
+      await releaseInterface(ec2, eni.networkInterfaceId, deps.release);
+      released.push({
+        deviceIndex: eni.attachment?.deviceIndex ?? -1,
+        subnetId: eni.subnetId,
+        networkInterfaceId: eni.networkInterfaceId,
+        privateIpAddress: eni.privateIpAddress ?? null,
+      });
+    } catch (err) {
+      failures.push(eni.networkInterfaceId);
+      log.error('could not release an ENI of ours; the orphan sweeper will retry', {
+        networkInterfaceId: eni.networkInterfaceId,
+        error: asError(err),
+      });
+    }
+  }
+  log.info('terminate: released the ENIs that would not go with the instance', {
+    released: released.map((r) => r.networkInterfaceId),
+    goingWithInstance: ours.length - released.length - failures.length,
+  });
+  const completion = await deps.lifecycle.complete(action, 'CONTINUE');
+  return {
+    outcome: 'released',
+    lifecycleResult: 'CONTINUE',
+    instanceId: action.instanceId,
+    interfaces: released,
+    completion,
+    ...(failures.length > 0 ? { reason: `could not release ${failures.join(', ')}` } : {}),
+  };
+}

@@ -1,0 +1,357 @@
+/**
+ * A small loopback proxy in front of moto that answers like EC2 and Auto Scaling do where moto 5.2
+ * does not (DESIGN.md, "Emulator fidelity"):
+ *   - CompleteLifecycleAction / RecordLifecycleActionHeartbeat (moto lacks them): recorded; a second
+ *     completion of the same action gets ValidationError "No active Lifecycle Action found";
+ *     DescribeAutoScalingInstances reports Pending:Wait until the action is completed;
+ *   - CreateNetworkInterface with a PrivateIpAddress already in use: InvalidIPAddress.InUse;
+ *   - AttachNetworkInterface at an occupied device index: InvalidParameterValue, and an ENI that is
+ *     already attached: InvalidNetworkInterface.InUse.
+ * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
+ * Faults can be injected per operation (throttling, 5xx, any code) to exercise SDK retries and
+ * rollback at the HTTP level, where the SDK's middleware really runs.
+ * Everything else is forwarded to moto unchanged.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export interface Completion {
+  readonly instanceId: string;
+  readonly autoScalingGroupName: string;
+  readonly lifecycleHookName: string;
+  readonly lifecycleActionToken: string;
+  readonly result: string;
+  /** False when the action had already been completed (the call was answered with ValidationError). */
+  readonly accepted: boolean;
+}
+
+export interface Fault {
+  /** `ec2`, `autoscaling` or `ssm`. */
+  readonly service: string;
+  /** Query action (`AttachNetworkInterface`) or JSON target suffix (`GetParametersByPath`). */
+  readonly action: string;
+  readonly code: string;
+  readonly message?: string;
+  readonly status?: number;
+  /** How many calls fail; default 1. */
+  readonly count?: number;
+  /** Let this many matching calls through first; default 0. */
+  readonly skip?: number;
+}
+
+export interface ProxyStats {
+  /** Calls per `service:Action`, as received (including failed ones). */
+  readonly calls: Record<string, number>;
+  readonly rejectedCreates: number;
+  readonly rejectedAttaches: number;
+  readonly injectedFaults: number;
+}
+
+interface ProxyState {
+  completions: Completion[];
+  heartbeats: { instanceId: string; lifecycleHookName: string }[];
+  faults: (Fault & { remaining: number; toSkip: number })[];
+  calls: Record<string, number>;
+  rejectedCreates: number;
+  rejectedAttaches: number;
+  injectedFaults: number;
+}
+
+export interface FidelityProxy {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
+
+function freshState(): ProxyState {
+  return { completions: [], heartbeats: [], faults: [], calls: {}, rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function serviceOf(req: IncomingMessage): string {
+  const auth = String(req.headers.authorization ?? '');
+  const scope = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(auth);
+  if (scope) return scope[1];
+  const target = String(req.headers['x-amz-target'] ?? '');
+  return target.startsWith('AmazonSSM') ? 'ssm' : 'unknown';
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function sendXml(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, service: string, status: number, code: string, message: string): void {
+  if (service === 'ssm') {
+    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
+    res.end(JSON.stringify({ __type: code, message }));
+  } else if (service === 'ec2') {
+    sendXml(
+      res,
+      status,
+      `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
+    );
+  } else {
+    sendXml(
+      res,
+      status,
+      `<ErrorResponse xmlns="${ASG_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+    );
+  }
+}
+
+function members(params: URLSearchParams, prefix: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; params.has(`${prefix}.${i}`); i++) out.push(params.get(`${prefix}.${i}`) ?? '');
+  return out;
+}
+
+/** A promise-chain mutex: check-then-act on moto's state happens one request at a time. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+export async function startFidelityProxy(motoEndpoint: string): Promise<FidelityProxy> {
+  let state = freshState();
+  const mutex = new Mutex();
+  const target = new URL(motoEndpoint);
+
+  function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
+      const upstream = httpRequest(
+        { hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const out: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) {
+              if (v !== undefined && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') {
+                out[k] = Array.isArray(v) ? v.join(', ') : v;
+              }
+            }
+            resolve({ status: res.statusCode ?? 502, headers: out, body: Buffer.concat(chunks) });
+          });
+          res.on('error', reject);
+        },
+      );
+      upstream.on('error', reject);
+      upstream.end(body);
+    });
+  }
+
+  /** A query-protocol call of our own to moto (same credentials header as the caller's). */
+  async function query(req: IncomingMessage, params: Record<string, string>): Promise<string> {
+    const body = Buffer.from(new URLSearchParams(params).toString());
+    const fake = { ...req, headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, method: 'POST', url: '/' } as IncomingMessage;
+    const out = await forward(fake, body);
+    return out.body.toString();
+  }
+
+  function relay(res: ServerResponse, out: { status: number; headers: Record<string, string>; body: Buffer }): void {
+    res.writeHead(out.status, out.headers);
+    res.end(out.body);
+  }
+
+  function takeFault(service: string, action: string): Fault | undefined {
+    const fault = state.faults.find((f) => f.service === service && f.action === action && f.remaining > 0);
+    if (!fault) return undefined;
+    if (fault.toSkip > 0) {
+      fault.toSkip--;
+      return undefined;
+    }
+    fault.remaining--;
+    state.injectedFaults++;
+    return fault;
+  }
+
+  async function admin(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const json = (status: number, value: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(value));
+    };
+    const path = (req.url ?? '').replace(/\?.*$/, '');
+    if (path === '/_fidelity/reset' && req.method === 'POST') {
+      state = freshState();
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/completions') return json(200, state.completions);
+    if (path === '/_fidelity/heartbeats') return json(200, state.heartbeats);
+    if (path === '/_fidelity/stats') {
+      const stats: ProxyStats = {
+        calls: state.calls,
+        rejectedCreates: state.rejectedCreates,
+        rejectedAttaches: state.rejectedAttaches,
+        injectedFaults: state.injectedFaults,
+      };
+      return json(200, stats);
+    }
+    if (path === '/_fidelity/faults' && req.method === 'POST') {
+      const fault = JSON.parse(body.toString()) as Fault;
+      state.faults.push({ ...fault, remaining: fault.count ?? 1, toSkip: fault.skip ?? 0 });
+      return json(200, { ok: true });
+    }
+    return json(404, { error: `unknown admin path ${path}` });
+  }
+
+  function completionKey(instanceId: string, hook: string): string {
+    return `${instanceId}|${hook}`;
+  }
+
+  async function autoscaling(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, action: string) {
+    const requestId = `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata>`;
+    if (action === 'CompleteLifecycleAction' || action === 'RecordLifecycleActionHeartbeat') {
+      const instanceId = params.get('InstanceId') ?? '';
+      const hook = params.get('LifecycleHookName') ?? '';
+      const done = state.completions.some((c) => c.accepted && completionKey(c.instanceId, c.lifecycleHookName) === completionKey(instanceId, hook));
+      if (action === 'RecordLifecycleActionHeartbeat') {
+        if (done) return sendError(res, 'autoscaling', 400, 'ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`);
+        state.heartbeats.push({ instanceId, lifecycleHookName: hook });
+        return sendXml(res, 200, `<RecordLifecycleActionHeartbeatResponse xmlns="${ASG_NS}"><RecordLifecycleActionHeartbeatResult/>${requestId}</RecordLifecycleActionHeartbeatResponse>`);
+      }
+      state.completions.push({
+        instanceId,
+        autoScalingGroupName: params.get('AutoScalingGroupName') ?? '',
+        lifecycleHookName: hook,
+        lifecycleActionToken: params.get('LifecycleActionToken') ?? '',
+        result: params.get('LifecycleActionResult') ?? '',
+        accepted: !done,
+      });
+      if (done) return sendError(res, 'autoscaling', 400, 'ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`);
+      return sendXml(res, 200, `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/>${requestId}</CompleteLifecycleActionResponse>`);
+    }
+    if (action === 'DescribeAutoScalingInstances') {
+      const ids = members(params, 'InstanceIds.member');
+      const items = ids.map((id) => {
+        const last = [...state.completions].reverse().find((c) => c.instanceId === id && c.accepted);
+        const lifecycleState = !last ? 'Pending:Wait' : last.result === 'ABANDON' ? 'Terminating' : 'InService';
+        return `<member><InstanceId>${id}</InstanceId><AutoScalingGroupName>${escapeXml(last?.autoScalingGroupName ?? 'unknown')}</AutoScalingGroupName><AvailabilityZone>unknown</AvailabilityZone><LifecycleState>${lifecycleState}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`;
+      });
+      return sendXml(res, 200, `<DescribeAutoScalingInstancesResponse xmlns="${ASG_NS}"><DescribeAutoScalingInstancesResult><AutoScalingInstances>${items.join('')}</AutoScalingInstances></DescribeAutoScalingInstancesResult>${requestId}</DescribeAutoScalingInstancesResponse>`);
+    }
+    return relay(res, await forward(req, body));
+  }
+
+  async function ec2(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, action: string) {
+    if (action === 'CreateNetworkInterface' && params.get('PrivateIpAddress')) {
+      return mutex.run(async () => {
+        const address = params.get('PrivateIpAddress') ?? '';
+        const xml = await query(req, {
+          Action: 'DescribeNetworkInterfaces',
+          Version: '2016-11-15',
+          'Filter.1.Name': 'subnet-id',
+          'Filter.1.Value.1': params.get('SubnetId') ?? '',
+        });
+        const inUse = new Set([...xml.matchAll(/<privateIpAddress>([^<]+)<\/privateIpAddress>/g)].map((m) => m[1]));
+        if (inUse.has(address)) {
+          state.rejectedCreates++;
+          return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
+        }
+        return relay(res, await forward(req, body));
+      });
+    }
+    if (action === 'AttachNetworkInterface') {
+      return mutex.run(async () => {
+        const instanceId = params.get('InstanceId') ?? '';
+        const deviceIndex = params.get('DeviceIndex') ?? '';
+        const eniId = params.get('NetworkInterfaceId') ?? '';
+        const eniXml = await query(req, { Action: 'DescribeNetworkInterfaces', Version: '2016-11-15', 'NetworkInterfaceId.1': eniId });
+        if (/<status>in-use<\/status>/.test(eniXml)) {
+          state.rejectedAttaches++;
+          return sendError(res, 'ec2', 400, 'InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
+        }
+        const instanceXml = await query(req, { Action: 'DescribeInstances', Version: '2016-11-15', 'InstanceId.1': instanceId });
+        const indexes = new Set([...instanceXml.matchAll(/<deviceIndex>(\d+)<\/deviceIndex>/g)].map((m) => m[1]));
+        if (indexes.has(deviceIndex)) {
+          state.rejectedAttaches++;
+          return sendError(res, 'ec2', 400, 'InvalidParameterValue', `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`);
+        }
+        return relay(res, await forward(req, body));
+      });
+    }
+    return relay(res, await forward(req, body));
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    if ((req.url ?? '').startsWith('/_fidelity/')) return admin(req, res, body);
+    const service = serviceOf(req);
+    const isQuery = String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded');
+    const params = isQuery ? new URLSearchParams(body.toString()) : new URLSearchParams();
+    const action = isQuery ? (params.get('Action') ?? '') : String(req.headers['x-amz-target'] ?? '').replace(/^.*\./, '');
+    const key = `${service}:${action}`;
+    state.calls[key] = (state.calls[key] ?? 0) + 1;
+    const fault = takeFault(service, action);
+    if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
+    if (service === 'autoscaling') return autoscaling(req, res, body, params, action);
+    if (service === 'ec2') return ec2(req, res, body, params, action);
+    return relay(res, await forward(req, body));
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`fidelity proxy error: ${String(err)}`);
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Client side of the proxy's admin endpoints, for tests, the demo and the benchmarks. */
+export class FidelityControl {
+  constructor(readonly endpoint: string) {}
+  private async call<T>(path: string, init?: RequestInit): Promise<T> {
+    const res = await fetch(`${this.endpoint}${path}`, init);
+    if (!res.ok) throw new Error(`fidelity proxy ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+  reset(): Promise<unknown> {
+    return this.call('/_fidelity/reset', { method: 'POST' });
+  }
+  completions(): Promise<Completion[]> {
+    return this.call('/_fidelity/completions');
+  }
+  heartbeats(): Promise<{ instanceId: string; lifecycleHookName: string }[]> {
+    return this.call('/_fidelity/heartbeats');
+  }
+  stats(): Promise<ProxyStats> {
+    return this.call('/_fidelity/stats');
+  }
+  inject(fault: Fault): Promise<unknown> {
+    return this.call('/_fidelity/faults', { method: 'POST', body: JSON.stringify(fault) });
+  }
+}
+
