@@ -6,10 +6,12 @@ const shared = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
   moduleNameMapper: { '^multus-core$': '<rootDir>/layers/multus-core/src/index.ts' },
   rootDir: __dirname,
+  setupFiles: ['<rootDir>/tests/support/quiet.ts'],
 };
 
 /** @type {import('jest').Config} */
 module.exports = {
+  testTimeout: 120000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {
@@ -18,8 +20,7 @@ module.exports = {
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/tests/support/global-setup.ts',
       globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
-      setupFiles: ['<rootDir>/tests/support/test-env.ts'],
-      testTimeout: 120000,
+      setupFiles: ['<rootDir>/tests/support/quiet.ts', '<rootDir>/tests/support/test-env.ts'],
     },
   ],
 };

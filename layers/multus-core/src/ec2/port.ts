@@ -81,6 +81,11 @@ export interface Ec2Port {
   describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined>;
   /** The ENIs holding `address` in the subnet. */
   describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]>;
+  /**
+   * Instances in the AZ carrying `tagKey` (any value), pending or running, launched at or after
+   * `launchedSince`: the nodes that may be allocating addresses at the same time as this one.
+   */
+  describeLaunchingInstances(availabilityZone: string, tagKey: string, launchedSince: Date): Promise<string[]>;
   /** How many network interfaces the instance type allows (all network cards). */
   maxNetworkInterfaces(instanceType: string): Promise<number>;
   createInterface(request: CreateInterfaceRequest): Promise<InterfaceView>;

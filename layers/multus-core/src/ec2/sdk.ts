@@ -125,6 +125,30 @@ export class SdkEc2 implements Ec2Port {
     };
   }
 
+  async describeLaunchingInstances(availabilityZone: string, tagKey: string, launchedSince: Date): Promise<string[]> {
+    const ids: string[] = [];
+    let NextToken: string | undefined;
+    do {
+      const out = await this.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'tag-key', Values: [tagKey] },
+            { Name: 'instance-state-name', Values: ['pending', 'running'] },
+          ],
+          NextToken,
+          MaxResults: 1000,
+        }),
+      );
+      for (const instance of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
+        // The AZ is matched here rather than by an `availability-zone` filter, which moto ignores.
+        if (!instance.InstanceId || instance.Placement?.AvailabilityZone !== availabilityZone) continue;
+        if (!instance.LaunchTime || instance.LaunchTime >= launchedSince) ids.push(instance.InstanceId);
+      }
+      NextToken = out.NextToken;
+    } while (NextToken);
+    return ids;
+  }
+
   describeSubnets(subnetIds: readonly string[]): Promise<SubnetView[]> {
     const key = [...subnetIds].sort().join(',');
     return this.subnets.get(key, async () => {

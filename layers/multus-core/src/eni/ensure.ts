@@ -9,7 +9,7 @@ import { AllocationError, asError, awsErrorCode } from '../errors';
 import { formatIpv4, freeAddresses, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
 import type { Log } from '../log';
 import type { Settings } from '../settings/parse';
-import { interfaceTags } from '../tags';
+import { interfaceTags, TAG_INSTANCE_ID } from '../tags';
 import { isOurs, type SlotPlan } from './plan';
 import { releaseInterface, type ReleaseOptions } from './release';
 
@@ -28,6 +28,8 @@ export interface EnsureDeps {
   readonly release: ReleaseOptions;
   /** Bound on creates lost to concurrent launches, per ENI (lowest-free mode). */
   readonly maxAddressRaces: number;
+  /** The opt-in tag key: nodes carrying it may be allocating at the same time. */
+  readonly nodeTagKey: string;
 }
 
 export interface EnsureRequest {
@@ -60,6 +62,8 @@ const ADDRESS_IN_USE_CODES = new Set(['InvalidIPAddress.InUse', 'PrivateIpAddres
 const GENERIC_CODES = new Set(['InvalidParameterValue', 'InvalidParameterCombination', 'InvalidParameter']);
 
 export const DEFAULT_MAX_ADDRESS_RACES = 128;
+/** Nodes launched this recently may still be waiting on their hook for addresses. */
+const LAUNCH_WINDOW_MS = 15 * 60_000;
 
 class Ensurer {
   /** ENIs this call created or adopted, in order: what rollback removes. */
@@ -67,6 +71,8 @@ class Ensurer {
   /** Addresses of each subnet known to be taken, as seen now. */
   private readonly taken = new Map<string, { addresses: number[]; ranges: Ipv4Range[] }>();
   racesLost = 0;
+  /** Opted-in nodes of the AZ launched recently (read once, on the first lost race). */
+  private peers: string[] | undefined;
 
   constructor(
     private readonly deps: EnsureDeps,
@@ -139,7 +145,7 @@ class Ensurer {
     const subnet = this.request.subnets.get(plan.subnetId);
     if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
     const cidr = parseCidr(subnet.cidrBlock);
-    const taken = await this.takenIn(plan.subnetId, this.request.known);
+    let taken = await this.takenIn(plan.subnetId, this.request.known);
     let candidates = freeAddresses(cidr, taken);
     let losses = 0;
     for (;;) {
@@ -162,20 +168,41 @@ class Ensurer {
             `gave up on subnet ${plan.subnetId} after ${losses} addresses were taken by concurrent launches`,
           );
         }
-        this.deps.log.info('address taken by a concurrent launch; trying the next free one', {
-          subnetId: plan.subnetId,
-          address,
-          losses,
-        });
-        // Re-read who holds what, so that the next candidate skips everything taken meanwhile.
-        const fresh = await this.takenIn(plan.subnetId, await ec2.describeInterfacesInSubnets([plan.subnetId]), true);
-        fresh.addresses.push(next.value);
-        const floor = next.value;
-        candidates = (function* () {
-          for (const a of freeAddresses(cidr, fresh)) if (a > floor) yield a;
-        })();
+        // Re-read who holds what, then take the free address whose rank among the free ones is
+        // this node's rank among the nodes still waiting for an address in the subnet: concurrent
+        // launches then spread over the lowest free addresses instead of all racing for the next.
+        const fresh = await ec2.describeInterfacesInSubnets([plan.subnetId]);
+        taken = await this.takenIn(plan.subnetId, fresh, true);
+        taken.addresses.push(next.value);
+        const rank = await this.rankAmongLaunching(plan.subnetId, fresh);
+        this.deps.log.info('address taken by a concurrent launch; moving on', { subnetId: plan.subnetId, address, losses, rank });
+        candidates = freeAddresses(cidr, taken);
+        for (let skipped = 0; skipped < rank; skipped++) if (candidates.next().done) break;
       }
     }
+  }
+
+  /**
+   * This node's position among the opted-in nodes of its AZ launched recently that have no ENI of
+   * ours in the subnet yet (sorted by instance id), or 0 when that cannot be told.
+   */
+  private async rankAmongLaunching(subnetId: string, fresh: readonly InterfaceView[]): Promise<number> {
+    const { instance } = this.request;
+    if (!this.peers) {
+      try {
+        this.peers = await this.deps.ec2.describeLaunchingInstances(
+          instance.availabilityZone,
+          this.deps.nodeTagKey,
+          new Date(Date.now() - LAUNCH_WINDOW_MS),
+        );
+      } catch (err) {
+        this.deps.log.warn('could not list concurrently launching nodes; taking the next free address', { error: asError(err) });
+        this.peers = [];
+      }
+    }
+    const served = new Set(fresh.filter((eni) => eni.subnetId === subnetId).map((eni) => eni.tags[TAG_INSTANCE_ID]));
+    const waiting = [...new Set([...this.peers, instance.instanceId])].filter((id) => id === instance.instanceId || !served.has(id)).sort();
+    return Math.max(0, waiting.indexOf(instance.instanceId));
   }
 
   private async takenIn(subnetId: string, known: readonly InterfaceView[], refresh = false) {
