@@ -79,11 +79,14 @@ export async function createVpc(
   return { vpcId, azs: layout, securityGroupId: sg.GroupId! };
 }
 
-export async function putSetting(clients: WorldClients, name: string, value: string, type: 'String' | 'StringList' = 'String', path = CONFIG_PATH) {
+/** The settings path of the function under test: CONFIG_PATH from the environment, or the tests' own. */
+export const settingsPath = (): string => process.env.CONFIG_PATH ?? CONFIG_PATH;
+
+export async function putSetting(clients: WorldClients, name: string, value: string, type: 'String' | 'StringList' = 'String', path = settingsPath()) {
   await clients.ssm.send(new PutParameterCommand({ Name: `${path}/${name}`, Value: value, Type: type, Overwrite: true }));
 }
 
-export async function deleteSetting(clients: WorldClients, name: string, path = CONFIG_PATH) {
+export async function deleteSetting(clients: WorldClients, name: string, path = settingsPath()) {
   await clients.ssm.send(new DeleteParameterCommand({ Name: `${path}/${name}` }));
 }
 

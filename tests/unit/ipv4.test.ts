@@ -1,0 +1,76 @@
+import { countFree, formatIpv4, freeAddresses, lowestFree, parseCidr, parseIpv4, type UsedAddresses } from 'multus-core';
+
+const ip = parseIpv4;
+const take = (cidr: string, used: UsedAddresses, k: number) => lowestFree(parseCidr(cidr), used, k).map(formatIpv4);
+
+describe('IPv4 parsing', () => {
+  test('round-trips addresses', () => {
+    for (const a of ['0.0.0.0', '10.0.1.4', '255.255.255.255', '192.168.0.1']) expect(formatIpv4(parseIpv4(a))).toBe(a);
+  });
+  test.each(['10.0.1', '10.0.1.256', '10.0.01.4', 'a.b.c.d', '', '1.2.3.4.5'])('rejects %p', (text) => {
+    expect(() => parseIpv4(text)).toThrow('is not an IPv4 address');
+  });
+  test('parses CIDR blocks and rejects bad ones', () => {
+    expect(parseCidr('10.0.0.0/16')).toMatchObject({ first: ip('10.0.0.0'), last: ip('10.0.255.255'), prefixLength: 16 });
+    expect(parseCidr('10.0.1.16/28')).toMatchObject({ first: ip('10.0.1.16'), last: ip('10.0.1.31') });
+    expect(() => parseCidr('10.0.1.5/24')).toThrow('not the network address');
+    expect(() => parseCidr('10.0.1.0/33')).toThrow('not an IPv4 CIDR');
+    expect(() => parseCidr('10.0.1.0')).toThrow('not an IPv4 CIDR');
+  });
+});
+
+describe('lowest free addresses', () => {
+  test('a /28 skips the four AWS addresses at the start and the last one', () => {
+    expect(take('10.0.1.0/28', { addresses: [] }, 20)).toEqual(
+      Array.from({ length: 11 }, (_, i) => `10.0.1.${i + 4}`),
+    );
+  });
+
+  test('used addresses are skipped, in any order and with duplicates', () => {
+    const used = ['10.0.1.6', '10.0.1.4', '10.0.1.6', '10.0.1.5', '10.0.1.9'].map(ip);
+    expect(take('10.0.1.0/24', { addresses: used }, 3)).toEqual(['10.0.1.7', '10.0.1.8', '10.0.1.10']);
+  });
+
+  test('addresses outside the subnet are ignored', () => {
+    const used = ['10.0.2.4', '10.0.0.255'].map(ip);
+    expect(take('10.0.1.0/24', { addresses: used }, 1)).toEqual(['10.0.1.4']);
+  });
+
+  test('subnet CIDR reservations and delegated prefixes are skipped, overlapping or not', () => {
+    const ranges = [parseCidr('10.0.1.16/28'), parseCidr('10.0.1.4/30'), parseCidr('10.0.1.8/29'), parseCidr('10.0.1.20/30')];
+    expect(take('10.0.1.0/24', { addresses: [ip('10.0.1.32')], ranges }, 3)).toEqual(['10.0.1.33', '10.0.1.34', '10.0.1.35']);
+  });
+
+  test('a full subnet yields nothing', () => {
+    const cidr = parseCidr('10.0.1.0/28');
+    const used = Array.from({ length: 11 }, (_, i) => cidr.first + 4 + i);
+    expect(lowestFree(cidr, { addresses: used }, 1)).toEqual([]);
+    expect(countFree(cidr, { addresses: used })).toBe(0);
+  });
+
+  test('a /16 with 60,000 addresses in use is answered without enumerating the subnet', () => {
+    const cidr = parseCidr('10.0.0.0/16');
+    const used = new Uint32Array(60_000);
+    for (let i = 0; i < used.length; i++) used[i] = cidr.first + 4 + i; // the lowest 60,000 usable
+    used.reverse();
+    const gen = freeAddresses(cidr, { addresses: used });
+    expect(formatIpv4(gen.next().value as number)).toBe(formatIpv4(cidr.first + 4 + 60_000));
+    expect(countFree(cidr, { addresses: used })).toBe(65_536 - 5 - 60_000);
+  });
+
+  test('the last usable address of a /16 is found', () => {
+    const cidr = parseCidr('10.0.0.0/16');
+    const reserved = [{ first: cidr.first, last: cidr.last - 2 }];
+    expect(lowestFree(cidr, { addresses: [], ranges: reserved }, 5).map(formatIpv4)).toEqual(['10.0.255.254']);
+  });
+
+  test('count of zero or less returns nothing', () => {
+    expect(take('10.0.1.0/24', { addresses: [] }, 0)).toEqual([]);
+  });
+
+  test('countFree counts addresses inside ranges once', () => {
+    const cidr = parseCidr('10.0.1.0/24');
+    const used = { addresses: [ip('10.0.1.17'), ip('10.0.1.40'), ip('10.0.1.40')], ranges: [parseCidr('10.0.1.16/28')] };
+    expect(countFree(cidr, used)).toBe(256 - 5 - 16 - 1);
+  });
+});

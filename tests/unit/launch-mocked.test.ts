@@ -1,0 +1,213 @@
+/**
+ * What moto cannot show, with aws-sdk-client-mock: moto ignores DeleteOnTermination (it always
+ * reports false), so the attachment flag, a redelivery finding it already set, and the terminate
+ * transition's "goes with the instance" path are shown here against mocked EC2 answers. The
+ * lifecycle completion's re-read of the state after a ValidationError is shown here too.
+ */
+import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  AttachNetworkInterfaceCommand,
+  CreateNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSubnetsCommand,
+  DetachNetworkInterfaceCommand,
+  EC2Client,
+  ModifyNetworkInterfaceAttributeCommand,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createLifecycleApp } from 'multus-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ec2 = mockClient(EC2Client);
+const asg = mockClient(AutoScalingClient);
+const ssm = mockClient(SSMClient);
+const INSTANCE = 'i-0123456789abcdef0';
+const SUBNETS = ['subnet-0000000000000000a', 'subnet-0000000000000000b'];
+const env = { CONFIG_PATH: '/eks-multus-eni/test', NODE_TAG_KEY: 'multus-ng', POWERTOOLS_PARAMETERS_MAX_AGE: '0' };
+const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', '..', 'events', name), 'utf8'));
+
+function app() {
+  return createLifecycleApp({
+    clients: { ec2: new EC2Client({}), autoscaling: new AutoScalingClient({}), ssm: new SSMClient({}) },
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    env,
+    release: { sleep: async () => {}, detachTimeoutMs: 1000 },
+  });
+}
+
+function ours(id: string, deviceIndex: number, attachment?: { deleteOnTermination: boolean }): NetworkInterface {
+  return {
+    NetworkInterfaceId: id,
+    SubnetId: SUBNETS[deviceIndex - 1],
+    Status: attachment ? 'in-use' : 'available',
+    PrivateIpAddress: `10.0.${deviceIndex}.10`,
+    SourceDestCheck: false,
+    TagSet: [
+      { Key: 'eks-multus-eni/instance-id', Value: INSTANCE },
+      { Key: 'eks-multus-eni/device-index', Value: String(deviceIndex) },
+    ],
+    Attachment: attachment
+      ? { AttachmentId: `eni-attach-${id}`, DeviceIndex: deviceIndex, DeleteOnTermination: attachment.deleteOnTermination, InstanceId: INSTANCE, Status: 'attached' }
+      : undefined,
+  };
+}
+
+function givenNode(attached: NetworkInterface[]) {
+  ssm.on(GetParametersByPathCommand).resolves({
+    Parameters: [{ Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' }],
+  });
+  ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [
+      {
+        Instances: [
+          {
+            InstanceId: INSTANCE,
+            InstanceType: 'm5.xlarge',
+            VpcId: 'vpc-1',
+            Placement: { AvailabilityZone: 'us-east-1a' },
+            Tags: [{ Key: 'multus-ng', Value: 'true' }],
+            NetworkInterfaces: [
+              { NetworkInterfaceId: 'eni-primary', SubnetId: 'subnet-node', Attachment: { AttachmentId: 'eni-attach-0', DeviceIndex: 0, DeleteOnTermination: true, Status: 'attached' } },
+              ...attached.map((e) => ({ NetworkInterfaceId: e.NetworkInterfaceId, SubnetId: e.SubnetId, SourceDestCheck: e.SourceDestCheck, Attachment: e.Attachment })),
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  ec2.on(DescribeSubnetsCommand).resolves({
+    Subnets: SUBNETS.map((id, i) => ({ SubnetId: id, VpcId: 'vpc-1', AvailabilityZone: 'us-east-1a', CidrBlock: `10.0.${i + 1}.0/24` })),
+  });
+  ec2.on(DescribeInstanceTypesCommand).resolves({ InstanceTypes: [{ NetworkInfo: { MaximumNetworkInterfaces: 4 } }] });
+  ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: attached });
+  asg.on(CompleteLifecycleActionCommand).resolves({});
+}
+
+beforeEach(() => {
+  ec2.reset();
+  asg.reset();
+  ssm.reset();
+});
+
+describe('launch', () => {
+  test('every new attachment gets DeleteOnTermination=true and the source/dest check off', async () => {
+    givenNode([]);
+    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
+      NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
+    }));
+    ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result.outcome).toBe('attached');
+    expect(ec2).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, { NetworkInterfaceId: 'eni-a', DeviceIndex: 1, InstanceId: INSTANCE });
+    expect(ec2).toHaveReceivedCommandWith(AttachNetworkInterfaceCommand, { NetworkInterfaceId: 'eni-b', DeviceIndex: 2, InstanceId: INSTANCE });
+    for (const id of ['eni-a', 'eni-b']) {
+      expect(ec2).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, {
+        NetworkInterfaceId: id,
+        Attachment: { AttachmentId: `att-${id}`, DeleteOnTermination: true },
+      });
+      expect(ec2).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, { NetworkInterfaceId: id, SourceDestCheck: { Value: false } });
+    }
+    expect(ec2).toHaveReceivedCommandWith(CreateNetworkInterfaceCommand, {
+      SubnetId: SUBNETS[0],
+      TagSpecifications: [
+        {
+          ResourceType: 'network-interface',
+          Tags: expect.arrayContaining([
+            { Key: 'node.k8s.amazonaws.com/no_manage', Value: 'true' },
+            { Key: 'eks-multus-eni/instance-id', Value: INSTANCE },
+            { Key: 'eks-multus-eni/device-index', Value: '1' },
+          ]),
+        },
+      ],
+    });
+  });
+
+  test('a redelivery that finds both ENIs attached with DeleteOnTermination sends nothing that mutates', async () => {
+    givenNode([ours('eni-a', 1, { deleteOnTermination: true }), ours('eni-b', 2, { deleteOnTermination: true })]);
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result.outcome).toBe('attached');
+    expect(result.interfaces.map((i) => i.networkInterfaceId)).toEqual(['eni-a', 'eni-b']);
+    expect(ec2).not.toHaveReceivedCommand(CreateNetworkInterfaceCommand);
+    expect(ec2).not.toHaveReceivedCommand(AttachNetworkInterfaceCommand);
+    expect(ec2).not.toHaveReceivedCommand(ModifyNetworkInterfaceAttributeCommand);
+    expect(ec2).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
+    expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'CONTINUE', InstanceId: INSTANCE });
+  });
+
+  test('a redelivery that finds DeleteOnTermination unset (a crash after attach) sets it', async () => {
+    givenNode([ours('eni-a', 1, { deleteOnTermination: false }), ours('eni-b', 2, { deleteOnTermination: true })]);
+
+    await app().handle(fixture('launch.json'));
+
+    expect(ec2).toHaveReceivedCommandTimes(ModifyNetworkInterfaceAttributeCommand, 1);
+    expect(ec2).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, {
+      NetworkInterfaceId: 'eni-a',
+      Attachment: { AttachmentId: 'eni-attach-eni-a', DeleteOnTermination: true },
+    });
+  });
+});
+
+describe('terminate', () => {
+  test('ENIs with DeleteOnTermination go with the instance; others of ours are released; foreign ENIs are not touched', async () => {
+    const foreign: NetworkInterface = { ...ours('eni-foreign', 1, { deleteOnTermination: false }), TagSet: [] };
+    const goes = ours('eni-goes', 1, { deleteOnTermination: true });
+    const stays = ours('eni-stays', 2, { deleteOnTermination: false });
+    const loose = ours('eni-loose', 2);
+    let detached = false;
+    ec2.on(DescribeNetworkInterfacesCommand, { Filters: [{ Name: 'tag:eks-multus-eni/instance-id', Values: [INSTANCE] }] }).resolves({
+      NetworkInterfaces: [foreign, goes, stays, loose],
+    });
+    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-stays'] }).callsFake(() => ({
+      NetworkInterfaces: [detached ? { ...stays, Status: 'available', Attachment: undefined } : stays],
+    }));
+    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-loose'] }).resolves({ NetworkInterfaces: [loose] });
+    ec2.on(DetachNetworkInterfaceCommand).callsFake(() => {
+      detached = true;
+      return {};
+    });
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+
+    const result = await app().handle(fixture('terminate.json'));
+
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE' });
+    expect(result.interfaces.map((i) => i.networkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
+    expect(ec2).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { AttachmentId: 'eni-attach-eni-stays' });
+    expect(ec2).toHaveReceivedCommandTimes(DetachNetworkInterfaceCommand, 1);
+    expect(ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input.NetworkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
+    expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'CONTINUE', LifecycleHookName: 'eks-multus-eni-terminate' });
+  });
+});
+
+describe('lifecycle completion', () => {
+  const validation = Object.assign(new Error('No active Lifecycle Action found with instance ID i-0123456789abcdef0'), { name: 'ValidationError' });
+
+  test('ValidationError with the instance no longer waiting: already complete, not an error', async () => {
+    givenNode([ours('eni-a', 1, { deleteOnTermination: true }), ours('eni-b', 2, { deleteOnTermination: true })]);
+    asg.on(CompleteLifecycleActionCommand).rejects(validation);
+    asg.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE, LifecycleState: 'InService' } as never] });
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result).toMatchObject({ outcome: 'attached', completion: 'already-complete' });
+  });
+
+  test('ValidationError while the instance still waits on its hook is a real error: the handler throws', async () => {
+    givenNode([ours('eni-a', 1, { deleteOnTermination: true }), ours('eni-b', 2, { deleteOnTermination: true })]);
+    asg.on(CompleteLifecycleActionCommand).rejects(validation);
+    asg.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE, LifecycleState: 'Pending:Wait' } as never] });
+
+    await expect(app().handle(fixture('launch.json'))).rejects.toMatchObject({ name: 'ValidationError' });
+  });
+});
