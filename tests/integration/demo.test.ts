@@ -1,0 +1,23 @@
+/**
+ * The README's quick start: `npm run demo` prints each node's multus interfaces and shows the next
+ * node following an SSM overwrite, then exits 0. It starts and stops its own emulator.
+ */
+import { join } from 'node:path';
+import { run } from '../support/run';
+
+const ROOT = join(__dirname, '..', '..');
+
+test('npm run demo prints the table, follows the SSM change and exits 0', async () => {
+  const out = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'scripts', 'demo.ts')], { cwd: ROOT, timeoutMs: 120_000 });
+
+  expect(out.stderr).not.toContain('demo failed');
+  expect(out.status).toBe(0);
+  const rows = out.stdout.split('\n').filter((l) => /^i-[0-9a-f]+\s/.test(l));
+  const attached = rows.filter((l) => l.includes('CONTINUE (attached)'));
+  expect(attached).toHaveLength(4 * 2 + 3); // 4 nodes x 2 subnets, then the follow-up node x 3
+  expect(rows.filter((l) => l.includes('skipped: instance does not carry the opt-in tag multus-ng'))).toHaveLength(1);
+  expect(out.stdout).toMatch(/^\s*i-\S+\s+us-east-1a\s+1\s+subnet-\S+\s+eni-\S+\s+10\.0\.1\.4\s+CONTINUE \(attached\)$/m);
+  const followUp = out.stdout.slice(out.stdout.indexOf('follows the new list'));
+  expect(followUp).toMatch(/\s3\s+subnet-\S+\s+eni-\S+\s+10\.0\.100\.4\s/);
+  expect(out.stdout).toContain('Lifecycle actions completed: 6');
+});

@@ -1,0 +1,58 @@
+/**
+ * `npm run invoke` as a user runs it: a separate process on an events/ fixture with --env-vars,
+ * against the emulator through the standard AWS SDK environment. stdout holds only the result
+ * JSON line; logs go to stderr; exit 0 when the handler returns, non-zero when it throws.
+ */
+import { join } from 'node:path';
+import { resetEmulator } from '../support/context';
+import { run } from '../support/run';
+import { createVpc, launchNode, multusInterfaces, worldClients } from '../support/world';
+
+const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+function invoke(args: string[]) {
+  return run(TSX, [join(ROOT, 'scripts', 'invoke.ts'), ...args], { cwd: ROOT, env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO' } });
+}
+
+beforeEach(resetEmulator);
+
+test('a launch event with --env-vars env.json: one JSON line on stdout, logs on stderr, exit 0', async () => {
+  const clients = worldClients();
+  const layout = await createVpc(clients, ['us-east-1a']);
+  // env.json names the settings path of a stack deployed with the default name; put them there.
+  const { PutParameterCommand } = await import('@aws-sdk/client-ssm');
+  await clients.ssm.send(
+    new PutParameterCommand({ Name: '/eks-multus-eni/eks-multus-eni/subnets/us-east-1a', Value: layout.azs[0].multusSubnets.join(','), Type: 'StringList' }),
+  );
+  const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+  const { writeFileSync, readFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const event = JSON.parse(readFileSync(join(ROOT, 'events', 'launch.json'), 'utf8'));
+  event.detail.EC2InstanceId = instanceId;
+  const eventPath = join(mkdtempSync(join(tmpdir(), 'invoke-')), 'event.json');
+  writeFileSync(eventPath, JSON.stringify(event));
+
+  const out = await invoke([eventPath, '--env-vars', 'env.json']);
+
+  expect(out.status).toBe(0);
+  const lines = out.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  const result = JSON.parse(lines[0]);
+  expect(result).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', instanceId });
+  expect(out.stderr).toContain('"message":"multus interfaces in place"');
+  expect((await multusInterfaces(clients, instanceId)).map((e) => e.NetworkInterfaceId)).toEqual(result.interfaces.map((i: { networkInterfaceId: string }) => i.networkInterfaceId));
+});
+
+test('a test notification: ignored, exit 0', async () => {
+  const out = await invoke(['events/test-notification.json', '--env-vars', 'env.json']);
+  expect(out.status).toBe(0);
+  expect(JSON.parse(out.stdout)).toMatchObject({ outcome: 'ignored', lifecycleResult: null });
+});
+
+test('the malformed event: the handler throws, exit non-zero, nothing on stdout', async () => {
+  const out = await invoke(['events/malformed.json', '--env-vars', 'env.json']);
+  expect(out.status).not.toBe(0);
+  expect(out.stdout).toBe('');
+  expect(out.stderr).toContain('detail.EC2InstanceId is missing');
+});
