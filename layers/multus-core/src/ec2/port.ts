@@ -43,6 +43,13 @@ export interface InstanceView {
   }[];
 }
 
+export interface TaggedInstance {
+  readonly instanceId: string;
+  readonly availabilityZone: string;
+  readonly state: string | undefined;
+  readonly launchTime: Date | undefined;
+}
+
 export interface SubnetView {
   readonly subnetId: string;
   readonly vpcId: string;
@@ -81,11 +88,8 @@ export interface Ec2Port {
   describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined>;
   /** The ENIs holding `address` in the subnet. */
   describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]>;
-  /**
-   * Instances in the AZ carrying `tagKey` (any value), pending or running, launched at or after
-   * `launchedSince`: the nodes that may be allocating addresses at the same time as this one.
-   */
-  describeLaunchingInstances(availabilityZone: string, tagKey: string, launchedSince: Date): Promise<string[]>;
+  /** Instances carrying `tagKey` (any value) in one of `states` (all pages). */
+  describeTaggedInstances(tagKey: string, states: readonly string[]): Promise<TaggedInstance[]>;
   /** How many network interfaces the instance type allows (all network cards). */
   maxNetworkInterfaces(instanceType: string): Promise<number>;
   createInterface(request: CreateInterfaceRequest): Promise<InterfaceView>;
@@ -95,4 +99,15 @@ export interface Ec2Port {
   setSourceDestCheck(networkInterfaceId: string, value: boolean): Promise<void>;
   detachInterface(attachmentId: string): Promise<void>;
   deleteInterface(networkInterfaceId: string): Promise<void>;
+  /** Every ENI carrying the tag key `tagKey`, whatever its value (all pages). */
+  describeInterfacesWithTagKey(tagKey: string): Promise<InterfaceView[]>;
+  /**
+   * The state name (`pending`, `running`, `shutting-down`, `terminated`, ...) of each of the
+   * instances that EC2 still knows; an id EC2 does not know is absent from the map (no error).
+   */
+  describeInstanceStates(instanceIds: readonly string[]): Promise<Map<string, string>>;
+  /** Adds or overwrites tags on an ENI. */
+  tagInterface(networkInterfaceId: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** Removes tag keys from an ENI (whatever their values). */
+  untagInterface(networkInterfaceId: string, tagKeys: readonly string[]): Promise<void>;
 }

@@ -5,7 +5,9 @@
 import {
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
+  CreateTagsCommand,
   DeleteNetworkInterfaceCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
@@ -32,6 +34,7 @@ import type {
   InterfaceView,
   SecurityGroupView,
   SubnetView,
+  TaggedInstance,
 } from './port';
 
 function tagMap(tags: readonly Tag[] | undefined): Record<string, string> {
@@ -125,28 +128,32 @@ export class SdkEc2 implements Ec2Port {
     };
   }
 
-  async describeLaunchingInstances(availabilityZone: string, tagKey: string, launchedSince: Date): Promise<string[]> {
-    const ids: string[] = [];
+  async describeTaggedInstances(tagKey: string, states: readonly string[]): Promise<TaggedInstance[]> {
+    const found: TaggedInstance[] = [];
     let NextToken: string | undefined;
     do {
       const out = await this.ec2.send(
         new DescribeInstancesCommand({
           Filters: [
             { Name: 'tag-key', Values: [tagKey] },
-            { Name: 'instance-state-name', Values: ['pending', 'running'] },
+            { Name: 'instance-state-name', Values: [...states] },
           ],
           NextToken,
           MaxResults: 1000,
         }),
       );
       for (const instance of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
-        // The AZ is matched here rather than by an `availability-zone` filter, which moto ignores.
-        if (!instance.InstanceId || instance.Placement?.AvailabilityZone !== availabilityZone) continue;
-        if (!instance.LaunchTime || instance.LaunchTime >= launchedSince) ids.push(instance.InstanceId);
+        if (!instance.InstanceId) continue;
+        found.push({
+          instanceId: instance.InstanceId,
+          availabilityZone: instance.Placement?.AvailabilityZone ?? '',
+          state: instance.State?.Name,
+          launchTime: instance.LaunchTime,
+        });
       }
       NextToken = out.NextToken;
     } while (NextToken);
-    return ids;
+    return found;
   }
 
   describeSubnets(subnetIds: readonly string[]): Promise<SubnetView[]> {
@@ -306,5 +313,49 @@ export class SdkEc2 implements Ec2Port {
       if (awsErrorCode(err) === 'InvalidNetworkInterfaceID.NotFound') return;
       throw err;
     }
+  }
+
+  describeInterfacesWithTagKey(tagKey: string): Promise<InterfaceView[]> {
+    return this.describeInterfaces([{ Name: 'tag-key', Values: [tagKey] }]);
+  }
+
+  async describeInstanceStates(instanceIds: readonly string[]): Promise<Map<string, string>> {
+    // An `instance-id` filter rather than InstanceIds: one unknown id in InstanceIds fails the whole
+    // call with InvalidInstanceID.NotFound, while a filter simply leaves it out. Filters take at
+    // most 200 values; chunks of 100 stay well inside.
+    const states = new Map<string, string>();
+    const ids = [...new Set(instanceIds)];
+    for (let i = 0; i < ids.length; i += 100) {
+      let NextToken: string | undefined;
+      do {
+        const out = await this.ec2.send(
+          new DescribeInstancesCommand({
+            Filters: [{ Name: 'instance-id', Values: ids.slice(i, i + 100) }],
+            NextToken,
+            MaxResults: 1000,
+          }),
+        );
+        for (const instance of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
+          if (instance.InstanceId) states.set(instance.InstanceId, instance.State?.Name ?? 'unknown');
+        }
+        NextToken = out.NextToken;
+      } while (NextToken);
+    }
+    return states;
+  }
+
+  async tagInterface(networkInterfaceId: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    await this.ec2.send(
+      new CreateTagsCommand({
+        Resources: [networkInterfaceId],
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  }
+
+  async untagInterface(networkInterfaceId: string, tagKeys: readonly string[]): Promise<void> {
+    await this.ec2.send(
+      new DeleteTagsCommand({ Resources: [networkInterfaceId], Tags: tagKeys.map((Key) => ({ Key })) }),
+    );
   }
 }

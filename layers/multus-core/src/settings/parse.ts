@@ -3,7 +3,7 @@
  * is the map of parameter names (relative to CONFIG_PATH) to values.
  */
 import { SettingsError } from '../errors';
-import { OWN_TAG_KEYS } from '../tags';
+import { isOwnTagKey, OWN_TAG_KEYS } from '../tags';
 
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 
@@ -112,7 +112,7 @@ function parseInterfaceTags(value: string, name: string, problems: Problems): Re
     const tagValue = entry.slice(eq + 1).trim();
     if (key === '') problems.add(name, `entry "${entry}" has an empty key`);
     else if (key.toLowerCase().startsWith('aws:')) problems.add(name, `key "${key}" uses the reserved prefix aws:`);
-    else if (OWN_TAG_KEYS.includes(key)) problems.add(name, `key "${key}" is one of eks-multus-eni's own tags`);
+    else if (isOwnTagKey(key)) problems.add(name, `key "${key}" is one of eks-multus-eni's own tags (reserved: eks-multus-eni/*)`);
     else if (Object.prototype.hasOwnProperty.call(tags, key)) problems.add(name, `key "${key}" appears twice`);
     else if (key.length > 128) problems.add(name, `key "${key.slice(0, 20)}..." is longer than 128 characters`);
     else if (tagValue.length > 256) problems.add(name, `value of "${key}" is longer than 256 characters`);

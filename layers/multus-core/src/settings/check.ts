@@ -1,0 +1,293 @@
+/**
+ * Checking the runtime settings against EC2: every subnet exists and lies in the AZ its parameter
+ * names, all subnets and security groups are in one VPC, every subnet has free addresses, and the
+ * device indexes fit the instance types. Each problem is one line that starts with the full SSM
+ * name of the parameter it is about.
+ *
+ * `checkSettingsTree` is what `npm run settings -- check` runs on the whole tree; `checkNode` is the
+ * same validation for one node, run by the launch handler before anything is created.
+ */
+import type { Ec2Port, InterfaceView, SubnetView } from '../ec2/port';
+import { asError, NodeConfigurationError } from '../errors';
+import { countFree, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
+import { parameterName, parseSettings, SETTING_NAMES, type Settings } from './parse';
+
+export interface CheckOptions {
+  /** AZs where the node group runs: each must have a `subnets/<az>` parameter. */
+  readonly azs?: readonly string[];
+  /** The node group's instance types: 1 primary + the longest AZ list must fit each. */
+  readonly instanceTypes?: readonly string[];
+  /** Free IPv4 addresses each subnet must have at least (default 1). */
+  readonly minFreeAddresses?: number;
+  /** Set by checkSettingsTree: some subnets/<az> parameter exists, perhaps malformed (reported on its own). */
+  readonly subnetParametersPresent?: boolean;
+}
+
+export const DEFAULT_MIN_FREE_ADDRESSES = 1;
+
+/** What the check found out about one configured subnet (for the `ok:` summary). */
+export interface SubnetReport {
+  readonly parameter: string;
+  readonly subnetId: string;
+  readonly deviceIndex: number;
+  readonly cidrBlock?: string;
+  readonly vpcId?: string;
+  readonly freeAddresses?: number;
+}
+
+export interface CheckReport {
+  /** One line per problem, each naming its parameter; empty when the settings are fine. */
+  readonly problems: string[];
+  /** The VPC of the multus subnets (the majority one when they disagree). */
+  readonly vpcId?: string;
+  readonly subnets: SubnetReport[];
+  /** Interfaces each instance type allows (only for types EC2 knows). */
+  readonly instanceTypes: Record<string, number>;
+}
+
+/** The interface-limit problem, shared by the tree check and the per-node check. */
+function limitProblem(parameter: string, subnetCount: number, instanceType: string, max: number): string {
+  return `${parameter}: lists ${subnetCount} subnets, but instance type ${instanceType} allows ${max} network interfaces (1 primary + ${max - 1} multus)`;
+}
+
+const subnetParameter = (configPath: string, az: string) => parameterName(configPath, SETTING_NAMES.subnetsPrefix + az);
+
+/** The VPC most subnets are in; a tie goes to the one seen first. */
+function majorityVpc(subnets: readonly SubnetView[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const s of subnets) counts.set(s.vpcId, (counts.get(s.vpcId) ?? 0) + 1);
+  let best: string | undefined;
+  for (const [vpc, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = vpc;
+  return best;
+}
+
+/** Addresses and ranges held in each subnet: every ENI address and delegated prefix. */
+function usedBySubnet(interfaces: readonly InterfaceView[]): Map<string, { addresses: number[]; ranges: Ipv4Range[] }> {
+  const used = new Map<string, { addresses: number[]; ranges: Ipv4Range[] }>();
+  for (const eni of interfaces) {
+    let entry = used.get(eni.subnetId);
+    if (!entry) used.set(eni.subnetId, (entry = { addresses: [], ranges: [] }));
+    for (const address of eni.privateIpAddresses) entry.addresses.push(parseIpv4(address));
+    for (const prefix of eni.ipv4Prefixes) entry.ranges.push(parseCidr(prefix));
+  }
+  return used;
+}
+
+/**
+ * Checks parsed settings against EC2. Reads subnets, security groups, ENIs and CIDR reservations of
+ * the configured subnets and, with `instanceTypes`, their interface limits. Never throws for a
+ * problem of the settings; throws only when EC2 cannot be read.
+ */
+export async function checkSettings(
+  ec2: Ec2Port,
+  settings: Settings,
+  configPath: string,
+  options: CheckOptions = {},
+): Promise<CheckReport> {
+  const problems: string[] = [];
+  const minFree = options.minFreeAddresses ?? DEFAULT_MIN_FREE_ADDRESSES;
+  const reports: SubnetReport[] = [];
+  const azs = [...settings.subnetsByAz.keys()].sort();
+  const allIds = [...new Set(azs.flatMap((az) => settings.subnetsByAz.get(az) ?? []))];
+
+  // (A subnets parameter that did not parse has its own problem already.)
+  if (azs.length === 0 && !options.subnetParametersPresent) {
+    problems.push(
+      `${subnetParameter(configPath, '<availability-zone>')}: no such parameter; no node would get a multus interface`,
+    );
+  }
+
+  const found = new Map(allIds.length > 0 ? (await ec2.describeSubnets(allIds)).map((s) => [s.subnetId, s]) : []);
+  const vpcId = majorityVpc([...found.values()]);
+  const [interfaces, reservations] = await Promise.all([
+    found.size > 0 ? ec2.describeInterfacesInSubnets([...found.keys()]) : Promise.resolve([]),
+    Promise.all([...found.keys()].map(async (id) => [id, await ec2.describeCidrReservations(id)] as const)),
+  ]);
+  const used = usedBySubnet(interfaces);
+  const reserved = new Map(reservations);
+
+  for (const az of azs) {
+    const parameter = subnetParameter(configPath, az);
+    (settings.subnetsByAz.get(az) ?? []).forEach((id, i) => {
+      const subnet = found.get(id);
+      if (!subnet) {
+        problems.push(`${parameter}: subnet ${id} does not exist`);
+        reports.push({ parameter, subnetId: id, deviceIndex: i + 1 });
+        return;
+      }
+      if (subnet.availabilityZone !== az) problems.push(`${parameter}: subnet ${id} is in ${subnet.availabilityZone}, not ${az}`);
+      if (vpcId && subnet.vpcId !== vpcId) {
+        problems.push(`${parameter}: subnet ${id} is in ${subnet.vpcId}, but the other multus subnets are in ${vpcId}`);
+      }
+      let free: number | undefined;
+      try {
+        const cidr = parseCidr(subnet.cidrBlock);
+        const inSubnet = used.get(id);
+        free = countFree(cidr, {
+          addresses: inSubnet?.addresses ?? [],
+          ranges: [...(inSubnet?.ranges ?? []), ...(reserved.get(id) ?? [])],
+        });
+        if (free < minFree) {
+          problems.push(
+            `${parameter}: subnet ${id} (${subnet.cidrBlock}) has ${free} free IPv4 address${free === 1 ? '' : 'es'}, fewer than ${minFree}`,
+          );
+        }
+      } catch (err) {
+        problems.push(`${parameter}: free addresses of subnet ${id} could not be counted: ${asError(err).message}`);
+      }
+      reports.push({ parameter, subnetId: id, deviceIndex: i + 1, cidrBlock: subnet.cidrBlock, vpcId: subnet.vpcId, freeAddresses: free });
+    });
+  }
+
+  if (settings.securityGroups) {
+    const groupParameter = parameterName(configPath, SETTING_NAMES.securityGroups);
+    const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
+    for (const id of settings.securityGroups) {
+      const group = groups.get(id);
+      if (!group) problems.push(`${groupParameter}: security group ${id} does not exist`);
+      else if (vpcId && group.vpcId && group.vpcId !== vpcId) {
+        problems.push(`${groupParameter}: security group ${id} is in ${group.vpcId}, not in ${vpcId} (the VPC of the multus subnets)`);
+      }
+    }
+  }
+
+  for (const az of options.azs ?? []) {
+    if ((settings.subnetsByAz.get(az) ?? []).length === 0) {
+      problems.push(`${subnetParameter(configPath, az)}: no such parameter; nodes in ${az} would get no multus interface`);
+    }
+  }
+
+  const limits: Record<string, number> = {};
+  for (const instanceType of options.instanceTypes ?? []) {
+    let max: number;
+    try {
+      max = await ec2.maxNetworkInterfaces(instanceType);
+    } catch (err) {
+      // An unknown type (InvalidInstanceType) or any other failure: the fit cannot be checked.
+      const error = asError(err);
+      problems.push(`--instance-type ${instanceType}: its network interface limit is unknown (${error.name}: ${error.message})`);
+      continue;
+    }
+    limits[instanceType] = max;
+    for (const az of azs) {
+      const count = settings.subnetsByAz.get(az)?.length ?? 0;
+      if (count + 1 > max) problems.push(limitProblem(subnetParameter(configPath, az), count, instanceType, max));
+    }
+  }
+
+  return { problems, vpcId, subnets: reports, instanceTypes: limits };
+}
+
+/**
+ * Parses as much of the raw parameters as parses: the problems of the whole tree, and the settings
+ * of the parameters that have none (undefined when nothing usable is left). So one run of the check
+ * reports a malformed parameter and, say, a subnet of the wrong AZ together.
+ */
+export function parseWhatParses(
+  raw: Record<string, string>,
+  configPath: string,
+): { settings: Settings | undefined; problems: string[] } {
+  try {
+    return { settings: parseSettings(raw, configPath), problems: [] };
+  } catch (err) {
+    if (asError(err).name !== 'SettingsError') throw err;
+    const problems = [...(err as { problems: readonly string[] }).problems];
+    const good = Object.fromEntries(
+      Object.entries(raw).filter(([name]) => !problems.some((p) => p.startsWith(`${parameterName(configPath, name)}:`))),
+    );
+    if (Object.keys(good).length === 0 || Object.keys(good).length === Object.keys(raw).length) return { settings: undefined, problems };
+    try {
+      return { settings: parseSettings(good, configPath), problems };
+    } catch {
+      return { settings: undefined, problems };
+    }
+  }
+}
+
+/**
+ * Checks the raw parameters under `configPath` (names relative to it, as SSM returned them): the
+ * parsing problems first, then the checks against EC2 of every parameter that parsed.
+ */
+export async function checkSettingsTree(
+  ec2: Ec2Port,
+  raw: Record<string, string>,
+  configPath: string,
+  options: CheckOptions = {},
+): Promise<CheckReport> {
+  const { settings, problems } = parseWhatParses(raw, configPath);
+  if (!settings) return { problems, subnets: [], instanceTypes: {} };
+  const subnetParametersPresent = Object.keys(raw).some((name) => name.startsWith(SETTING_NAMES.subnetsPrefix));
+  const report = await checkSettings(ec2, settings, configPath, { ...options, subnetParametersPresent });
+  return { ...report, problems: [...problems, ...report.problems] };
+}
+
+/** What the per-node check needs of the instance. */
+export interface NodeFacts {
+  readonly availabilityZone: string;
+  readonly vpcId: string | undefined;
+  readonly instanceType: string;
+}
+
+export interface NodeCheck {
+  /** One entry per problem, each naming its parameter; empty when the node can be given its ENIs. */
+  readonly problems: string[];
+  /** The node's subnets that exist, by id. */
+  readonly subnets: Map<string, SubnetView>;
+}
+
+/**
+ * The per-node validation the launch handler runs before creating anything: the AZ's subnets exist,
+ * lie in the node's AZ and VPC; the security groups exist and lie in the node's VPC; 1 primary +
+ * the subnets fit the instance type. Same messages as `checkSettings`, with the node's VPC as the
+ * reference.
+ */
+export async function checkNode(
+  ec2: Ec2Port,
+  node: NodeFacts,
+  subnetIds: readonly string[],
+  settings: Settings,
+  configPath: string,
+): Promise<NodeCheck> {
+  const parameter = subnetParameter(configPath, node.availabilityZone);
+  const subnets = new Map((await ec2.describeSubnets(subnetIds)).map((s) => [s.subnetId, s]));
+  const problems: string[] = [];
+  for (const id of subnetIds) {
+    const subnet = subnets.get(id);
+    if (!subnet) problems.push(`${parameter}: subnet ${id} does not exist`);
+    else if (subnet.availabilityZone !== node.availabilityZone) {
+      problems.push(`${parameter}: subnet ${id} is in ${subnet.availabilityZone}, not ${node.availabilityZone}`);
+    } else if (node.vpcId && subnet.vpcId !== node.vpcId) {
+      problems.push(`${parameter}: subnet ${id} is in ${subnet.vpcId}, not in the node's VPC ${node.vpcId}`);
+    }
+  }
+  if (settings.securityGroups) {
+    const groupParameter = parameterName(configPath, SETTING_NAMES.securityGroups);
+    const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
+    for (const id of settings.securityGroups) {
+      const group = groups.get(id);
+      if (!group) problems.push(`${groupParameter}: security group ${id} does not exist`);
+      else if (node.vpcId && group.vpcId && group.vpcId !== node.vpcId) {
+        problems.push(`${groupParameter}: security group ${id} is in ${group.vpcId}, not in the node's VPC ${node.vpcId}`);
+      }
+    }
+  }
+  const max = await ec2.maxNetworkInterfaces(node.instanceType);
+  if (subnetIds.length + 1 > max) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, max));
+  return { problems, subnets };
+}
+
+/**
+ * `checkNode` that throws a NodeConfigurationError listing every problem (joined by "; "), and
+ * otherwise returns the node's subnets: a drop-in body for the launch handler's validateForNode.
+ */
+export async function assertNodeSettings(
+  ec2: Ec2Port,
+  node: NodeFacts,
+  subnetIds: readonly string[],
+  settings: Settings,
+  configPath: string,
+): Promise<Map<string, SubnetView>> {
+  const { problems, subnets } = await checkNode(ec2, node, subnetIds, settings, configPath);
+  if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '));
+  return subnets;
+}

@@ -1,0 +1,3 @@
+export * from './decide';
+export * from './sweep';
+export * from './app';

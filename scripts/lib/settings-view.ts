@@ -1,0 +1,132 @@
+/**
+ * What `npm run settings -- show` prints: every parameter under CONFIG_PATH with its value and what
+ * it means (device index order per AZ, defaults of the absent settings). Pure: the input is the raw
+ * parameter map SSM returned.
+ */
+import { DEFAULT_ON_FAILURE, parameterName, parseWhatParses, SETTING_NAMES, type Settings } from 'multus-core';
+
+export interface SettingEntry {
+  /** Full SSM parameter name. */
+  readonly name: string;
+  /** The value, or null when the parameter is absent (its default applies). */
+  readonly value: string | null;
+  readonly meaning: string;
+}
+
+export interface SettingsView {
+  readonly path: string;
+  readonly entries: SettingEntry[];
+  /** The parsed settings, or null when nothing usable parsed. */
+  readonly settings: {
+    readonly subnetsByAz: Record<string, string[]>;
+    readonly securityGroups: string[] | null;
+    readonly useIpsFromStartOfSubnet: boolean;
+    readonly interfaceTags: Record<string, string>;
+    readonly sourceDestCheck: boolean;
+    readonly onFailure: string;
+  } | null;
+  readonly problems: string[];
+}
+
+const OPTIONAL: readonly string[] = [
+  SETTING_NAMES.securityGroups,
+  SETTING_NAMES.useIpsFromStartOfSubnet,
+  SETTING_NAMES.interfaceTags,
+  SETTING_NAMES.sourceDestCheck,
+  SETTING_NAMES.onFailure,
+];
+
+/** The settings of an empty tree: what an absent parameter means. */
+const DEFAULTS: Settings = {
+  subnetsByAz: new Map(),
+  useIpsFromStartOfSubnet: false,
+  interfaceTags: {},
+  sourceDestCheck: false,
+  onFailure: DEFAULT_ON_FAILURE,
+};
+
+function meaningOf(name: string, settings: Settings): string {
+  if (name.startsWith(SETTING_NAMES.subnetsPrefix)) {
+    const az = name.slice(SETTING_NAMES.subnetsPrefix.length);
+    const ids = settings.subnetsByAz.get(az) ?? [];
+    return `nodes in ${az} get ${ids.length} multus interface${ids.length === 1 ? '' : 's'}: ${ids.map((id, i) => `device index ${i + 1} -> ${id}`).join(', ')}`;
+  }
+  switch (name) {
+    case SETTING_NAMES.securityGroups:
+      return settings.securityGroups
+        ? `security groups on every multus ENI: ${settings.securityGroups.join(', ')}`
+        : "default: every multus ENI gets its VPC's default security group";
+    case SETTING_NAMES.useIpsFromStartOfSubnet:
+      return settings.useIpsFromStartOfSubnet
+        ? 'each ENI takes the lowest free IPv4 address of its subnet'
+        : 'EC2 picks each ENI\'s IPv4 address';
+    case SETTING_NAMES.interfaceTags: {
+      const tags = Object.entries(settings.interfaceTags);
+      return tags.length > 0 ? `extra tags on every multus ENI: ${tags.map(([k, v]) => `${k}=${v}`).join(', ')}` : 'no extra tags';
+    }
+    case SETTING_NAMES.sourceDestCheck:
+      return `source/destination check ${settings.sourceDestCheck ? 'on' : 'off'} on the multus ENIs`;
+    case SETTING_NAMES.onFailure:
+      return settings.onFailure === 'ABANDON'
+        ? 'a node that cannot be made multus-ready is abandoned (Auto Scaling replaces it)'
+        : 'a node that cannot be made multus-ready continues without its multus interfaces';
+    default:
+      return 'not a setting of eks-multus-eni';
+  }
+}
+
+export function viewSettings(raw: Record<string, string>, configPath: string): SettingsView {
+  const { settings, problems } = parseWhatParses(raw, configPath);
+  const problemOf = (name: string) => {
+    const prefix = `${parameterName(configPath, name)}:`;
+    const own = problems.filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length).trim());
+    return own.length > 0 ? `PROBLEM: ${own.join('; ')}` : undefined;
+  };
+  const entries: SettingEntry[] = [];
+  const names = Object.keys(raw).sort((a, b) => {
+    const sa = a.startsWith(SETTING_NAMES.subnetsPrefix) ? 0 : 1;
+    const sb = b.startsWith(SETTING_NAMES.subnetsPrefix) ? 0 : 1;
+    return sa - sb || a.localeCompare(b);
+  });
+  if (!names.some((n) => n.startsWith(SETTING_NAMES.subnetsPrefix))) {
+    entries.push({
+      name: parameterName(configPath, `${SETTING_NAMES.subnetsPrefix}<availability-zone>`),
+      value: null,
+      meaning: 'no subnets parameter: no node gets a multus interface',
+    });
+  }
+  for (const name of [...names, ...OPTIONAL.filter((n) => !(n in raw))]) {
+    const value = name in raw ? raw[name] : null;
+    const usable = settings !== undefined || value === null;
+    const meaning = problemOf(name) ?? (usable ? meaningOf(name, settings ?? DEFAULTS) : 'not read (see the problems)');
+    entries.push({ name: parameterName(configPath, name), value, meaning });
+  }
+  return {
+    path: configPath,
+    entries,
+    settings: settings
+      ? {
+          subnetsByAz: Object.fromEntries([...settings.subnetsByAz].map(([az, ids]) => [az, [...ids]])),
+          securityGroups: settings.securityGroups ? [...settings.securityGroups] : null,
+          useIpsFromStartOfSubnet: settings.useIpsFromStartOfSubnet,
+          interfaceTags: { ...settings.interfaceTags },
+          sourceDestCheck: settings.sourceDestCheck,
+          onFailure: settings.onFailure,
+        }
+      : null,
+    problems,
+  };
+}
+
+export function renderSettingsView(view: SettingsView): string {
+  const lines = [`settings under ${view.path}:`];
+  for (const entry of view.entries) {
+    lines.push(`${entry.name} = ${entry.value === null ? '(absent)' : entry.value}`);
+    lines.push(`    ${entry.meaning}`);
+  }
+  if (view.problems.length > 0) {
+    lines.push(`${view.problems.length} problem${view.problems.length === 1 ? '' : 's'}:`);
+    lines.push(...view.problems);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,167 @@
+/**
+ * The settings check against a fake EC2 port (pure, no emulator): each problem is one line that
+ * names its full SSM parameter and the cause; a clean tree has none.
+ */
+import { assertNodeSettings, checkNode, checkSettingsTree, parseSettings } from 'multus-core';
+import { eni, FakeEc2 } from '../support/fake-ec2';
+
+const PATH = '/eks-multus-eni/test';
+const VPC = 'vpc-11111111';
+const A1 = 'subnet-0000000000000000a';
+const A2 = 'subnet-0000000000000000b';
+const B1 = 'subnet-0000000000000000c';
+const OTHER_VPC_SUBNET = 'subnet-0000000000000000d';
+const SMALL = 'subnet-0000000000000000e';
+const SG = 'sg-0000000000000000a';
+const SG_OTHER_VPC = 'sg-0000000000000000b';
+
+function world() {
+  return new FakeEc2({
+    subnets: [
+      { subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 },
+      { subnetId: A2, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.2.0/24', availableIpAddressCount: 251 },
+      { subnetId: B1, vpcId: VPC, availabilityZone: 'us-east-1b', cidrBlock: '10.0.3.0/24', availableIpAddressCount: 251 },
+      { subnetId: OTHER_VPC_SUBNET, vpcId: 'vpc-22222222', availabilityZone: 'us-east-1b', cidrBlock: '10.1.0.0/24', availableIpAddressCount: 251 },
+      { subnetId: SMALL, vpcId: VPC, availabilityZone: 'us-east-1b', cidrBlock: '10.0.4.0/28', availableIpAddressCount: 11 },
+    ],
+    securityGroups: [
+      { groupId: SG, vpcId: VPC },
+      { groupId: SG_OTHER_VPC, vpcId: 'vpc-22222222' },
+    ],
+    limits: { 'm5.xlarge': 4, 't2.micro': 2, 't3.nano': 2 },
+  });
+}
+
+const clean = { 'subnets/us-east-1a': `${A1},${A2}`, 'subnets/us-east-1b': B1, 'security-groups': SG };
+
+test('a clean tree: no problem; the report names the VPC and every subnet with its free addresses', async () => {
+  const report = await checkSettingsTree(world(), clean, PATH, { azs: ['us-east-1a', 'us-east-1b'], instanceTypes: ['m5.xlarge'] });
+  expect(report.problems).toEqual([]);
+  expect(report.vpcId).toBe(VPC);
+  expect(report.subnets).toEqual([
+    expect.objectContaining({ parameter: `${PATH}/subnets/us-east-1a`, subnetId: A1, deviceIndex: 1, freeAddresses: 251 }),
+    expect.objectContaining({ parameter: `${PATH}/subnets/us-east-1a`, subnetId: A2, deviceIndex: 2, freeAddresses: 251 }),
+    expect.objectContaining({ parameter: `${PATH}/subnets/us-east-1b`, subnetId: B1, deviceIndex: 1 }),
+  ]);
+  expect(report.instanceTypes).toEqual({ 'm5.xlarge': 4 });
+});
+
+test('a subnet that does not exist, one of another AZ, one of another VPC: one line each, naming the parameter', async () => {
+  const report = await checkSettingsTree(
+    world(),
+    { 'subnets/us-east-1a': `${A1},subnet-0123456789abcdef0,${B1}`, 'subnets/us-east-1b': OTHER_VPC_SUBNET },
+    PATH,
+  );
+  expect(report.problems).toEqual([
+    `${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist`,
+    `${PATH}/subnets/us-east-1a: subnet ${B1} is in us-east-1b, not us-east-1a`,
+    `${PATH}/subnets/us-east-1b: subnet ${OTHER_VPC_SUBNET} is in vpc-22222222, but the other multus subnets are in ${VPC}`,
+  ]);
+});
+
+test('security groups: missing, or in another VPC than the subnets', async () => {
+  const report = await checkSettingsTree(world(), { ...clean, 'security-groups': `${SG},${SG_OTHER_VPC},sg-0123456789abcdef0` }, PATH);
+  expect(report.problems).toEqual([
+    `${PATH}/security-groups: security group ${SG_OTHER_VPC} is in vpc-22222222, not in ${VPC} (the VPC of the multus subnets)`,
+    `${PATH}/security-groups: security group sg-0123456789abcdef0 does not exist`,
+  ]);
+});
+
+describe('free addresses', () => {
+  test('a /28 whose 11 usable addresses are held by ENI addresses and a prefix is full', async () => {
+    const ec2 = world();
+    // 10.0.4.4..10.0.4.14 are usable; a /30 prefix takes 4..7, single addresses take 8..14.
+    ec2.interfaces = [
+      eni('eni-1', SMALL, { addresses: ['10.0.4.8', '10.0.4.9', '10.0.4.10', '10.0.4.11'], prefixes: ['10.0.4.4/30'] }),
+      eni('eni-2', SMALL, { addresses: ['10.0.4.12', '10.0.4.13', '10.0.4.14'] }),
+    ];
+    const report = await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH);
+    expect(report.problems).toEqual([`${PATH}/subnets/us-east-1b: subnet ${SMALL} (10.0.4.0/28) has 0 free IPv4 addresses, fewer than 1`]);
+  });
+
+  test('a subnet CIDR reservation counts as used; --min-free raises the bar', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [{ subnetId: SMALL, vpcId: VPC, availabilityZone: 'us-east-1b', cidrBlock: '10.0.4.0/28', availableIpAddressCount: 11 }],
+      reservations: { [SMALL]: ['10.0.4.0/29'] },
+    });
+    const ok = await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH);
+    expect(ok.problems).toEqual([]);
+    expect(ok.subnets[0].freeAddresses).toBe(7); // 8..14
+    const strict = await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH, { minFreeAddresses: 8 });
+    expect(strict.problems).toEqual([`${PATH}/subnets/us-east-1b: subnet ${SMALL} (10.0.4.0/28) has 7 free IPv4 addresses, fewer than 8`]);
+  });
+});
+
+test('--az: an AZ without a parameter is a problem naming the parameter to create', async () => {
+  const report = await checkSettingsTree(world(), clean, PATH, { azs: ['us-east-1a', 'us-east-1c'] });
+  expect(report.problems).toEqual([`${PATH}/subnets/us-east-1c: no such parameter; nodes in us-east-1c would get no multus interface`]);
+});
+
+test('--instance-type: every AZ list that does not fit, and an unknown type, are problems', async () => {
+  const report = await checkSettingsTree(world(), clean, PATH, { instanceTypes: ['t2.micro', 'm5.xlarge', 'x9.huge'] });
+  expect(report.problems).toEqual([
+    `${PATH}/subnets/us-east-1a: lists 2 subnets, but instance type t2.micro allows 2 network interfaces (1 primary + 1 multus)`,
+    expect.stringMatching(/^--instance-type x9\.huge: its network interface limit is unknown \(InvalidInstanceType: /),
+  ]);
+});
+
+test('a malformed parameter is reported beside the EC2 problems of the parameters that parsed', async () => {
+  const report = await checkSettingsTree(
+    world(),
+    { 'subnets/us-east-1a': `${A1},${B1}`, 'subnets/us-east-1b': 'subnet-nothex', 'on-failure': 'RETRY', 'sorce-dest-check': 'true' },
+    PATH,
+  );
+  expect(report.problems).toEqual([
+    `${PATH}/sorce-dest-check: is not a setting of eks-multus-eni (check the spelling)`,
+    `${PATH}/subnets/us-east-1b: "subnet-nothex" is not a subnet id`,
+    `${PATH}/on-failure: must be "ABANDON" or "CONTINUE", not "RETRY"`,
+    `${PATH}/subnets/us-east-1a: subnet ${B1} is in us-east-1b, not us-east-1a`,
+  ]);
+});
+
+test('only malformed subnets parameters: no extra "no such parameter" line', async () => {
+  const report = await checkSettingsTree(world(), { 'subnets/us-east-1a': 'subnet-nothex', 'on-failure': 'CONTINUE' }, PATH);
+  expect(report.problems).toEqual([`${PATH}/subnets/us-east-1a: "subnet-nothex" is not a subnet id`]);
+});
+
+test('no parameter at all, or no subnets parameter', async () => {
+  expect((await checkSettingsTree(world(), {}, PATH)).problems).toEqual([
+    `no parameter found under ${PATH} (CONFIG_PATH): create at least subnets/<availability-zone>`,
+  ]);
+  expect((await checkSettingsTree(world(), { 'on-failure': 'CONTINUE' }, PATH)).problems).toEqual([
+    `${PATH}/subnets/<availability-zone>: no such parameter; no node would get a multus interface`,
+  ]);
+});
+
+describe('checkNode: the per-node validation of the launch handler', () => {
+  const node = { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 'm5.xlarge' };
+
+  test('a node whose subnets and groups are fine: no problem, the subnets by id', async () => {
+    const settings = parseSettings(clean, PATH);
+    const result = await checkNode(world(), node, [A1, A2], settings, PATH);
+    expect(result.problems).toEqual([]);
+    expect([...result.subnets.keys()].sort()).toEqual([A1, A2]);
+  });
+
+  test("the messages the launch handler reports: missing, wrong AZ, not the node's VPC, groups, limit", async () => {
+    const settings = parseSettings({ ...clean, 'security-groups': `${SG_OTHER_VPC},sg-0123456789abcdef0` }, PATH);
+    const subnets = ['subnet-0123456789abcdef0', B1, A1];
+    const result = await checkNode(world(), { availabilityZone: 'us-east-1a', vpcId: 'vpc-22222222', instanceType: 't2.micro' }, subnets, settings, PATH);
+    expect(result.problems).toEqual([
+      `${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist`,
+      `${PATH}/subnets/us-east-1a: subnet ${B1} is in us-east-1b, not us-east-1a`,
+      `${PATH}/subnets/us-east-1a: subnet ${A1} is in ${VPC}, not in the node's VPC vpc-22222222`,
+      `${PATH}/security-groups: security group sg-0123456789abcdef0 does not exist`,
+      `${PATH}/subnets/us-east-1a: lists 3 subnets, but instance type t2.micro allows 2 network interfaces (1 primary + 1 multus)`,
+    ]);
+  });
+
+  test('assertNodeSettings throws a NodeConfigurationError listing the problems', async () => {
+    const settings = parseSettings(clean, PATH);
+    await expect(assertNodeSettings(world(), { ...node, instanceType: 't2.micro' }, [A1, A2], settings, PATH)).rejects.toMatchObject({
+      name: 'NodeConfigurationError',
+      message: expect.stringContaining('instance type t2.micro allows 2 network interfaces'),
+    });
+    await expect(assertNodeSettings(world(), node, [A1, A2], settings, PATH)).resolves.toBeInstanceOf(Map);
+  });
+});
