@@ -26,10 +26,16 @@ const SHORT_FORMS: Record<string, string> = {
   Transform: 'Fn::Transform',
 };
 
+function splitGetAtt(value: string): string[] {
+  const dot = value.indexOf('.');
+  return dot < 0 ? [value] : [value.slice(0, dot), value.slice(dot + 1)];
+}
+
 const cfnTags: YAML.Tags = Object.entries(SHORT_FORMS).flatMap(([short, long]): (YAML.ScalarTag | YAML.CollectionTag)[] => [
   {
     tag: `!${short}`,
-    resolve: (value: string) => ({ [long]: long === 'Fn::GetAtt' ? value.split('.') : value }),
+    // !GetAtt A.B.C is ["A", "B.C"]: the logical id ends at the first dot (nested stack Outputs.X).
+    resolve: (value: string) => ({ [long]: long === 'Fn::GetAtt' ? splitGetAtt(value) : value }),
   },
   ...(['seq', 'map'] as const).map(
     (collection): YAML.CollectionTag => ({

@@ -1,8 +1,8 @@
 /**
- * What `npm test` builds is what `sam build` deploys: the layer through its make target, the
- * function with the template's esbuild BuildProperties; then the built handler runs in a fresh
+ * What `npm test` builds is what `sam build` deploys: the layer through its make target, every
+ * function with the template's esbuild BuildProperties; then each built handler runs in a fresh
  * Node process with the built layer on NODE_PATH (as Lambda mounts it at /opt/nodejs), against
- * the emulator.
+ * the emulator (the hook installer answers a loopback stand-in for CloudFormation's ResponseURL).
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { buildLikeSam, layerNodePath, type BuildOutput } from '../../scripts/lib/sam-build';
 import { resetEmulator } from '../support/context';
 import { run } from '../support/run';
-import { createVpc, eventFor, launchNode, multusInterfaces, putSettings, worldClients } from '../support/world';
+import { createOrphan, createVpc, eventFor, launchNode, multusInterfaces, ourInterfaces, putSettings, worldClients } from '../support/world';
+import { createNodegroup, customResourceEvent, hooksOn, startResponseServer } from '../support/nodegroup-world';
+import { loadTemplate } from '../../scripts/lib/template';
+import { ROOT } from '../../scripts/lib/sam-build';
 
 let output: BuildOutput;
 
@@ -24,8 +27,15 @@ test('the layer lands at nodejs/node_modules/multus-core with a package.json', (
   expect(existsSync(join(pkgDir, 'index.js'))).toBe(true);
 });
 
-test('the function bundle keeps multus-core external and carries no copy of the SDK', () => {
-  const fn = output.functions.LifecycleFunction;
+test('every function of the template is built (esbuild) and every layer (make)', () => {
+  const template = loadTemplate(join(ROOT, 'template.yaml'));
+  const ids = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id).sort();
+  expect(Object.keys(output.functions).sort()).toEqual(ids('AWS::Serverless::Function'));
+  expect(Object.keys(output.layers).sort()).toEqual(ids('AWS::Serverless::LayerVersion'));
+});
+
+test.each(['LifecycleFunction', 'HookInstallerFunction', 'SweeperFunction'])('the %s bundle keeps multus-core external and carries no copy of the SDK', (id) => {
+  const fn = output.functions[id];
   const code = readFileSync(join(fn.dir, 'handler.js'), 'utf8');
   expect(code).toContain('require("multus-core")');
   expect(code).not.toMatch(/@aws-sdk|@smithy|powertools/i);
@@ -56,4 +66,53 @@ test('the built handler, loaded with the built layer, attaches multus ENIs on a 
   expect((await multusInterfaces(clients, instanceId)).map((e) => e.NetworkInterfaceId)).toEqual(
     result.interfaces.map((i: { networkInterfaceId: string }) => i.networkInterfaceId),
   );
+});
+
+test('the built hook installer, loaded with the built layer, puts the hooks, fixes running nodes and answers CloudFormation', async () => {
+  await resetEmulator();
+  const clients = worldClients();
+  const layout = await createVpc(clients, ['us-east-1a']);
+  await putSettings(clients, layout);
+  const world = await createNodegroup(clients, layout, { nodes: 1 });
+  const server = await startResponseServer();
+  try {
+    const url = server.url();
+    const eventPath = join(output.outDir, 'hook-installer-event.json');
+    writeFileSync(eventPath, JSON.stringify(customResourceEvent('hook-installer-create.json', url, world)));
+    const fn = output.functions.HookInstallerFunction;
+
+    // Asynchronous: the emulator's proxy and the ResponseURL server live in this process.
+    const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, eventPath], {
+      env: { ...process.env, NODE_PATH: layerNodePath(output, fn) },
+    });
+
+    expect(child.stderr).not.toMatch(/Error/);
+    expect(child.status).toBe(0);
+    const { result, resolved } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
+    expect(resolved).toBe(join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core', 'index.js'));
+    expect(result).toMatchObject({ Status: 'SUCCESS', Data: { AutoScalingGroupNames: world.autoScalingGroupName, NodesAttached: '1' } });
+    expect(server.responses.map((r) => r.body)).toEqual([result]);
+    expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.LifecycleHookName)).toEqual(['eks-multus-eni-launch', 'eks-multus-eni-terminate']);
+    expect(await multusInterfaces(clients, world.instanceIds[0])).toHaveLength(2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the built sweeper, loaded with the built layer, deletes an orphan of ours whose instance is gone', async () => {
+  await resetEmulator();
+  const clients = worldClients();
+  const layout = await createVpc(clients, ['us-east-1a']);
+  const orphan = await createOrphan(clients, layout.azs[0].multusSubnets[0], 'i-0000000000000dead', 1);
+  const fn = output.functions.SweeperFunction;
+
+  const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, join(ROOT, 'events', 'scheduled.json')], {
+    env: { ...process.env, NODE_PATH: layerNodePath(output, fn), SWEEP_GRACE_MINUTES: '30', SWEEP_DRY_RUN: 'false' },
+  });
+
+  expect(child.stderr).not.toMatch(/Error/);
+  expect(child.status).toBe(0);
+  const { result } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
+  expect(result).toMatchObject({ deleted: 1, failed: 0 });
+  expect((await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId)).not.toContain(orphan);
 });

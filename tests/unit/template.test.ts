@@ -1,17 +1,30 @@
 /**
- * The root template keeps its promises: cfn-lint clean (with the nested stacks), every mutating
- * IAM action scoped by resource or condition, the rule filtering on our hook names, a dead-letter
- * queue and log retention in place.
+ * The root template keeps its promises, checked on what we wrote and on what CloudFormation gets
+ * after the SAM transform (cfn-lint's own SAM translator, scripts/lib/sam-transform.py):
+ *  - cfn-lint clean, root (SAM transform included) and every nested template;
+ *  - every function's role: no action wildcards, every mutating action scoped by resource or
+ *    condition (create only with our tags in the request, attach only to opted-in instances,
+ *    modify/delete only our ENIs, lifecycle calls only on the node group's Auto Scaling groups, SSM
+ *    reads only under ConfigPath), no AWS managed policy slipped in by SAM;
+ *  - the rule filters on our hook names and on the metadata the hook installer writes, retries, and
+ *    dead-letters to our queue; every function has a log group with retention and an async
+ *    invoke config with the dead-letter queue;
+ *  - the custom resource, the nested stacks and the node group are wired as the README says.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadTemplate, type Dict } from '../../scripts/lib/template';
+import { SETTING_NAMES } from 'multus-core';
+import { samTransform } from '../../scripts/lib/sam-transform';
+import { loadTemplate, type Dict, type Template } from '../../scripts/lib/template';
 import { findTool } from '../support/moto';
 
 const ROOT = join(__dirname, '..', '..');
 const template = loadTemplate(join(ROOT, 'template.yaml'));
 const resources = template.Resources;
+const cfnLint = findTool('cfn-lint', ['--version']);
+/** What CloudFormation gets: the SAM transform applied. */
+const deployed: Template = samTransform(join(ROOT, 'template.yaml'), cfnLint);
 
 interface Statement {
   Sid?: string;
@@ -21,113 +34,459 @@ interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-/** Every IAM statement granted to the lifecycle function, from SAM Policies and attached policies. */
-function lifecycleStatements(): Statement[] {
-  const fn = resources.LifecycleFunction.Properties as Dict;
-  const inline = (fn.Policies as { Statement?: Statement[] }[]).flatMap((p) => p.Statement ?? []);
-  const attached = Object.values(resources)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties?.Roles).includes('LifecycleFunctionRole'))
-    .flatMap((r) => {
-      const doc = r.Properties?.PolicyDocument as { 'Fn::Sub'?: string } | { Statement: Statement[] };
-      const text = 'Fn::Sub' in doc ? String(doc['Fn::Sub']) : JSON.stringify(doc);
-      return (JSON.parse(text) as { Statement: Statement[] }).Statement;
-    });
-  return [...inline, ...attached];
-}
+const CLUSTER = { 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, { Ref: 'ClusterName' }] };
+const NODEGROUP = { 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['MultusNodegroup', 'NodegroupName'] }, { Ref: 'NodegroupName' }] };
+const CONFIG_PATH = { 'Fn::If': ['DefaultConfigPath', { 'Fn::Sub': '/eks-multus-eni/${AWS::StackName}' }, { Ref: 'ConfigPath' }] };
+const METADATA = { 'Fn::Sub': ['eks-multus-eni:${AWS::StackName}:${Cluster}/${Nodegroup}', { Cluster: CLUSTER, Nodegroup: NODEGROUP }] };
+const DLQ_ARN = { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] };
 
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-const READ_ONLY = /^(ec2:(Describe|Get)|autoscaling:Describe|ssm:GetParameter)/;
+const resourcesOf = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+const READ_ONLY = /^(ec2:(Describe|Get)|autoscaling:Describe|eks:Describe|ssm:GetParameter)/;
+/** An ARN whose resource part is a whole resource type: `...:subnet/*`, `...:autoScalingGroupName/*`. */
+const WHOLE_TYPE = /:([A-Za-z-]+)\/\*$/;
 
-test('cfn-lint is clean on the root template and every nested template', () => {
-  const lint = findTool('cfn-lint', ['--version']);
+/** The ARN pattern of a Resource entry: the string itself, or the template string of its !Sub. */
+function arnPattern(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const sub = (resource as { 'Fn::Sub'?: string | [string, Dict] })?.['Fn::Sub'];
+  if (typeof sub === 'string') return sub;
+  if (Array.isArray(sub)) return sub[0];
+  return JSON.stringify(resource); // GetAtt/Ref of one resource of this template
+}
+
+function documentStatements(doc: unknown): Statement[] {
+  if (doc && typeof doc === 'object' && 'Fn::Sub' in doc) {
+    // A JSON policy in a !Sub string (tag keys in condition keys): parse it with ${...} left in place.
+    return (JSON.parse(String((doc as Dict)['Fn::Sub'])) as { Statement: Statement[] }).Statement;
+  }
+  return (doc as { Statement: Statement[] }).Statement;
+}
+
+interface RolePolicies {
+  readonly statements: Statement[];
+  /** Managed policy ARNs that are not policies of this template (an AWS managed policy, say). */
+  readonly foreign: unknown[];
+}
+
+/** Every statement a role gets: its inline policies, its managed policies from this template, IAM policies naming it. */
+function rolePolicies(tpl: Template, roleId: string): RolePolicies {
+  const role = tpl.Resources[roleId];
+  expect(role?.Type).toBe('AWS::IAM::Role');
+  const props = role.Properties ?? {};
+  const statements: Statement[] = [];
+  const foreign: unknown[] = [];
+  for (const policy of (props.Policies ?? []) as { PolicyDocument: unknown }[]) statements.push(...documentStatements(policy.PolicyDocument));
+  for (const arn of (props.ManagedPolicyArns ?? []) as unknown[]) {
+    const ref = (arn as { Ref?: string }).Ref;
+    const managed = ref ? tpl.Resources[ref] : undefined;
+    if (managed?.Type === 'AWS::IAM::ManagedPolicy') statements.push(...documentStatements(managed.Properties?.PolicyDocument));
+    else foreign.push(arn);
+  }
+  for (const resource of Object.values(tpl.Resources)) {
+    if (resource.Type === 'AWS::IAM::Policy' && JSON.stringify(resource.Properties?.Roles ?? []).includes(`"${roleId}"`)) {
+      statements.push(...documentStatements(resource.Properties?.PolicyDocument));
+    }
+  }
+  return { statements, foreign };
+}
+
+/** Function logical id to its role's logical id, for every Lambda function CloudFormation gets. */
+function functionRoles(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [id, resource] of Object.entries(deployed.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const role = resource.Properties?.Role as { 'Fn::GetAtt'?: [string, string] };
+    expect(role?.['Fn::GetAtt']?.[1]).toBe('Arn');
+    out[id] = role['Fn::GetAtt']![0];
+  }
+  return out;
+}
+
+const roles = functionRoles();
+const statementsOf = (fn: string) => rolePolicies(deployed, roles[fn]).statements;
+const find = (fn: string, action: string) => statementsOf(fn).filter((s) => actions(s).includes(action));
+
+test('cfn-lint is clean on the root template (SAM transform included) and every nested template', () => {
   const nested = readdirSync(join(ROOT, 'nested')).filter((f) => f.endsWith('.yaml')).map((f) => join('nested', f));
-  const out = spawnSync(lint, ['template.yaml', ...nested], { cwd: ROOT, encoding: 'utf8' });
+  const out = spawnSync(cfnLint, ['template.yaml', ...nested], { cwd: ROOT, encoding: 'utf8' });
   expect(`${out.stdout}${out.stderr}`.trim()).toBe('');
   expect(out.status).toBe(0);
 });
 
-test('no action wildcards, and every mutating action is scoped by resource ARN pattern and a condition', () => {
-  const statements = lifecycleStatements();
-  expect(statements.length).toBeGreaterThan(0);
-  for (const s of statements) {
-    for (const action of actions(s)) {
-      expect(action).not.toContain('*');
-      if (READ_ONLY.test(action)) continue;
-      expect({ sid: s.Sid, action, resource: s.Resource }).not.toEqual(expect.objectContaining({ resource: '*' }));
-      const scopedByCondition = s.Condition !== undefined;
-      const scopedByResource = s.Sid === 'CreateInterfaceInSubnet' || s.Sid === 'ReadSettings';
-      expect({ sid: s.Sid, action, scoped: scopedByCondition || scopedByResource }).toEqual({ sid: s.Sid, action, scoped: true });
+test('the functions CloudFormation gets are the lifecycle function, the hook installer and the sweeper, each with its own role', () => {
+  expect(roles).toEqual({
+    LifecycleFunction: 'LifecycleFunctionRole',
+    HookInstallerFunction: 'HookInstallerFunctionRole',
+    SweeperFunction: 'SweeperFunctionRole',
+  });
+});
+
+describe.each(Object.keys(roles))('IAM of %s', (fn) => {
+  test('only this template\'s policies: no AWS managed policy (SAM would add AWSLambdaBasicExecutionRole to a generated role)', () => {
+    expect(rolePolicies(deployed, roles[fn]).foreign).toEqual([]);
+  });
+
+  test('no action wildcards; every mutating action is scoped by resource or condition', () => {
+    const statements = statementsOf(fn);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const s of statements) {
+      expect(s.Effect).toBe('Allow');
+      for (const action of actions(s)) {
+        expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+        if (READ_ONLY.test(action)) continue;
+        for (const resource of resourcesOf(s)) {
+          const where = { sid: s.Sid, action, resource };
+          expect(where).not.toEqual(expect.objectContaining({ resource: '*' }));
+          const wholeType = WHOLE_TYPE.exec(arnPattern(resource))?.[1];
+          if (wholeType === undefined || s.Condition !== undefined) continue;
+          // The one unconditioned whole-type grant: the subnet and security groups of CreateNetworkInterface.
+          // EC2 authorizes every resource of the call, so the network-interface grant's tag condition still applies.
+          expect({ ...where, wholeType }).toEqual({ ...where, action: 'ec2:CreateNetworkInterface', wholeType: expect.stringMatching(/^(subnet|security-group)$/) });
+        }
+      }
     }
-  }
-});
-
-test('creating an ENI requires our ownership and no_manage tags in the request', () => {
-  const create = lifecycleStatements().find((s) => s.Sid === 'CreateTaggedInterface');
-  expect(create?.Condition).toEqual({
-    StringLike: { 'aws:RequestTag/eks-multus-eni/instance-id': 'i-*' },
-    StringEquals: { 'aws:RequestTag/node.k8s.amazonaws.com/no_manage': 'true' },
   });
-  const tagging = lifecycleStatements().find((s) => actions(s).includes('ec2:CreateTags'));
-  expect(tagging?.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateNetworkInterface' } });
-});
 
-test('modify, detach and delete only ENIs that carry our ownership tag; attach only to opted-in instances', () => {
-  const statements = lifecycleStatements();
-  const manage = statements.find((s) => s.Sid === 'ManageOwnInterfaces');
-  expect(manage?.Condition).toEqual({ StringLike: { 'aws:ResourceTag/eks-multus-eni/instance-id': 'i-*' } });
-  expect(actions(manage!)).toEqual(
-    expect.arrayContaining(['ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:AttachNetworkInterface']),
-  );
-  const instances = statements.find((s) => s.Sid === 'AttachDetachOptedInInstances');
-  expect(instances?.Resource).toMatch(/:instance\/\*$/);
-  expect(instances?.Condition).toEqual({ Null: { 'aws:ResourceTag/${NodeTagKey}': 'false' } });
-});
-
-test('lifecycle calls only on the cluster node groups; SSM reads only under ConfigPath', () => {
-  const statements = lifecycleStatements();
-  const lifecycle = statements.find((s) => actions(s).includes('autoscaling:CompleteLifecycleAction'));
-  expect(lifecycle?.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/eks:cluster-name': { Ref: 'ClusterName' } } });
-  const ssm = statements.find((s) => actions(s).includes('ssm:GetParametersByPath'));
-  expect(JSON.stringify(ssm?.Resource)).toContain('parameter${Path}/*');
-  expect(JSON.stringify(ssm?.Resource)).not.toMatch(/parameter\/\*/);
-});
-
-test('the rule matches only lifecycle actions of our hook names', () => {
-  const events = (resources.LifecycleFunction.Properties as Dict).Events as Record<string, { Type: string; Properties: Dict }>;
-  const rule = events.LifecycleAction;
-  expect(rule.Type).toBe('EventBridgeRule');
-  expect(rule.Properties.Pattern).toEqual({
-    source: ['aws.autoscaling'],
-    'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
-    detail: { LifecycleHookName: [{ Ref: 'LaunchHookName' }, { Ref: 'TerminateHookName' }] },
+  test('creating an ENI requires our ownership and no_manage tags in the request; tags only at creation', () => {
+    const onInterface = find(fn, 'ec2:CreateNetworkInterface').filter((s) => JSON.stringify(s.Resource).includes(':network-interface/'));
+    expect(onInterface).toHaveLength(find(fn, 'ec2:CreateNetworkInterface').length > 0 ? 1 : 0);
+    if (onInterface.length === 0) return;
+    expect(onInterface[0].Condition).toEqual({
+      StringLike: { 'aws:RequestTag/eks-multus-eni/instance-id': 'i-*' },
+      StringEquals: { 'aws:RequestTag/node.k8s.amazonaws.com/no_manage': 'true' },
+    });
+    const tagging = find(fn, 'ec2:CreateTags');
+    expect(tagging.map((s) => s.Condition)).toEqual([{ StringEquals: { 'ec2:CreateAction': 'CreateNetworkInterface' } }]);
+    expect(find(fn, 'ec2:DeleteTags')).toEqual([]);
   });
-  expect(rule.Properties.DeadLetterConfig).toEqual({ Type: 'SQS', Destination: { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] } });
-  expect(rule.Properties.RetryPolicy).toBeDefined();
+
+  test('tags after creation: only the sweeper, only its grace-period key, only on our ENIs, never a keyless DeleteTags', () => {
+    const retagging = statementsOf(fn).filter(
+      (s) => actions(s).includes('ec2:DeleteTags') || (actions(s).includes('ec2:CreateTags') && JSON.stringify(s.Condition ?? {}).indexOf('ec2:CreateAction') < 0),
+    );
+    if (fn !== 'SweeperFunction') {
+      expect(retagging).toEqual([]);
+      return;
+    }
+    expect(retagging).toHaveLength(1);
+    expect(actions(retagging[0]).sort()).toEqual(['ec2:CreateTags', 'ec2:DeleteTags']);
+    expect(JSON.stringify(retagging[0].Resource)).toContain(':network-interface/*');
+    expect(retagging[0].Condition).toEqual({
+      StringLike: { 'aws:ResourceTag/eks-multus-eni/instance-id': 'i-*' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks-multus-eni/orphan-since'] },
+      Null: { 'aws:TagKeys': 'false' },
+    });
+  });
+
+  test('modify, detach and delete only our ENIs; attach and detach only on instances carrying NodeTagKey', () => {
+    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface']) {
+      for (const s of find(fn, action)) {
+        const resource = JSON.stringify(s.Resource);
+        if (resource.includes(':network-interface/')) {
+          expect({ action, condition: s.Condition }).toEqual({ action, condition: { StringLike: { 'aws:ResourceTag/eks-multus-eni/instance-id': 'i-*' } } });
+        } else {
+          expect({ action, resource: s.Resource }).toEqual({ action, resource: expect.stringMatching(/:instance\/\*$/) });
+          expect(['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface']).toContain(action);
+          expect(s.Condition).toEqual({ Null: { 'aws:ResourceTag/${NodeTagKey}': 'false' } });
+        }
+      }
+    }
+    // Attaching needs both grants: the ENI (ours) and the instance (opted in).
+    expect([0, 2]).toContain(find(fn, 'ec2:AttachNetworkInterface').length);
+  });
+
+  test('SSM: reads only, only under ConfigPath', () => {
+    const ssm = statementsOf(fn).filter((s) => actions(s).some((a) => a.startsWith('ssm:')));
+    if (ssm.length === 0) return;
+    expect(ssm.flatMap(actions)).toEqual(['ssm:GetParametersByPath']);
+    expect(ssm[0].Resource).toEqual([
+      { 'Fn::Sub': ['arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Path}', { Path: CONFIG_PATH }] },
+      { 'Fn::Sub': ['arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Path}/*', { Path: CONFIG_PATH }] },
+    ]);
+  });
+
+  test('logs only into its own log group, dead letters only into our queue', () => {
+    const logGroup = (deployed.Resources[fn].Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    const logs = statementsOf(fn).filter((s) => actions(s).some((a) => a.startsWith('logs:')));
+    expect(logs.map((s) => [actions(s), s.Resource])).toEqual([[['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::GetAtt': [logGroup, 'Arn'] }]]);
+    const sqs = statementsOf(fn).filter((s) => actions(s).some((a) => a.startsWith('sqs:')));
+    expect(sqs.map((s) => [actions(s), s.Resource])).toEqual([[['sqs:SendMessage'], DLQ_ARN]]);
+  });
+
+  test('Auto Scaling changes only on the Auto Scaling groups EKS tags with our cluster and node group', () => {
+    const mutating = statementsOf(fn).filter((s) => actions(s).some((a) => a.startsWith('autoscaling:') && !READ_ONLY.test(a)));
+    for (const s of mutating) {
+      expect(s.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*' });
+      expect(s.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/eks:cluster-name': CLUSTER, 'aws:ResourceTag/eks:nodegroup-name': NODEGROUP } });
+    }
+  });
 });
 
-test('a dead-letter queue catches failed invocations, and the log group has a retention', () => {
-  const fn = resources.LifecycleFunction.Properties as Dict;
-  expect(fn.EventInvokeConfig).toMatchObject({ DestinationConfig: { OnFailure: { Type: 'SQS', Destination: { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] } } } });
-  expect(resources.LifecycleDeadLetterQueue.Type).toBe('AWS::SQS::Queue');
-  expect(fn.LoggingConfig).toMatchObject({ LogGroup: { Ref: 'LifecycleLogGroup' } });
-  expect(resources.LifecycleLogGroup.Properties?.RetentionInDays).toEqual({ Ref: 'LogRetentionDays' });
+test('each function may do only its own lifecycle work: complete actions (lifecycle), put and delete hooks (installer), none (sweeper)', () => {
+  const mutating = (fn: string) =>
+    statementsOf(fn)
+      .flatMap(actions)
+      .filter((a) => (a.startsWith('autoscaling:') || a.startsWith('eks:')) && !READ_ONLY.test(a))
+      .sort();
+  expect(mutating('LifecycleFunction')).toEqual(['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+  expect(mutating('HookInstallerFunction')).toEqual(['autoscaling:DeleteLifecycleHook', 'autoscaling:PutLifecycleHook']);
+  expect(mutating('SweeperFunction')).toEqual([]);
+  expect(find('LifecycleFunction', 'eks:DescribeNodegroup')).toEqual([]);
+  expect(find('HookInstallerFunction', 'eks:DescribeNodegroup').map((s) => s.Resource)).toEqual([
+    { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: CLUSTER, Nodegroup: NODEGROUP }] },
+  ]);
 });
 
-test('the function runs nodejs22.x with the layer and the contract environment', () => {
-  expect(template.Globals?.Function?.Runtime).toBe('nodejs22.x');
-  const fn = resources.LifecycleFunction.Properties as Dict;
-  expect(fn.Layers).toEqual([{ Ref: 'MultusCoreLayer' }]);
-  const vars = (fn.Environment as { Variables: Dict }).Variables;
-  expect(Object.keys(vars)).toEqual(expect.arrayContaining(['CONFIG_PATH', 'NODE_TAG_KEY', 'POWERTOOLS_PARAMETERS_MAX_AGE']));
-  expect(resources.LifecycleFunction.Metadata?.BuildProperties).toMatchObject({ External: ['multus-core'], MainFields: 'module,main', Target: 'es2022' });
+describe('the EventBridge rule CloudFormation gets', () => {
+  const rules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern);
+
+  test('the only other rule is the sweeper\'s schedule', () => {
+    const schedules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && !r.Properties?.EventPattern);
+    expect(schedules.map(([, r]) => [r.Properties?.ScheduleExpression, (r.Properties?.Targets as { Arn: unknown }[])[0].Arn])).toEqual([
+      [{ Ref: 'SweepSchedule' }, { 'Fn::GetAtt': ['SweeperFunction', 'Arn'] }],
+    ]);
+  });
+
+  test('matches only lifecycle actions of our hook names carrying the metadata the hook installer writes', () => {
+    expect(rules.map(([id]) => id)).toEqual(['LifecycleFunctionLifecycleAction']);
+    expect(rules[0][1].Properties?.EventPattern).toEqual({
+      source: ['aws.autoscaling'],
+      'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
+      detail: { LifecycleHookName: [{ Ref: 'LaunchHookName' }, { Ref: 'TerminateHookName' }], NotificationMetadata: [METADATA] },
+    });
+    expect(resources.NodegroupLifecycleHooks.Properties?.NotificationMetadata).toEqual(METADATA);
+    expect(resources.NodegroupLifecycleHooks.Properties).toMatchObject({ LaunchHookName: { Ref: 'LaunchHookName' }, TerminateHookName: { Ref: 'TerminateHookName' } });
+  });
+
+  test('targets the lifecycle function with a retry policy and our dead-letter queue (no queue of SAM\'s own)', () => {
+    expect(rules[0][1].Properties?.Targets).toEqual([
+      {
+        Id: expect.any(String),
+        Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: DLQ_ARN },
+      },
+    ]);
+    const queues = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+    expect(queues.map(([id]) => id)).toEqual(['LifecycleDeadLetterQueue']);
+    const policy = resources.LifecycleDeadLetterQueuePolicy.Properties?.PolicyDocument as { Statement: Statement[] & { Principal?: unknown }[] };
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: DLQ_ARN,
+        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['LifecycleFunctionLifecycleAction', 'Arn'] } } },
+      }),
+    ]);
+  });
+});
+
+describe.each(Object.keys(roles))('%s operations', (fn) => {
+  test('has an explicit log group with retention', () => {
+    const logGroup = (deployed.Resources[fn].Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(resources[logGroup].Type).toBe('AWS::Logs::LogGroup');
+    expect(resources[logGroup].Properties?.RetentionInDays).toEqual({ Ref: 'LogRetentionDays' });
+    expect(resources[logGroup].Properties?.LogGroupName).toEqual({ 'Fn::Sub': expect.stringMatching(/^\/aws\/lambda\/\$\{AWS::StackName\}-/) });
+  });
+
+  test('has an async event-invoke config sending failed invocations to the dead-letter queue', () => {
+    const configs = Object.values(deployed.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventInvokeConfig' && JSON.stringify(r.Properties?.FunctionName) === JSON.stringify({ Ref: fn }),
+    );
+    expect(configs).toHaveLength(1);
+    expect(configs[0].Properties).toMatchObject({ DestinationConfig: { OnFailure: { Destination: DLQ_ARN } }, MaximumEventAgeInSeconds: 3600 });
+  });
+
+  test('runs nodejs22.x with the layer, the contract environment, and an esbuild bundle that keeps multus-core external', () => {
+    const props = resources[fn].Properties as Dict;
+    expect(template.Globals?.Function?.Runtime).toBe('nodejs22.x');
+    expect(props.Layers).toEqual([{ Ref: 'MultusCoreLayer' }]);
+    expect((props.Environment as { Variables: Dict }).Variables).toMatchObject(
+      fn === 'SweeperFunction'
+        ? { SWEEP_GRACE_MINUTES: { Ref: 'SweepGraceMinutes' }, SWEEP_DRY_RUN: { Ref: 'SweepDryRun' } }
+        : { CONFIG_PATH: CONFIG_PATH, NODE_TAG_KEY: { Ref: 'NodeTagKey' }, POWERTOOLS_PARAMETERS_MAX_AGE: { Ref: 'CacheMaxAgeSeconds' } },
+    );
+    expect(resources[fn].Metadata).toMatchObject({ BuildMethod: 'esbuild', BuildProperties: { External: ['multus-core'], MainFields: 'module,main', Target: 'es2022' } });
+  });
+});
+
+test('the layer is built by its Makefile', () => {
   expect(resources.MultusCoreLayer.Metadata).toMatchObject({ BuildMethod: 'makefile' });
 });
 
+describe('the hook installer custom resource', () => {
+  const hooks = resources.NodegroupLifecycleHooks;
+  const props = hooks.Properties as Dict;
+
+  test('is served by the hook installer, answers within its ServiceTimeout, never retried', () => {
+    expect(props.ServiceToken).toEqual({ 'Fn::GetAtt': ['HookInstallerFunction', 'Arn'] });
+    const timeout = (resources.HookInstallerFunction.Properties as Dict).Timeout as number;
+    expect(props.ServiceTimeout).toBeGreaterThan(timeout);
+    expect(props.ServiceTimeout).toBeLessThanOrEqual(3600);
+    expect((resources.HookInstallerFunction.Properties as Dict).EventInvokeConfig).toMatchObject({ MaximumRetryAttempts: 0 });
+  });
+
+  test('targets the node group, with the hooks\' heartbeat and default result from parameters', () => {
+    expect(props).toMatchObject({
+      ClusterName: CLUSTER,
+      NodegroupName: NODEGROUP,
+      HeartbeatTimeout: { Ref: 'HookHeartbeatTimeout' },
+      DefaultResult: { Ref: 'HookDefaultResult' },
+    });
+    expect(template.Parameters?.HookHeartbeatTimeout).toMatchObject({ MinValue: 30, MaxValue: 7200 });
+    expect(template.Parameters?.HookDefaultResult?.AllowedValues).toEqual(['ABANDON', 'CONTINUE']);
+  });
+
+  test('comes after the rule and every setting (and goes before them on delete)', () => {
+    expect(hooks.DependsOn).toEqual(expect.arrayContaining(['LifecycleFunctionLifecycleAction', 'LifecycleFunctionLifecycleActionPermission']));
+    const settings = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SSM::Parameter');
+    const refs = JSON.stringify(props.SettingsParameters);
+    for (const [id, r] of settings) {
+      const ordered = (hooks.DependsOn as string[]).includes(id) || (r.Condition !== undefined && refs.includes(`{"Ref":"${id}"}`));
+      expect({ id, ordered }).toEqual({ id, ordered: true });
+    }
+  });
+});
+
+describe('settings written to SSM', () => {
+  const parameters = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SSM::Parameter');
+
+  test('are exactly the contract\'s settings, under ConfigPath', () => {
+    const names = parameters.map(([, r]) => {
+      const sub = (r.Properties?.Name as { 'Fn::Sub': [string, Dict] })['Fn::Sub'];
+      expect(sub[1].Path).toEqual(CONFIG_PATH);
+      return sub[0].replace('${Path}/', '');
+    });
+    expect(names.sort()).toEqual(
+      [
+        'subnets/${Az}',
+        'subnets/${Az}',
+        'subnets/${Az}',
+        SETTING_NAMES.securityGroups,
+        SETTING_NAMES.useIpsFromStartOfSubnet,
+        SETTING_NAMES.interfaceTags,
+        SETTING_NAMES.sourceDestCheck,
+        SETTING_NAMES.onFailure,
+      ].sort(),
+    );
+  });
+
+  test('take the new VPC\'s subnets and multus security group when the infrastructure is created', () => {
+    for (const n of [1, 2, 3]) {
+      const p = resources[`SubnetsAz${n}Parameter`];
+      expect(p.Properties?.Value).toEqual({ 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['Infrastructure', `Outputs.Az${n}MultusSubnetIds`] }, { Ref: `Az${n}Subnets` }] });
+      expect((p.Properties?.Name as { 'Fn::Sub': [string, Dict] })['Fn::Sub'][1].Az).toEqual({
+        'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['Infrastructure', `Outputs.Az${n}Name`] }, { Ref: `Az${n}Name` }],
+      });
+    }
+    // AZ 3 exists with 3 new AZs, or with a given third AZ on an existing cluster.
+    expect(template.Conditions?.HasAz3).toEqual({
+      'Fn::Or': [{ Condition: 'InfraThreeAzs' }, { 'Fn::And': [{ Condition: 'UsingExistingCluster' }, { Condition: 'GivenAz3' }] }],
+    });
+    expect(resources.SecurityGroupsParameter.Properties?.Value).toEqual({
+      'Fn::If': ['HasSecurityGroups', { Ref: 'SecurityGroupIds' }, { 'Fn::GetAtt': ['Infrastructure', 'Outputs.MultusSecurityGroupId'] }],
+    });
+  });
+});
+
+describe('nested stacks and the node group', () => {
+  const nested = (file: string) => loadTemplate(join(ROOT, 'nested', file));
+  const stacks: [string, string][] = [
+    ['Infrastructure', 'infra.yaml'],
+    ['NodeLaunchTemplate', 'launch-template.yaml'],
+  ];
+
+  test.each(stacks)('%s passes only parameters %s declares, and every one it requires', (id, file) => {
+    const child = nested(file);
+    const given = (resources[id].Properties?.Parameters ?? {}) as Dict;
+    expect(resources[id].Properties?.Location).toBe(`nested/${file}`);
+    expect(resources[id].Condition).toBe('CreatingInfrastructure');
+    for (const name of Object.keys(given)) expect({ name, declared: name in (child.Parameters ?? {}) }).toEqual({ name, declared: true });
+    for (const [name, p] of Object.entries(child.Parameters ?? {})) {
+      if (p.Default === undefined) expect({ name, given: name in given }).toEqual({ name, given: true });
+    }
+  });
+
+  test.each(stacks)('every output of %s the root template reads exists in %s', (id, file) => {
+    const outputs = Object.keys(nested(file).Outputs ?? {});
+    const used = [...JSON.stringify(template).matchAll(new RegExp(`\\["${id}","Outputs\\.([A-Za-z0-9]+)"\\]`, 'g'))].map((m) => m[1]);
+    expect(used.length).toBeGreaterThan(0);
+    for (const name of used) expect(outputs).toContain(name);
+  });
+
+  test('the launch template tags nodes with NodeTagKey and expects one multus ENI per multus subnet', () => {
+    expect(resources.NodeLaunchTemplate.Properties?.Parameters).toMatchObject({
+      NodeTagKey: { Ref: 'NodeTagKey' },
+      MultusInterfaceCount: { Ref: 'InfraMultusSubnetsPerAz' },
+      NodeImageId: { 'Fn::Sub': '/aws/service/eks/optimized-ami/${KubernetesVersion}/amazon-linux-2023/x86_64/standard/recommended/image_id' },
+    });
+  });
+
+  test('the managed node group uses that launch template and the new cluster\'s node role', () => {
+    const ng = resources.MultusNodegroup;
+    expect(ng.Condition).toBe('CreatingInfrastructure');
+    expect(ng.Properties).toMatchObject({
+      ClusterName: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] },
+      NodeRole: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.NodeRoleArn'] },
+      LaunchTemplate: {
+        Id: { 'Fn::GetAtt': ['NodeLaunchTemplate', 'Outputs.LaunchTemplateId'] },
+        Version: { 'Fn::GetAtt': ['NodeLaunchTemplate', 'Outputs.LaunchTemplateLatestVersion'] },
+      },
+    });
+    expect(ng.Properties).not.toHaveProperty('AmiType'); // the launch template names the AMI
+  });
+
+  test('an existing cluster needs its name and node group (a template rule)', () => {
+    const rules = (template as unknown as { Rules: Record<string, { RuleCondition: unknown; Assertions: { Assert: unknown }[] }> }).Rules;
+    expect(rules.ExistingClusterAndNodegroup.RuleCondition).toEqual({ 'Fn::Equals': [{ Ref: 'CreateInfrastructure' }, 'false'] });
+    expect(rules.ExistingClusterAndNodegroup.Assertions.map((a) => a.Assert)).toEqual([
+      { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ClusterName' }, ''] }] },
+      { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'NodegroupName' }, ''] }] },
+    ]);
+  });
+});
+
+test('parameters the contract names have their defaults', () => {
+  expect(template.Parameters?.NodeTagKey?.Default).toBe('multus-ng');
+  expect(template.Parameters?.ConfigPath?.Default).toBe('');
+  expect(template.Parameters?.CreateInfrastructure).toMatchObject({ Default: 'false', AllowedValues: ['false', 'true'] });
+  expect(template.Parameters?.UseIPsFromStartOfSubnet).toMatchObject({ Default: 'false' });
+  expect(template.Parameters?.KubernetesVersion).toMatchObject({ Default: '1.35' });
+  for (const [name, p] of Object.entries(template.Parameters ?? {})) expect({ name, described: (p.Description ?? '').length > 20 }).toEqual({ name, described: true });
+});
+
 test('every resource has a one-line comment saying why it exists', () => {
-  const { readFileSync } = require('node:fs') as typeof import('node:fs');
   const lines = readFileSync(join(ROOT, 'template.yaml'), 'utf8').split('\n');
   for (const name of Object.keys(resources)) {
     const at = lines.findIndex((l) => l === `  ${name}:`);
     expect({ name, comment: lines[at - 1]?.trim().startsWith('#') }).toEqual({ name, comment: true });
+  }
+});
+
+test('samconfig.toml: a stack name, the capabilities nested stacks and IAM need, confirmed changesets, resolved bucket, cached parallel builds', () => {
+  const config = readFileSync(join(ROOT, 'samconfig.toml'), 'utf8');
+  const value = (section: string, key: string) => {
+    const body = config.split(/^\[/m).find((s) => s.startsWith(`${section}]`)) ?? '';
+    return new RegExp(`^${key}\\s*=\\s*(.+)$`, 'm').exec(body)?.[1].trim();
+  };
+  expect(value('default.global.parameters', 'stack_name')).toBe('"eks-multus-eni"');
+  expect(value('default.deploy.parameters', 'capabilities')).toBe('"CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"');
+  expect(value('default.deploy.parameters', 'confirm_changeset')).toBe('true');
+  expect(value('default.deploy.parameters', 'resolve_s3')).toBe('true');
+  expect(value('default.build.parameters', 'cached')).toBe('true');
+  expect(value('default.build.parameters', 'parallel')).toBe('true');
+});
+
+test('the README migration table maps every seed parameter to parameters this template has', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.split(/^## /m).find((s) => s.startsWith('Migration from the seed')) ?? '';
+  const rows = section.split('\n').filter((l) => /^\| `[A-Za-z0-9]+` \|/.test(l));
+  const seed = ['MultusSbunetsAz1', 'MultusSbunetsAz2', 'MultusSecurityGroupIds', 'EksNodeGroupTagKey', 'LambdaS3Bucket', 'LambdaS3Key', 'useIPsFromStartOfSubnet', 'MultusInterfaceTags'];
+  expect(rows.map((r) => /^\| `([A-Za-z0-9]+)`/.exec(r)![1])).toEqual(seed);
+  const ours = new Set(Object.keys(template.Parameters ?? {}));
+  for (const row of rows) {
+    const cells = row.split('|').map((c) => c.trim());
+    for (const m of cells[2].matchAll(/`([A-Z][A-Za-z0-9]+)`/g)) expect({ row: cells[1], parameter: m[1], exists: ours.has(m[1]) }).toEqual({ row: cells[1], parameter: m[1], exists: true });
   }
 });

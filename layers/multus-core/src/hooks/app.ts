@@ -1,0 +1,279 @@
+/**
+ * The hook installer's application: the CloudFormation custom resource that puts our lifecycle
+ * hooks on the managed node group's Auto Scaling groups (EKS does not expose them), gives the
+ * opted-in nodes already running their multus ENIs (they launched before the hook existed), and
+ * takes the hooks off on delete.
+ *
+ *  - Create: put both hooks, then reconcile the running nodes. A node that cannot be made
+ *    multus-ready fails the create (the reason names it); the rollback's Delete removes the hooks.
+ *  - Update: put the new hooks, remove the old ones that moved (other node group or hook names),
+ *    reconcile. Node failures are reported (log, Data.NodesFailed) but do not fail the update: a
+ *    failed update would roll back into the same nodes and end in UPDATE_ROLLBACK_FAILED.
+ *  - Delete: remove the hooks that carry our metadata; a node group that is gone has none.
+ *
+ * Whatever happens, CloudFormation gets an answer with a readable reason: errors become FAILED,
+ * and a timer answers before the function times out (no further change is started after it).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { AllAwsClients } from '../clients';
+import type { Ec2Port } from '../ec2/port';
+import { SdkEc2 } from '../ec2/sdk';
+import { asError } from '../errors';
+import { createLifecycleApp, type LifecycleApp } from '../app';
+import type { ReconcileReport } from '../reconcile/reconcile';
+import { cacheMaxAgeSeconds } from '../settings/load';
+import { DeadlineError, installHooks, removeHooks } from './install';
+import type { HooksPort } from './port';
+import {
+  parseEnvelope,
+  parseHookTarget,
+  physicalIdFor,
+  sameHooks,
+  type HookTarget,
+  type RequestEnvelope,
+} from './request';
+import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from './response';
+import { SdkHooks } from './sdk';
+
+/** Time kept back for answering CloudFormation before the function times out. */
+export const DEFAULT_RESPONSE_MARGIN_MS = 30_000;
+/** Work budget when no Lambda context tells the remaining time (local runs, tests). */
+export const DEFAULT_BUDGET_MS = 600_000;
+
+export interface HookInstallerOptions {
+  readonly clients: AllAwsClients;
+  readonly logger: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Defaults to the SDK adapter over clients.eks and clients.autoscaling. */
+  readonly hooks?: HooksPort;
+  /** Brings running nodes to the settings; defaults to the lifecycle app's reconcile. */
+  readonly reconciler?: Pick<LifecycleApp, 'reconcile'>;
+  /** Tells which failed nodes are simply gone; defaults to the EC2 adapter. */
+  readonly ec2?: Pick<Ec2Port, 'describeInstanceStates'>;
+  readonly send?: ResponseSender;
+  readonly responseMarginMs?: number;
+  readonly budgetMs?: number;
+}
+
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+export interface HookInstallerApp {
+  /** Handles one custom resource request and returns the response it sent to CloudFormation. */
+  handle(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse>;
+}
+
+interface RunningNodes {
+  groupsDone: number;
+  nodes: number;
+  attached: number;
+  skipped: number;
+  gone: number;
+  failures: string[];
+}
+
+interface Run {
+  phase: string;
+  readonly steps: string[];
+  groups: string[];
+  readonly nodes: RunningNodes;
+}
+
+const GONE = new Set(['shutting-down', 'terminated', 'absent']);
+
+export function createHookInstallerApp(options: HookInstallerOptions): HookInstallerApp {
+  const { logger } = options;
+  const env = options.env ?? process.env;
+  const hooks = options.hooks ?? new SdkHooks(options.clients.eks, options.clients.autoscaling);
+  const reconciler = options.reconciler ?? createLifecycleApp({ clients: options.clients, logger, env });
+  const ec2 = options.ec2 ?? new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => cacheMaxAgeSeconds(env) * 1000 });
+  const send = options.send ?? sendResponse;
+  const margin = options.responseMarginMs ?? DEFAULT_RESPONSE_MARGIN_MS;
+
+  function summary(run: Run): string {
+    const n = run.nodes;
+    const nodes = `${n.nodes} running node(s) checked: ${n.attached} with multus ENIs, ${n.skipped} skipped, ${n.failures.length} failed` + (n.gone > 0 ? `, ${n.gone} gone meanwhile` : '');
+    return `hooks on ${run.groups.join(', ') || 'no group'}; ${nodes}`;
+  }
+
+  /** Gives the running nodes of each group their ENIs (never removes any). */
+  async function reconcileGroups(run: Run, signal: AbortSignal): Promise<void> {
+    run.phase = 'giving running nodes their multus ENIs';
+    for (const group of run.groups) {
+      if (signal.aborted) throw new DeadlineError('stopped: the function is about to time out');
+      const report: ReconcileReport = await reconciler.reconcile({ autoScalingGroupNames: [group], dryRun: false, prune: false });
+      const failed = report.nodes.filter((n) => n.outcome === 'failed');
+      const states = failed.length > 0 ? await ec2.describeInstanceStates(failed.map((n) => n.instanceId)) : new Map<string, string>();
+      for (const node of report.nodes) {
+        run.nodes.nodes++;
+        if (node.outcome === 'attached') run.nodes.attached++;
+        else if (node.outcome === 'skipped') run.nodes.skipped++;
+        else if (node.outcome === 'failed') {
+          // A node that terminated while we looked at it is not a failure of ours (state re-read, not the message).
+          if (GONE.has(states.get(node.instanceId) ?? 'absent')) run.nodes.gone++;
+          else run.nodes.failures.push(`${node.instanceId}: ${node.reason ?? 'failed'}`);
+        }
+      }
+      run.nodes.groupsDone++;
+      run.steps.push(`reconciled ${group}`);
+    }
+  }
+
+  function data(run: Run): Record<string, string> {
+    return {
+      AutoScalingGroupNames: run.groups.join(','),
+      NodesChecked: String(run.nodes.nodes),
+      NodesAttached: String(run.nodes.attached),
+      NodesFailed: String(run.nodes.failures.length),
+    };
+  }
+
+  async function create(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the resource properties';
+    const target = parseHookTarget(envelope.resourceProperties);
+    run.phase = 'putting the lifecycle hooks';
+    run.groups = await installHooks({ hooks, log: logger, signal, note: (s) => run.steps.push(s) }, target);
+    await reconcileGroups(run, signal);
+    if (run.nodes.failures.length > 0) {
+      return {
+        status: 'FAILED',
+        physicalResourceId,
+        reason: `${run.nodes.failures.length} running node(s) could not be given their multus ENIs (the hooks are removed again by the rollback): ${run.nodes.failures.join('; ')}`,
+        data: data(run),
+      };
+    }
+    return { status: 'SUCCESS', physicalResourceId, reason: summary(run), data: data(run) };
+  }
+
+  async function update(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the resource properties';
+    const target = parseHookTarget(envelope.resourceProperties);
+    let old: HookTarget | undefined;
+    try {
+      old = envelope.oldResourceProperties ? parseHookTarget(envelope.oldResourceProperties, 'OldResourceProperties') : undefined;
+    } catch (err) {
+      logger.warn('the previous properties are unreadable: old hooks are not looked for', { error: asError(err) });
+    }
+    const deps = { hooks, log: logger, signal, note: (s: string) => run.steps.push(s) };
+    run.phase = 'putting the lifecycle hooks';
+    run.groups = await installHooks(deps, target, old ? [target.notificationMetadata, old.notificationMetadata] : [target.notificationMetadata]);
+    if (old && !sameHooks(old, target)) {
+      run.phase = 'removing the previous lifecycle hooks';
+      const keep = new Set(run.groups.flatMap((g) => [`${g}|${target.launchHookName}`, `${g}|${target.terminateHookName}`]));
+      await removeHooks(deps, old, keep);
+    }
+    await reconcileGroups(run, signal);
+    if (run.nodes.failures.length > 0) {
+      logger.error('running nodes could not be given their multus ENIs; the update goes on', { failures: run.nodes.failures });
+      return {
+        status: 'SUCCESS',
+        physicalResourceId,
+        reason: `${summary(run)}. Not failing the update for them: ${run.nodes.failures.join('; ')}`,
+        data: data(run),
+      };
+    }
+    return { status: 'SUCCESS', physicalResourceId, reason: summary(run), data: data(run) };
+  }
+
+  async function remove(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the resource properties';
+    let target: HookTarget;
+    try {
+      target = parseHookTarget(envelope.resourceProperties);
+    } catch (err) {
+      // A create that failed on its properties is rolled back with the same properties: nothing was put.
+      const error = asError(err);
+      logger.warn('delete with unreadable properties: nothing to remove', { error });
+      return { status: 'SUCCESS', physicalResourceId, reason: `nothing to remove: ${error.message}` };
+    }
+    run.phase = 'removing the lifecycle hooks';
+    const report = await removeHooks({ hooks, log: logger, signal, note: (s) => run.steps.push(s) }, target);
+    const parts = [
+      report.removed.length > 0 ? `removed ${report.removed.join(', ')}` : 'no hook of ours to remove',
+      ...(report.left.length > 0 ? [`left in place (put there by another deployment): ${report.left.join(', ')}`] : []),
+      ...(report.note ? [report.note] : []),
+    ];
+    return { status: 'SUCCESS', physicalResourceId, reason: parts.join('; ') };
+  }
+
+  function failure(envelope: RequestEnvelope, run: Run, physicalResourceId: string, err: unknown): CustomResourceOutcome {
+    const error = asError(err);
+    const done = run.steps.length > 0 ? ` Done before the failure: ${run.steps.join(', ')}.` : '';
+    const rollback = envelope.requestType === 'Create' && run.steps.length > 0 ? ' The rollback removes the hooks again.' : '';
+    logger.error(`custom resource ${envelope.requestType} failed while ${run.phase}`, { error, steps: run.steps });
+    return {
+      status: 'FAILED',
+      physicalResourceId,
+      reason: `${error.name}: ${error.message} (while ${run.phase}).${done}${rollback}`,
+      data: run.groups.length > 0 ? data(run) : undefined,
+    };
+  }
+
+  function outOfTime(envelope: RequestEnvelope, run: Run, physicalResourceId: string, waitedMs: number): CustomResourceOutcome {
+    const seconds = Math.round(waitedMs / 1000);
+    if (envelope.requestType === 'Update' && run.phase.startsWith('giving running nodes')) {
+      logger.warn('out of time while giving running nodes their ENIs; the hooks are updated', { groupsDone: run.nodes.groupsDone, groups: run.groups });
+      return {
+        status: 'SUCCESS',
+        physicalResourceId,
+        reason: `${summary(run)}. Out of time after ${seconds}s with ${run.nodes.groupsDone} of ${run.groups.length} group(s) reconciled: send a reconcile event (events/reconcile.json) to the lifecycle function for the rest`,
+        data: data(run),
+      };
+    }
+    return failure(envelope, run, physicalResourceId, new DeadlineError(`the function ran out of time after ${seconds}s`));
+  }
+
+  async function handle(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
+    logger.resetKeys();
+    let envelope: RequestEnvelope;
+    try {
+      envelope = parseEnvelope(event);
+    } catch (err) {
+      logger.error('not a CloudFormation custom resource request: there is no ResponseURL to answer', { error: asError(err) });
+      throw err;
+    }
+    logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId, requestId: envelope.requestId });
+    const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
+    const run: Run = { phase: 'starting', steps: [], groups: [], nodes: { groupsDone: 0, nodes: 0, attached: 0, skipped: 0, gone: 0, failures: [] } };
+    const controller = new AbortController();
+    const work = { Create: create, Update: update, Delete: remove }[envelope.requestType];
+
+    const remaining = context?.getRemainingTimeInMillis() ?? options.budgetMs ?? DEFAULT_BUDGET_MS;
+    const waitMs = Math.max(remaining - margin, 1000);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<CustomResourceOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve(outOfTime(envelope, run, physicalResourceId, waitMs));
+      }, waitMs);
+    });
+    let answered = false;
+    const outcome = await Promise.race([
+      work(envelope, run, controller.signal, physicalResourceId).catch((err: unknown): CustomResourceOutcome => {
+        if (!answered) return failure(envelope, run, physicalResourceId, err);
+        logger.warn('work stopped after CloudFormation was answered', { error: asError(err) });
+        return { status: 'FAILED', physicalResourceId, reason: 'stopped after the answer' };
+      }),
+      deadline,
+    ]);
+    answered = true;
+    clearTimeout(timer);
+    controller.abort(); // nothing more starts after the answer, whichever came first
+
+    const body = buildResponse(envelope, outcome);
+    const log = body.Status === 'SUCCESS' ? logger.info.bind(logger) : logger.error.bind(logger);
+    log(`answering CloudFormation: ${body.Status}`, { reason: body.Reason, physicalResourceId: body.PhysicalResourceId, data: body.Data });
+    const left = context ? context.getRemainingTimeInMillis() : margin;
+    try {
+      await send(envelope.responseUrl, body, { timeoutMs: Math.max(1000, Math.min(5000, Math.floor(left / 4))), attempts: 3, backoffMs: 500 });
+    } catch (err) {
+      // Thrown so that the failed invocation lands in the dead-letter queue; CloudFormation gives up at ServiceTimeout.
+      logger.error('the response could not be delivered to CloudFormation', { error: asError(err) });
+      throw err;
+    }
+    return body;
+  }
+
+  return { handle };
+}

@@ -1,0 +1,45 @@
+/**
+ * The EKS and Auto Scaling things the hook installer needs, as a small port (the adapter over the
+ * SDK is in sdk.ts). EKS does not expose lifecycle hooks on managed node groups: the hooks go on
+ * the node group's Auto Scaling groups, found with eks:DescribeNodegroup.
+ */
+
+/** A lifecycle hook as Auto Scaling describes it. */
+export interface LifecycleHookView {
+  readonly autoScalingGroupName: string;
+  readonly lifecycleHookName: string;
+  readonly lifecycleTransition?: string;
+  readonly heartbeatTimeout?: number;
+  readonly defaultResult?: string;
+  readonly notificationMetadata?: string;
+}
+
+export interface LifecycleHookSpec {
+  readonly lifecycleHookName: string;
+  readonly lifecycleTransition: string;
+  readonly heartbeatTimeout: number;
+  readonly defaultResult: string;
+  readonly notificationMetadata: string;
+}
+
+export interface NodegroupView {
+  readonly status?: string;
+  readonly autoScalingGroupNames: string[];
+}
+
+/** EKS does not know the node group (or its cluster). */
+export class NodegroupNotFoundError extends Error {
+  override readonly name = 'NodegroupNotFoundError';
+}
+
+export interface HooksPort {
+  /** The node group and its Auto Scaling groups; NodegroupNotFoundError when EKS does not know it. */
+  describeNodegroup(clusterName: string, nodegroupName: string): Promise<NodegroupView>;
+  /** Which of the named Auto Scaling groups exist. */
+  existingGroups(autoScalingGroupNames: readonly string[]): Promise<string[]>;
+  /** The group's hooks among `lifecycleHookNames`. */
+  describeHooks(autoScalingGroupName: string, lifecycleHookNames: readonly string[]): Promise<LifecycleHookView[]>;
+  /** Creates or replaces the hook. */
+  putHook(autoScalingGroupName: string, hook: LifecycleHookSpec): Promise<void>;
+  deleteHook(autoScalingGroupName: string, lifecycleHookName: string): Promise<void>;
+}

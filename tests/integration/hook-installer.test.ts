@@ -1,0 +1,346 @@
+/**
+ * The hook installer (custom resource) against the emulator: moto's EKS (DescribeNodegroup), Auto
+ * Scaling hooks and EC2, through the fidelity proxy, which rejects a hook on an Auto Scaling group
+ * that does not exist and keeps the hooks' NotificationMetadata (moto 5.2 accepts the first and
+ * drops the second; tests/support/fidelity-hooks.ts). A loopback HTTP server stands in for
+ * CloudFormation's presigned ResponseURL, so every test checks the response CloudFormation gets.
+ * Fixtures: events/hook-installer-{create,update,delete}.json.
+ */
+import { PutLifecycleHookCommand } from '@aws-sdk/client-auto-scaling';
+import { createClients, createHookInstallerApp, createLogger, type CustomResourceResponse, type HookInstallerApp, type ReconcileReport } from 'multus-core';
+import { handler } from '../../functions/hook-installer/handler';
+import { control, resetEmulator } from '../support/context';
+import {
+  asgClient,
+  createNodegroup,
+  customResourceEvent,
+  hooksOn,
+  LAUNCH_HOOK,
+  optOut,
+  startResponseServer,
+  TERMINATE_HOOK,
+  type NodegroupWorld,
+  type ResponseServer,
+} from '../support/nodegroup-world';
+import { createVpc, multusInterfaces, ourInterfaces, putSetting, putSettings, worldClients, type VpcLayout } from '../support/world';
+
+const clients = worldClients();
+let server: ResponseServer;
+let layout: VpcLayout;
+let world: NodegroupWorld;
+let app: HookInstallerApp;
+
+const context = (remainingMs = 600_000) => ({ getRemainingTimeInMillis: () => remainingMs });
+const metadataOf = (w: Pick<NodegroupWorld, 'clusterName' | 'nodegroupName'>) => `eks-multus-eni:eks-multus-eni:${w.clusterName}/${w.nodegroupName}`;
+
+beforeAll(async () => {
+  server = await startResponseServer();
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(async () => {
+  await resetEmulator();
+  server.responses.length = 0;
+  layout = await createVpc(clients, ['us-east-1a', 'us-east-1b']);
+  await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
+  world = await createNodegroup(clients, layout, { nodes: 2 });
+  // A fresh app per test: no settings cached from another test's VPC.
+  app = createHookInstallerApp({ clients: createClients(), logger: createLogger() });
+});
+
+/** The one response the server received for `url`. */
+function responseFor(url: string) {
+  const path = new URL(url).pathname + new URL(url).search;
+  const matching = server.responses.filter((r) => r.path === path);
+  expect(matching).toHaveLength(1);
+  return matching[0];
+}
+
+async function send(event: Record<string, unknown>, remainingMs?: number): Promise<CustomResourceResponse> {
+  const body = await app.handle(event, context(remainingMs));
+  expect(responseFor(event.ResponseURL as string).body).toEqual(body);
+  return body;
+}
+
+describe('Create', () => {
+  test('puts the launch and terminate hooks, gives running opted-in nodes their ENIs, answers SUCCESS', async () => {
+    const url = server.url();
+    const event = customResourceEvent('hook-installer-create.json', url, world);
+
+    // The deployed handler module, as Lambda loads it.
+    const body = await handler(event, { getRemainingTimeInMillis: () => 600_000 } as never);
+
+    const response = responseFor(url);
+    expect(response.method).toBe('PUT');
+    expect(response.headers['content-type']).toBe('');
+    expect(response.body).toEqual(body);
+    expect(body).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: `${event.StackId}/NodegroupLifecycleHooks`,
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: 'NodegroupLifecycleHooks',
+      Data: { AutoScalingGroupNames: world.autoScalingGroupName, NodesChecked: '2', NodesAttached: '2', NodesFailed: '0' },
+    });
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(4096);
+
+    const hooks = await hooksOn(world.autoScalingGroupName);
+    expect(hooks.map((h) => [h.LifecycleHookName, h.LifecycleTransition, h.HeartbeatTimeout, h.DefaultResult, h.NotificationMetadata])).toEqual([
+      [LAUNCH_HOOK, 'autoscaling:EC2_INSTANCE_LAUNCHING', 600, 'ABANDON', metadataOf(world)],
+      [TERMINATE_HOOK, 'autoscaling:EC2_INSTANCE_TERMINATING', 600, 'CONTINUE', metadataOf(world)],
+    ]);
+    for (const instanceId of world.instanceIds) {
+      const enis = await multusInterfaces(clients, instanceId);
+      expect(enis.map((e) => [e.Attachment?.DeviceIndex, e.SubnetId])).toEqual([
+        [1, layout.azs[0].multusSubnets[0]],
+        [2, layout.azs[0].multusSubnets[1]],
+      ]);
+    }
+    // Lowest-free allocation across the running nodes.
+    const addresses = (await ourInterfaces(clients)).map((e) => e.PrivateIpAddress).sort();
+    expect(addresses).toEqual(['10.0.1.4', '10.0.1.5', '10.0.2.4', '10.0.2.5']);
+  });
+
+  test('a node without the opt-in tag is left alone; a repeated Create changes nothing', async () => {
+    await optOut(clients, world.instanceIds[1]);
+    const first = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+    expect(first.Data).toMatchObject({ NodesChecked: '2', NodesAttached: '1', NodesFailed: '0' });
+    expect(await multusInterfaces(clients, world.instanceIds[1])).toEqual([]);
+    const before = (await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId).sort();
+
+    const again = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+
+    expect(again.Status).toBe('SUCCESS');
+    expect((await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId).sort()).toEqual(before);
+    expect(await hooksOn(world.autoScalingGroupName)).toHaveLength(2);
+  });
+
+  test('a missing node group fails with a reason naming it, answered to CloudFormation; nothing is put', async () => {
+    const url = server.url();
+    const body = await send(customResourceEvent('hook-installer-create.json', url, { clusterName: world.clusterName, nodegroupName: 'no-such-ng' }));
+
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toMatch(/^NodegroupNotFoundError: EKS node group "no-such-ng" of cluster "multus-cluster" not found/);
+    expect(body.PhysicalResourceId).toBe(`${customResourceEvent('hook-installer-create.json', url, world).StackId}/NodegroupLifecycleHooks`);
+    expect(await hooksOn(world.autoScalingGroupName)).toEqual([]);
+    expect(await ourInterfaces(clients)).toEqual([]);
+  });
+
+  test('a missing cluster fails the same way', async () => {
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), { clusterName: 'no-such-cluster', nodegroupName: world.nodegroupName }));
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain('cluster "no-such-cluster" not found');
+  });
+
+  test('bad properties fail with every problem named; the rollback Delete with them succeeds', async () => {
+    const body = await send(
+      customResourceEvent('hook-installer-create.json', server.url(), world, { HeartbeatTimeout: '5', DefaultResult: 'MAYBE', TerminateHookName: LAUNCH_HOOK }),
+    );
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain('ResourceProperties.HeartbeatTimeout must be a whole number of seconds from 30 to 7200, got "5"');
+    expect(body.Reason).toContain('ResourceProperties.DefaultResult must be CONTINUE or ABANDON');
+    expect(body.Reason).toContain('LaunchHookName and TerminateHookName are both');
+
+    const rollback = await send(
+      customResourceEvent('hook-installer-delete.json', server.url(), world, { HeartbeatTimeout: '5', DefaultResult: 'MAYBE', TerminateHookName: LAUNCH_HOOK }),
+    );
+    expect(rollback.Status).toBe('SUCCESS');
+    expect(rollback.Reason).toMatch(/^nothing to remove/);
+  });
+
+  test('a hook of our name that another deployment put there stops the create before any change', async () => {
+    await asgClient().send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: world.autoScalingGroupName,
+        LifecycleHookName: LAUNCH_HOOK,
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        HeartbeatTimeout: 300,
+        DefaultResult: 'CONTINUE',
+        NotificationMetadata: 'someone else',
+      }),
+    );
+
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain(`Auto Scaling group ${world.autoScalingGroupName} already has a lifecycle hook "${LAUNCH_HOOK}" that this stack did not put there (notification metadata "someone else")`);
+    const hooks = await hooksOn(world.autoScalingGroupName);
+    expect(hooks.map((h) => [h.LifecycleHookName, h.NotificationMetadata, h.HeartbeatTimeout])).toEqual([[LAUNCH_HOOK, 'someone else', 300]]);
+    expect(await ourInterfaces(clients)).toEqual([]);
+  });
+
+  test('a running node that cannot be made multus-ready fails the create, naming the node', async () => {
+    // us-east-1a's parameter lists us-east-1b's subnets: the node's check fails before anything is created.
+    await putSetting(clients, 'subnets/us-east-1a', layout.azs[1].multusSubnets.join(','), 'StringList');
+
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toMatch(/^2 running node\(s\) could not be given their multus ENIs \(the hooks are removed again by the rollback\): i-/);
+    for (const id of world.instanceIds) expect(body.Reason).toContain(`${id}: NodeConfigurationError:`);
+    expect(body.Reason).toContain('is in us-east-1b, not us-east-1a');
+    expect(body.Data).toMatchObject({ NodesFailed: '2', NodesAttached: '0' });
+    expect(await ourInterfaces(clients)).toEqual([]);
+  });
+});
+
+describe('Update', () => {
+  test('changes the heartbeat and default result in place, same physical id', async () => {
+    const created = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+    const update = customResourceEvent('hook-installer-update.json', server.url(), world);
+    update.PhysicalResourceId = created.PhysicalResourceId;
+
+    const body = await send(update);
+
+    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: created.PhysicalResourceId });
+    const hooks = await hooksOn(world.autoScalingGroupName);
+    expect(hooks.map((h) => [h.LifecycleHookName, h.HeartbeatTimeout, h.DefaultResult])).toEqual([
+      [LAUNCH_HOOK, 900, 'CONTINUE'],
+      [TERMINATE_HOOK, 900, 'CONTINUE'],
+    ]);
+  });
+
+  test('renamed hooks: the new ones are put, the old ones removed', async () => {
+    await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+
+    const body = await send(customResourceEvent('hook-installer-update.json', server.url(), world, { LaunchHookName: 'multus-launch-v2', TerminateHookName: 'multus-terminate-v2' }));
+
+    expect(body.Status).toBe('SUCCESS');
+    expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.LifecycleHookName)).toEqual(['multus-launch-v2', 'multus-terminate-v2']);
+  });
+
+  test('another node group: hooks move to it, its running nodes get ENIs, the old group keeps none', async () => {
+    await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+    const second = await createNodegroup(clients, layout, { nodes: 1, nodegroupName: 'multus-ng-2' });
+
+    const body = await send(customResourceEvent('hook-installer-update.json', server.url(), second, {}, { ClusterName: world.clusterName, NodegroupName: world.nodegroupName }));
+
+    expect(body).toMatchObject({ Status: 'SUCCESS', Data: { AutoScalingGroupNames: second.autoScalingGroupName, NodesAttached: '1' } });
+    expect(await hooksOn(world.autoScalingGroupName)).toEqual([]);
+    expect((await hooksOn(second.autoScalingGroupName)).map((h) => h.NotificationMetadata)).toEqual([metadataOf(second), metadataOf(second)]);
+    expect(await multusInterfaces(clients, second.instanceIds[0])).toHaveLength(2);
+  });
+
+  test('a running node that cannot be made multus-ready is reported, the update succeeds', async () => {
+    await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+    await putSetting(clients, 'subnets/us-east-1a', layout.azs[1].multusSubnets.join(','), 'StringList');
+    app = createHookInstallerApp({ clients: createClients(), logger: createLogger() }); // a new container: settings not cached
+
+    const body = await send(customResourceEvent('hook-installer-update.json', server.url(), world));
+
+    expect(body.Status).toBe('SUCCESS');
+    expect(body.Data).toMatchObject({ NodesFailed: '2' });
+    expect(body.Reason).toContain('Not failing the update for them');
+    expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.HeartbeatTimeout)).toEqual([900, 900]);
+  });
+});
+
+describe('Delete', () => {
+  test('removes our hooks; a hook of another name stays; the ENIs stay with their nodes', async () => {
+    await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+    await asgClient().send(
+      new PutLifecycleHookCommand({ AutoScalingGroupName: world.autoScalingGroupName, LifecycleHookName: 'someone-elses-hook', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' }),
+    );
+
+    const body = await send(customResourceEvent('hook-installer-delete.json', server.url(), world));
+
+    expect(body.Status).toBe('SUCCESS');
+    expect(body.Reason).toBe(`removed ${LAUNCH_HOOK} on ${world.autoScalingGroupName}, ${TERMINATE_HOOK} on ${world.autoScalingGroupName}`);
+    expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.LifecycleHookName)).toEqual(['someone-elses-hook']);
+    expect(await multusInterfaces(clients, world.instanceIds[0])).toHaveLength(2);
+  });
+
+  test('a hook of our name with another deployment\'s metadata is left in place and reported', async () => {
+    await asgClient().send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: world.autoScalingGroupName,
+        LifecycleHookName: TERMINATE_HOOK,
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        NotificationMetadata: 'someone else',
+      }),
+    );
+
+    const body = await send(customResourceEvent('hook-installer-delete.json', server.url(), world));
+
+    expect(body.Status).toBe('SUCCESS');
+    expect(body.Reason).toContain(`left in place (put there by another deployment): ${TERMINATE_HOOK} on ${world.autoScalingGroupName}`);
+    expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.LifecycleHookName)).toEqual([TERMINATE_HOOK]);
+  });
+
+  test('a node group that is already gone has nothing to remove: SUCCESS', async () => {
+    const body = await send(customResourceEvent('hook-installer-delete.json', server.url(), { clusterName: world.clusterName, nodegroupName: 'gone-ng' }));
+    expect(body.Status).toBe('SUCCESS');
+    expect(body.Reason).toContain('EKS node group "gone-ng" of cluster "multus-cluster" not found');
+  });
+});
+
+describe('answering CloudFormation whatever happens', () => {
+  const stalled = (): { reconcile: () => Promise<ReconcileReport> } => ({ reconcile: () => new Promise<ReconcileReport>(() => undefined) });
+
+  test('out of time while fixing running nodes on Create: FAILED before the function times out', async () => {
+    const slow = createHookInstallerApp({ clients: createClients(), logger: createLogger(), reconciler: stalled(), responseMarginMs: 30_000 });
+    const url = server.url();
+    const started = Date.now();
+
+    const body = await slow.handle(customResourceEvent('hook-installer-create.json', url, world), context(31_000));
+
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toMatch(/^DeadlineError: the function ran out of time after 1s \(while giving running nodes their multus ENIs\)\. Done before the failure: put eks-multus-eni-launch on eks-/);
+    expect(responseFor(url).body).toEqual(body);
+  });
+
+  test('out of time while fixing running nodes on Update: SUCCESS, the hooks are updated', async () => {
+    await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+    const slow = createHookInstallerApp({ clients: createClients(), logger: createLogger(), reconciler: stalled(), responseMarginMs: 30_000 });
+    const url = server.url();
+
+    const body = await slow.handle(customResourceEvent('hook-installer-update.json', url, world), context(31_000));
+
+    expect(body.Status).toBe('SUCCESS');
+    expect(body.Reason).toContain('Out of time after 1s with 0 of 1 group(s) reconciled');
+    expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.HeartbeatTimeout)).toEqual([900, 900]);
+  });
+
+  test('an Auto Scaling error after the SDK retries becomes FAILED with its code', async () => {
+    await control().inject({ service: 'autoscaling', action: 'PutLifecycleHook', code: 'AccessDenied', message: 'not authorized to perform autoscaling:PutLifecycleHook', status: 403, count: 1 });
+
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toMatch(/^AccessDenied: not authorized to perform autoscaling:PutLifecycleHook \(while putting the lifecycle hooks\)/);
+  });
+
+  test('the response PUT is retried on a 5xx answer', async () => {
+    server.failNext(503, 1);
+    const url = server.url();
+    const body = await app.handle(customResourceEvent('hook-installer-delete.json', url, world), context());
+    expect(responseFor(url).body).toEqual(body);
+  });
+
+  test('an unreachable ResponseURL: the handler throws (the invocation goes to the dead-letter queue)', async () => {
+    await expect(app.handle(customResourceEvent('hook-installer-delete.json', 'http://127.0.0.1:9/unreachable', world), context())).rejects.toMatchObject({
+      name: 'ResponseDeliveryError',
+    });
+  });
+
+  test('an event that is not a custom resource request cannot be answered: it throws, naming what is missing', async () => {
+    await expect(app.handle({ RequestType: 'Create' }, context())).rejects.toThrow(/custom resource request: ResponseURL is missing/);
+  });
+
+  test('a reason too long for CloudFormation is cut to fit 4096 bytes', async () => {
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world, { NodegroupName: 'x'.repeat(5000) }));
+    expect(body.Status).toBe('FAILED');
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(4096);
+    expect(body.Reason).toMatch(/\[\.\.\.\]$/);
+  });
+});
+
+test('fidelity proxy: a hook on an Auto Scaling group that does not exist is a ValidationError, as in Auto Scaling', async () => {
+  await expect(
+    asgClient().send(new PutLifecycleHookCommand({ AutoScalingGroupName: 'no-such-group', LifecycleHookName: 'h', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' })),
+  ).rejects.toMatchObject({ name: 'ValidationError' });
+});
