@@ -7,6 +7,8 @@
  *   - CreateNetworkInterface with a PrivateIpAddress already in use: InvalidIPAddress.InUse;
  *   - AttachNetworkInterface at an occupied device index: InvalidParameterValue, and an ENI that is
  *     already attached: InvalidNetworkInterface.InUse.
+ *   - PutLifecycleHook / DescribeLifecycleHooks: see fidelity-hooks.ts (unknown group and bad heartbeat
+ *     rejected, NotificationMetadata kept and described).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
  * Faults can be injected per operation (throttling, 5xx, any code) to exercise SDK retries and
  * rollback at the HTTP level, where the SDK's middleware really runs.
@@ -14,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { LifecycleHookFidelity } from './fidelity-hooks';
 
 export interface Completion {
   readonly instanceId: string;
@@ -23,6 +26,15 @@ export interface Completion {
   readonly result: string;
   /** False when the action had already been completed (the call was answered with ValidationError). */
   readonly accepted: boolean;
+  /** When the proxy received it (ms since the epoch). */
+  readonly at: number;
+}
+
+export interface Heartbeat {
+  readonly instanceId: string;
+  readonly lifecycleHookName: string;
+  /** When the proxy received it (ms since the epoch). */
+  readonly at: number;
 }
 
 export interface Fault {
@@ -30,6 +42,7 @@ export interface Fault {
   readonly service: string;
   /** Query action (`AttachNetworkInterface`) or JSON target suffix (`GetParametersByPath`). */
   readonly action: string;
+  /** The error code to answer with (ignored with `delayMs`). */
   readonly code: string;
   readonly message?: string;
   readonly status?: number;
@@ -37,6 +50,8 @@ export interface Fault {
   readonly count?: number;
   /** Let this many matching calls through first; default 0. */
   readonly skip?: number;
+  /** Instead of failing, hold the call this long, then forward it (a slow API). */
+  readonly delayMs?: number;
 }
 
 export interface ProxyStats {
@@ -49,7 +64,7 @@ export interface ProxyStats {
 
 interface ProxyState {
   completions: Completion[];
-  heartbeats: { instanceId: string; lifecycleHookName: string }[];
+  heartbeats: Heartbeat[];
   faults: (Fault & { remaining: number; toSkip: number })[];
   calls: Record<string, number>;
   rejectedCreates: number;
@@ -135,6 +150,8 @@ class Mutex {
 export async function startFidelityProxy(motoEndpoint: string): Promise<FidelityProxy> {
   let state = freshState();
   const mutex = new Mutex();
+  // Lifecycle hooks where moto differs (PutLifecycleHook checks, NotificationMetadata): tests/support/fidelity-hooks.ts.
+  const hooks = new LifecycleHookFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'autoscaling', status, code, message) });
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -195,6 +212,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     const path = (req.url ?? '').replace(/\?.*$/, '');
     if (path === '/_fidelity/reset' && req.method === 'POST') {
       state = freshState();
+      hooks.reset();
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/completions') return json(200, state.completions);
@@ -216,19 +234,22 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     return json(404, { error: `unknown admin path ${path}` });
   }
 
-  function completionKey(instanceId: string, hook: string): string {
-    return `${instanceId}|${hook}`;
+  /** One lifecycle action: its token (a warm-pool instance gets a new action, with a new token, when it enters service). */
+  function completionKey(instanceId: string, hook: string, token: string): string {
+    return token || `${instanceId}|${hook}`;
   }
 
   async function autoscaling(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, action: string) {
+    if (hooks.handles(action)) return hooks.handle(req, res, body, params, action);
     const requestId = `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata>`;
     if (action === 'CompleteLifecycleAction' || action === 'RecordLifecycleActionHeartbeat') {
       const instanceId = params.get('InstanceId') ?? '';
       const hook = params.get('LifecycleHookName') ?? '';
-      const done = state.completions.some((c) => c.accepted && completionKey(c.instanceId, c.lifecycleHookName) === completionKey(instanceId, hook));
+      const key = completionKey(instanceId, hook, params.get('LifecycleActionToken') ?? '');
+      const done = state.completions.some((c) => c.accepted && completionKey(c.instanceId, c.lifecycleHookName, c.lifecycleActionToken) === key);
       if (action === 'RecordLifecycleActionHeartbeat') {
         if (done) return sendError(res, 'autoscaling', 400, 'ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`);
-        state.heartbeats.push({ instanceId, lifecycleHookName: hook });
+        state.heartbeats.push({ instanceId, lifecycleHookName: hook, at: Date.now() });
         return sendXml(res, 200, `<RecordLifecycleActionHeartbeatResponse xmlns="${ASG_NS}"><RecordLifecycleActionHeartbeatResult/>${requestId}</RecordLifecycleActionHeartbeatResponse>`);
       }
       state.completions.push({
@@ -238,6 +259,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
         lifecycleActionToken: params.get('LifecycleActionToken') ?? '',
         result: params.get('LifecycleActionResult') ?? '',
         accepted: !done,
+        at: Date.now(),
       });
       if (done) return sendError(res, 'autoscaling', 400, 'ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`);
       return sendXml(res, 200, `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/>${requestId}</CompleteLifecycleActionResponse>`);
@@ -304,7 +326,8 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     const key = `${service}:${action}`;
     state.calls[key] = (state.calls[key] ?? 0) + 1;
     const fault = takeFault(service, action);
-    if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
+    if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
+    else if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
     if (service === 'autoscaling') return autoscaling(req, res, body, params, action);
     if (service === 'ec2') return ec2(req, res, body, params, action);
     return relay(res, await forward(req, body));
@@ -344,7 +367,7 @@ export class FidelityControl {
   completions(): Promise<Completion[]> {
     return this.call('/_fidelity/completions');
   }
-  heartbeats(): Promise<{ instanceId: string; lifecycleHookName: string }[]> {
+  heartbeats(): Promise<Heartbeat[]> {
     return this.call('/_fidelity/heartbeats');
   }
   stats(): Promise<ProxyStats> {

@@ -10,10 +10,12 @@ import { DEFAULT_RELEASE_OPTIONS, type ReleaseOptions } from './eni/release';
 import { asError, SettingsError } from './errors';
 import { SdkLifecycle, type LifecyclePort } from './lifecycle/complete';
 import { parseLifecycleEvent } from './lifecycle/event';
+import type { HeartbeatOptions } from './lifecycle/heartbeat';
 import { handleLaunch } from './lifecycle/launch';
 import type { HandlerResult } from './lifecycle/result';
 import { handleTerminate } from './lifecycle/terminate';
 import { cacheMaxAgeSeconds, normaliseConfigPath, SsmSettingsSource } from './settings/load';
+import { isReconcileEvent, parseReconcileRequest, reconcileNodes, type ReconcileReport, type ReconcileRequest } from './reconcile/reconcile';
 
 export const DEFAULT_NODE_TAG_KEY = 'multus-ng';
 
@@ -23,10 +25,13 @@ export interface LifecycleAppOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly release?: ReleaseOptions;
   readonly lifecycle?: LifecyclePort;
+  readonly heartbeat?: HeartbeatOptions;
 }
 
 export interface LifecycleApp {
   handle(event: unknown): Promise<HandlerResult>;
+  /** Brings existing nodes to the current settings (the hook installer calls this for running nodes). */
+  reconcile(request: ReconcileRequest): Promise<ReconcileReport>;
   /** Drops every cached setting and EC2 description (tests; the settings check). */
   clearCaches(): void;
 }
@@ -36,11 +41,41 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
   const { logger } = options;
   const ec2 = new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => cacheMaxAgeSeconds(env) * 1000 });
   const settings = new SsmSettingsSource(options.clients.ssm);
-  const lifecycle = options.lifecycle ?? new SdkLifecycle(options.clients.autoscaling);
+  const cacheMaxAgeMs = () => cacheMaxAgeSeconds(env) * 1000;
+  const sdkLifecycle = new SdkLifecycle(options.clients.autoscaling, cacheMaxAgeMs);
+  const lifecycle = options.lifecycle ?? sdkLifecycle;
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
+
+  const nodeTagKey = env.NODE_TAG_KEY?.trim() || DEFAULT_NODE_TAG_KEY;
+  /** What launch and reconcile need; CONFIG_PATH is checked here, when it is needed. */
+  const nodeDeps = () => ({
+    ec2,
+    lifecycle,
+    settings,
+    configPath: normaliseConfigPath(env.CONFIG_PATH),
+    nodeTagKey,
+    log: logger,
+    release,
+    maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
+    annotate: (keys: Record<string, string>) => logger.appendKeys(keys),
+  });
+
+  async function reconcile(request: ReconcileRequest): Promise<ReconcileReport> {
+    // Many nodes at once: no per-node keys on the shared logger (each line names its node).
+    return reconcileNodes({ ...nodeDeps(), annotate: undefined }, request);
+  }
 
   async function handle(event: unknown): Promise<HandlerResult> {
     logger.resetKeys();
+    if (isReconcileEvent(event)) {
+      try {
+        const report = await reconcile(parseReconcileRequest(event));
+        return { outcome: 'reconciled', lifecycleResult: null, instanceId: null, interfaces: [], reconcile: report };
+      } catch (err) {
+        logger.error('reconcile failed', { error: asError(err) });
+        throw err;
+      }
+    }
     let parsed;
     try {
       parsed = parseLifecycleEvent(event);
@@ -63,9 +98,9 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
       if (parsed.kind === 'terminate') {
         return await handleTerminate({ ec2, lifecycle, log: logger, release }, action);
       }
-      let configPath: string;
+      let deps;
       try {
-        configPath = normaliseConfigPath(env.CONFIG_PATH);
+        deps = nodeDeps();
       } catch (err) {
         const error = asError(err);
         logger.error('function environment is incomplete', { error });
@@ -79,20 +114,7 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
           completion,
         };
       }
-      return await handleLaunch(
-        {
-          ec2,
-          lifecycle,
-          settings,
-          configPath,
-          nodeTagKey: env.NODE_TAG_KEY?.trim() || DEFAULT_NODE_TAG_KEY,
-          log: logger,
-          release,
-          maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
-          annotate: (keys) => logger.appendKeys(keys),
-        },
-        action,
-      );
+      return await handleLaunch({ ...deps, heartbeat: options.heartbeat }, action);
     } catch (err) {
       // Only completing the lifecycle action (or the terminate cleanup) gets here: the ENIs stay,
       // and the throw makes Lambda retry, so the redelivery finds them in place and completes.
@@ -103,9 +125,11 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
 
   return {
     handle,
+    reconcile,
     clearCaches() {
       ec2.clearCaches();
       settings.clearCache();
+      sdkLifecycle.clearCaches();
     },
   };
 }

@@ -190,11 +190,12 @@ class Ensurer {
     const { instance } = this.request;
     if (!this.peers) {
       try {
-        this.peers = await this.deps.ec2.describeLaunchingInstances(
-          instance.availabilityZone,
-          this.deps.nodeTagKey,
-          new Date(Date.now() - LAUNCH_WINDOW_MS),
-        );
+        // The AZ is matched here: moto drops everything when DescribeInstances has an
+        // availability-zone filter, and the list of opted-in nodes is small.
+        const since = Date.now() - LAUNCH_WINDOW_MS;
+        this.peers = (await this.deps.ec2.describeTaggedInstances(this.deps.nodeTagKey, ['pending', 'running']))
+          .filter((i) => i.availabilityZone === instance.availabilityZone && (!i.launchTime || i.launchTime.getTime() >= since))
+          .map((i) => i.instanceId);
       } catch (err) {
         this.deps.log.warn('could not list concurrently launching nodes; taking the next free address', { error: asError(err) });
         this.peers = [];

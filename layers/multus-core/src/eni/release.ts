@@ -20,8 +20,8 @@ export class DetachTimeoutError extends Error {
 }
 
 /**
- * Detaches (when attached) and deletes the ENI. Resolves true when it is gone, whether we deleted
- * it or it was already gone.
+ * Detaches (when attached) and deletes the ENI. Resolves once it is gone, whether we deleted it or
+ * it was already gone; throws when EC2 refuses or the detach does not finish in time.
  */
 export async function releaseInterface(ec2: Ec2Port, networkInterfaceId: string, options: ReleaseOptions): Promise<void> {
   let eni = await ec2.describeInterface(networkInterfaceId);

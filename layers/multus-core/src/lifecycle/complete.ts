@@ -5,9 +5,14 @@
  */
 import {
   CompleteLifecycleActionCommand,
+  DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeLifecycleHooksCommand,
+  DescribeWarmPoolCommand,
+  RecordLifecycleActionHeartbeatCommand,
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
+import { TtlCache } from '../cache';
 import { awsErrorCode } from '../errors';
 import type { LifecycleResult } from '../settings/parse';
 import type { LifecycleAction } from './event';
@@ -18,6 +23,12 @@ export interface LifecyclePort {
   complete(action: LifecycleAction, result: LifecycleResult): Promise<CompletionOutcome>;
   /** The instance's lifecycle state in its group, or undefined when Auto Scaling does not know it. */
   lifecycleState(instanceId: string): Promise<string | undefined>;
+  /** Instance ids in the Auto Scaling group (in service, pending, warm pool...). */
+  groupInstances(autoScalingGroupName: string): Promise<string[]>;
+  /** RecordLifecycleActionHeartbeat for the action. */
+  heartbeat(action: LifecycleAction): Promise<void>;
+  /** The hook's heartbeat timeout in seconds, or undefined when the hook is not found. */
+  heartbeatTimeoutSeconds(autoScalingGroupName: string, lifecycleHookName: string): Promise<number | undefined>;
 }
 
 /** True for states in which the instance still waits on a hook (`Pending:Wait`, `Warmed:Terminating:Wait`...). */
@@ -26,11 +37,59 @@ export function isWaiting(state: string | undefined): boolean {
 }
 
 export class SdkLifecycle implements LifecyclePort {
-  constructor(private readonly autoscaling: AutoScalingClient) {}
+  private readonly hooks: TtlCache<number | undefined>;
+
+  constructor(
+    private readonly autoscaling: AutoScalingClient,
+    cacheMaxAgeMs: () => number = () => 60_000,
+  ) {
+    this.hooks = new TtlCache(cacheMaxAgeMs);
+  }
+
+  clearCaches(): void {
+    this.hooks.clear();
+  }
+
+  async heartbeat(action: LifecycleAction): Promise<void> {
+    await this.autoscaling.send(
+      new RecordLifecycleActionHeartbeatCommand({
+        AutoScalingGroupName: action.autoScalingGroupName,
+        LifecycleHookName: action.lifecycleHookName,
+        LifecycleActionToken: action.lifecycleActionToken,
+        InstanceId: action.instanceId,
+      }),
+    );
+  }
+
+  heartbeatTimeoutSeconds(autoScalingGroupName: string, lifecycleHookName: string): Promise<number | undefined> {
+    return this.hooks.get(`${autoScalingGroupName}|${lifecycleHookName}`, async () => {
+      const out = await this.autoscaling.send(
+        new DescribeLifecycleHooksCommand({ AutoScalingGroupName: autoScalingGroupName, LifecycleHookNames: [lifecycleHookName] }),
+      );
+      return out.LifecycleHooks?.find((h) => h.LifecycleHookName === lifecycleHookName)?.HeartbeatTimeout;
+    });
+  }
 
   async lifecycleState(instanceId: string): Promise<string | undefined> {
     const out = await this.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
     return out.AutoScalingInstances?.find((i) => i.InstanceId === instanceId)?.LifecycleState;
+  }
+
+  async groupInstances(autoScalingGroupName: string): Promise<string[]> {
+    const out = await this.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
+    const group = out.AutoScalingGroups?.[0];
+    if (!group) throw new Error(`Auto Scaling group ${autoScalingGroupName} does not exist`);
+    const ids = (group.Instances ?? []).map((i) => i.InstanceId).filter((id): id is string => !!id);
+    // Warm pool instances get their ENIs in the pool (they launch through the same hook).
+    if (group.WarmPoolConfiguration) {
+      let NextToken: string | undefined;
+      do {
+        const pool = await this.autoscaling.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: autoScalingGroupName, NextToken }));
+        for (const i of pool.Instances ?? []) if (i.InstanceId) ids.push(i.InstanceId);
+        NextToken = pool.NextToken;
+      } while (NextToken);
+    }
+    return ids;
   }
 
   async complete(action: LifecycleAction, result: LifecycleResult): Promise<CompletionOutcome> {

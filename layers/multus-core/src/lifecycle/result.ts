@@ -1,7 +1,8 @@
 /** What the lifecycle handler returns (DESIGN.md, "Result"). */
 import type { LifecycleResult } from '../settings/parse';
 
-export type Outcome = 'attached' | 'skipped' | 'failed' | 'released' | 'ignored';
+/** `reconciled` answers a reconcile invocation (an addition to the DESIGN.md outcomes). */
+export type Outcome = 'attached' | 'skipped' | 'failed' | 'released' | 'ignored' | 'reconciled';
 
 export interface InterfaceResult {
   readonly deviceIndex: number;
@@ -19,4 +20,6 @@ export interface HandlerResult {
   readonly availabilityZone?: string;
   /** `completed`, or `already-complete` when an earlier delivery completed the action. */
   readonly completion?: string;
+  /** Reconcile only: what was (or would be) done on each node. */
+  readonly reconcile?: import('../reconcile/reconcile').ReconcileReport;
 }

@@ -1,0 +1,179 @@
+/**
+ * Bringing one node to the current settings: its multus subnets for its AZ, validated before
+ * anything is created, then ensured (idempotent, rolled back on failure). Used by the launch
+ * transition and by reconcile; dry-run plans without changing anything, prune removes ENIs of ours
+ * that the settings no longer call for.
+ */
+import type { InstanceView, InterfaceView } from '../ec2/port';
+import { assertNodeSettings } from '../settings/check';
+import { asError, NodeConfigurationError } from '../errors';
+import type { InterfaceResult } from '../lifecycle/result';
+import {
+  DEFAULT_ON_FAILURE,
+  parameterName,
+  parseOnFailure,
+  parseSettings,
+  SETTING_NAMES,
+  type LifecycleResult,
+} from '../settings/parse';
+import type { SettingsSource } from '../settings/load';
+import { TAG_INSTANCE_ID } from '../tags';
+import { ensureInterfaces, type EnsureDeps } from './ensure';
+import { isOurs, planInterfaces, strayInterfaces, type SlotPlan } from './plan';
+import { releaseInterface } from './release';
+
+export interface NodeDeps extends EnsureDeps {
+  readonly settings: SettingsSource;
+  readonly configPath: string;
+  /** Adds keys to every later log line (Powertools `appendKeys`). */
+  readonly annotate?: (keys: Record<string, string>) => void;
+}
+
+export interface NodeOptions {
+  /** Plan only: report what would be done, change nothing. */
+  readonly dryRun?: boolean;
+  /** Also remove ENIs of ours on the node that the settings no longer call for. */
+  readonly prune?: boolean;
+}
+
+export type PlannedAction = 'create' | 'adopt' | 'in-place' | 'fix' | 'remove';
+
+export interface NodeReport {
+  readonly instanceId: string;
+  readonly outcome: 'attached' | 'skipped' | 'failed' | 'planned';
+  readonly availabilityZone?: string;
+  readonly interfaces: InterfaceResult[];
+  readonly reason?: string;
+  /** The lifecycle result to use if this is a launch: CONTINUE, or `on-failure` when failed. */
+  readonly lifecycleResult: LifecycleResult;
+  /** Per device index, what was (or, in dry-run, would be) done. */
+  readonly actions: { deviceIndex: number; subnetId: string; networkInterfaceId?: string; action: PlannedAction }[];
+  readonly racesLost?: number;
+}
+
+const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+function plannedActions(plans: readonly SlotPlan[]): NodeReport['actions'] {
+  return plans.map((p) => ({
+    deviceIndex: p.deviceIndex,
+    subnetId: p.subnetId,
+    networkInterfaceId: p.kind === 'create' ? undefined : p.eni.networkInterfaceId,
+    action: p.kind === 'in-place' ? (p.fixDeleteOnTermination || p.fixSourceDestCheck ? 'fix' : 'in-place') : p.kind,
+  }));
+}
+
+/** ENIs of ours attached to the instance that the settings do not call for (prune candidates). */
+export function unwantedInterfaces(instance: InstanceView, subnetIds: readonly string[], known: readonly InterfaceView[]): InterfaceView[] {
+  const ours = new Map(known.filter((e) => isOurs(e, instance.instanceId)).map((e) => [e.networkInterfaceId, e]));
+  return instance.interfaces.flatMap((a) => {
+    const eni = ours.get(a.networkInterfaceId);
+    if (!eni || a.attachment.deviceIndex === 0) return [];
+    const wanted = subnetIds[a.attachment.deviceIndex - 1];
+    return wanted === eni.subnetId ? [] : [eni];
+  });
+}
+
+/**
+ * Makes sure the node has our ENIs for its AZ's subnets. Never throws for node problems: a failure
+ * is reported (outcome `failed`, after rollback) with the `on-failure` lifecycle result.
+ */
+export async function ensureNode(deps: NodeDeps, instanceId: string, options: NodeOptions = {}): Promise<NodeReport> {
+  const { ec2, log } = deps;
+  let onFailure: LifecycleResult = DEFAULT_ON_FAILURE;
+  let availabilityZone: string | undefined;
+  try {
+    let instance = await ec2.describeInstance(instanceId);
+    if (!instance) throw new NodeConfigurationError(`instance ${instanceId} does not exist (EC2 does not know it)`);
+    if (GONE_STATES.has(instance.state ?? '')) throw new NodeConfigurationError(`instance ${instanceId} is ${instance.state}`);
+    availabilityZone = instance.availabilityZone;
+    deps.annotate?.({ availabilityZone });
+    const skipped = (reason: string): NodeReport => ({
+      instanceId,
+      outcome: 'skipped',
+      availabilityZone,
+      interfaces: [],
+      reason,
+      lifecycleResult: 'CONTINUE',
+      actions: [],
+    });
+    if (!(deps.nodeTagKey in instance.tags)) return skipped(`instance does not carry the opt-in tag ${deps.nodeTagKey}`);
+    const raw = await deps.settings.read(deps.configPath);
+    // on-failure alone first, so that a problem elsewhere in the settings still uses it.
+    onFailure = parseOnFailure(raw, deps.configPath) ?? DEFAULT_ON_FAILURE;
+    const settings = parseSettings(raw, deps.configPath);
+    const subnetIds = settings.subnetsByAz.get(instance.availabilityZone);
+    if (!subnetIds || subnetIds.length === 0) {
+      const missing = parameterName(deps.configPath, SETTING_NAMES.subnetsPrefix + instance.availabilityZone);
+      log.warn(`no multus subnets for ${instance.availabilityZone}: parameter ${missing} does not exist`, { instanceId });
+      return skipped(`no multus subnets configured for ${instance.availabilityZone} (${missing} does not exist)`);
+    }
+    const subnets = await assertNodeSettings(ec2, instance, subnetIds, settings, deps.configPath);
+    const describeKnown = () =>
+      settings.useIpsFromStartOfSubnet
+        ? ec2.describeInterfacesInSubnets(subnetIds)
+        : ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
+    let known: InterfaceView[] = await describeKnown();
+    const unwanted = options.prune ? unwantedInterfaces(instance, subnetIds, known) : [];
+    const removals = unwanted.map((e) => ({
+      deviceIndex: e.attachment?.deviceIndex ?? -1,
+      subnetId: e.subnetId,
+      networkInterfaceId: e.networkInterfaceId,
+      action: 'remove' as const,
+    }));
+    if (unwanted.length > 0 && !options.dryRun) {
+      for (const eni of unwanted) await releaseInterface(ec2, eni.networkInterfaceId, deps.release);
+      log.info('pruned ENIs of ours that the settings no longer call for', { instanceId, networkInterfaceIds: unwanted.map((e) => e.networkInterfaceId) });
+      instance = (await ec2.describeInstance(instanceId)) ?? instance;
+      known = await describeKnown();
+    }
+    const plans = options.dryRun && unwanted.length > 0
+      ? planInterfaces({ ...instance, interfaces: instance.interfaces.filter((a) => !unwanted.some((u) => u.networkInterfaceId === a.networkInterfaceId)) }, subnetIds, known, settings.sourceDestCheck)
+      : planInterfaces(instance, subnetIds, known, settings.sourceDestCheck);
+    if (options.dryRun) {
+      return { instanceId, outcome: 'planned', availabilityZone, interfaces: [], lifecycleResult: 'CONTINUE', actions: [...removals, ...plannedActions(plans)] };
+    }
+    const strays = strayInterfaces(instanceId, known, plans);
+    if (strays.length > 0) {
+      log.warn('unattached ENIs of ours for this node match no device index; left for the sweeper', {
+        instanceId,
+        networkInterfaceIds: strays.map((s) => s.networkInterfaceId),
+      });
+    }
+    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings });
+    log.info('multus interfaces in place', { instanceId, interfaces: ensured.interfaces, racesLost: ensured.racesLost });
+    return {
+      instanceId,
+      outcome: 'attached',
+      availabilityZone,
+      lifecycleResult: 'CONTINUE',
+      racesLost: ensured.racesLost,
+      interfaces: ensured.interfaces.map((i) => ({
+        deviceIndex: i.deviceIndex,
+        subnetId: i.subnetId,
+        networkInterfaceId: i.networkInterfaceId,
+        privateIpAddress: i.privateIpAddress ?? null,
+      })),
+      actions: [
+        ...removals,
+        ...ensured.interfaces.map((i) => ({
+          deviceIndex: i.deviceIndex,
+          subnetId: i.subnetId,
+          networkInterfaceId: i.networkInterfaceId,
+          action: (i.action === 'created' ? 'create' : i.action === 'adopted' ? 'adopt' : 'in-place') as PlannedAction,
+        })),
+      ],
+    };
+  } catch (err) {
+    const error = asError(err);
+    log.error('node could not be made multus-ready', { instanceId, error, onFailure });
+    return {
+      instanceId,
+      outcome: 'failed',
+      availabilityZone,
+      interfaces: [],
+      reason: `${error.name}: ${error.message}`,
+      lifecycleResult: onFailure,
+      actions: [],
+    };
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Reconcile: bring existing nodes to the current settings. For nodes that launched before the
+ * hook existed, and after a settings change. Missing multus ENIs are attached; nothing is removed
+ * unless `prune` is asked; `dryRun` reports what would be done and changes nothing.
+ *
+ * Invocation: an event `{"source": "eks-multus-eni", "detail-type": "Reconcile Multus Interfaces",
+ * "detail": {"autoScalingGroupName"?: string, "instanceIds"?: string[], "dryRun"?: boolean,
+ * "prune"?: boolean}}` (events/reconcile.json); without a target, every opted-in node.
+ */
+import { MalformedEventError } from '../errors';
+import { ensureNode, type NodeDeps, type NodeReport } from '../eni/node';
+import type { LifecyclePort } from '../lifecycle/complete';
+
+export const RECONCILE_SOURCE = 'eks-multus-eni';
+export const RECONCILE_DETAIL_TYPE = 'Reconcile Multus Interfaces';
+
+export interface ReconcileRequest {
+  readonly autoScalingGroupNames?: readonly string[];
+  readonly instanceIds?: readonly string[];
+  readonly dryRun: boolean;
+  readonly prune: boolean;
+}
+
+export interface ReconcileReport {
+  readonly dryRun: boolean;
+  readonly prune: boolean;
+  readonly nodes: NodeReport[];
+  readonly summary: {
+    readonly nodes: number;
+    readonly attached: number;
+    readonly planned: number;
+    readonly skipped: number;
+    readonly failed: number;
+    /** Per action (create, adopt, in-place, fix, remove): how many ENIs it concerned. */
+    readonly actions: Record<string, number>;
+  };
+}
+
+export interface ReconcileDeps extends NodeDeps {
+  readonly lifecycle: LifecyclePort;
+  /** How many nodes are worked on at once (EC2 throttles mutating calls per account). */
+  readonly concurrency?: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** True when the event asks for a reconcile. */
+export function isReconcileEvent(event: unknown): boolean {
+  return isRecord(event) && event.source === RECONCILE_SOURCE && event['detail-type'] === RECONCILE_DETAIL_TYPE;
+}
+
+/** Reads a reconcile request; a field of the wrong type is an error naming it. */
+export function parseReconcileRequest(event: unknown): ReconcileRequest {
+  const detail = isRecord(event) ? (event.detail ?? {}) : undefined;
+  if (!isRecord(detail)) throw new MalformedEventError('reconcile event: detail must be an object');
+  const bool = (field: string): boolean => {
+    const value = detail[field];
+    if (value === undefined) return false;
+    if (typeof value !== 'boolean') throw new MalformedEventError(`reconcile event: detail.${field} must be true or false`);
+    return value;
+  };
+  const asg = detail.autoScalingGroupName;
+  if (asg !== undefined && (typeof asg !== 'string' || asg === '')) {
+    throw new MalformedEventError('reconcile event: detail.autoScalingGroupName must be a non-empty string');
+  }
+  const ids = detail.instanceIds;
+  if (ids !== undefined && (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && /^i-[0-9a-f]{8,17}$/.test(id)))) {
+    throw new MalformedEventError('reconcile event: detail.instanceIds must be a list of instance ids');
+  }
+  return {
+    autoScalingGroupNames: typeof asg === 'string' ? [asg] : undefined,
+    instanceIds: ids as string[] | undefined,
+    dryRun: bool('dryRun'),
+    prune: bool('prune'),
+  };
+}
+
+async function targets(deps: ReconcileDeps, request: ReconcileRequest): Promise<string[]> {
+  const ids = new Set<string>(request.instanceIds ?? []);
+  for (const name of request.autoScalingGroupNames ?? []) {
+    for (const id of await deps.lifecycle.groupInstances(name)) ids.add(id);
+  }
+  if (!request.instanceIds && !request.autoScalingGroupNames) {
+    const tagged = await deps.ec2.describeTaggedInstances(deps.nodeTagKey, ['pending', 'running', 'stopping', 'stopped']);
+    for (const i of tagged) ids.add(i.instanceId);
+  }
+  return [...ids].sort();
+}
+
+/** Runs `work` over `items` with at most `limit` at once, keeping the order of results. */
+async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export async function reconcileNodes(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileReport> {
+  const ids = await targets(deps, request);
+  deps.log.info('reconcile: nodes to check', { count: ids.length, dryRun: request.dryRun, prune: request.prune });
+  const nodes = await pooled(ids, deps.concurrency ?? 4, (id) => ensureNode(deps, id, { dryRun: request.dryRun, prune: request.prune }));
+  const count = (outcome: NodeReport['outcome']) => nodes.filter((n) => n.outcome === outcome).length;
+  const actions: Record<string, number> = {};
+  for (const node of nodes) for (const a of node.actions) actions[a.action] = (actions[a.action] ?? 0) + 1;
+  const report: ReconcileReport = {
+    dryRun: request.dryRun,
+    prune: request.prune,
+    nodes,
+    summary: { nodes: nodes.length, attached: count('attached'), planned: count('planned'), skipped: count('skipped'), failed: count('failed'), actions },
+  };
+  deps.log.info('reconcile: done', { summary: report.summary });
+  return report;
+}

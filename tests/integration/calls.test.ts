@@ -1,0 +1,50 @@
+/**
+ * The AWS call budget of a launch, counted with SDK middleware against the emulator: one node,
+ * two multus subnets, lowest-free on. Warm (settings, subnets, groups, reservations and the
+ * instance-type limit from cache): 1 DescribeInstances, 1 DescribeNetworkInterfaces for both
+ * subnets, 4 calls per ENI, 1 CompleteLifecycleAction.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createClients, createLifecycleApp } from 'multus-core';
+import { countCalls, reset, total } from '../support/call-counter';
+import { resetEmulator } from '../support/context';
+import { createVpc, eventFor, launchNode, putSetting, putSettings, worldClients } from '../support/world';
+
+test('a warm launch costs 11 calls; a cold one adds only the cached reads', async () => {
+  await resetEmulator();
+  const world = worldClients();
+  const layout = await createVpc(world, ['us-east-1a'], 2);
+  await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true' });
+  await putSetting(world, 'security-groups', layout.securityGroupId, 'StringList');
+  const [cold, warm] = [await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet)];
+  const clients = createClients();
+  const counts = countCalls(clients);
+  const app = createLifecycleApp({ clients, logger: new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' }) });
+
+  expect((await app.handle(eventFor('launch.json', cold))).outcome).toBe('attached');
+  expect(counts).toEqual({
+    'SSM.GetParametersByPath': 1,
+    'EC2.DescribeInstances': 1,
+    'EC2.DescribeSubnets': 1,
+    'EC2.DescribeSecurityGroups': 1,
+    'EC2.DescribeInstanceTypes': 1,
+    'EC2.DescribeNetworkInterfaces': 1,
+    'EC2.GetSubnetCidrReservations': 2,
+    'EC2.CreateNetworkInterface': 2,
+    'EC2.AttachNetworkInterface': 2,
+    'EC2.ModifyNetworkInterfaceAttribute': 4,
+    'AutoScaling.CompleteLifecycleAction': 1,
+  });
+  reset(counts);
+
+  expect((await app.handle(eventFor('launch.json', warm))).outcome).toBe('attached');
+  expect(counts).toEqual({
+    'EC2.DescribeInstances': 1,
+    'EC2.DescribeNetworkInterfaces': 1,
+    'EC2.CreateNetworkInterface': 2,
+    'EC2.AttachNetworkInterface': 2,
+    'EC2.ModifyNetworkInterfaceAttribute': 4,
+    'AutoScaling.CompleteLifecycleAction': 1,
+  });
+  expect(total(counts)).toBe(11);
+});

@@ -1,0 +1,151 @@
+/**
+ * Against the emulator, through the fidelity proxy: heartbeats on a slow launch, warm pools, and
+ * reconcile of a mixed fleet.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { createClients, createLifecycleApp } from 'multus-core';
+import { handler, clearCaches } from '../../functions/lifecycle/handler';
+import { control, resetEmulator } from '../support/context';
+import {
+  createVpc,
+  eventFor,
+  launchNode,
+  multusInterfaces,
+  ourInterfaces,
+  putSetting,
+  putSettings,
+  worldClients,
+  type VpcLayout,
+} from '../support/world';
+
+const clients = worldClients();
+let layout: VpcLayout;
+
+beforeEach(async () => {
+  await resetEmulator();
+  clearCaches();
+  layout = await createVpc(clients, ['us-east-1a']);
+});
+
+const quietLogger = () => new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' });
+
+describe('heartbeats', () => {
+  test('a slow launch sends RecordLifecycleActionHeartbeat before completing', async () => {
+    await putSettings(clients, layout);
+    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    // Each create takes 700 ms; the hook is unknown to the emulator, so the shortest timeout (30 s)
+    // is assumed, and the test beats every 1% of it (300 ms) after 100 ms.
+    await control().inject({ service: 'ec2', action: 'CreateNetworkInterface', code: 'slow', delayMs: 700, count: 2 });
+    const app = createLifecycleApp({ clients: createClients(), logger: quietLogger(), heartbeat: { checkAfterMs: 100, fraction: 0.01 } });
+
+    const result = await app.handle(eventFor('launch.json', instanceId));
+
+    expect(result.outcome).toBe('attached');
+    const beats = (await control().heartbeats()).filter((h) => h.instanceId === instanceId);
+    const [completion] = (await control().completions()).filter((c) => c.instanceId === instanceId);
+    expect(beats.length).toBeGreaterThanOrEqual(2);
+    expect(beats.every((b) => b.lifecycleHookName === 'eks-multus-eni-launch' && b.at <= completion.at)).toBe(true);
+  });
+
+  test('a fast launch sends no heartbeat', async () => {
+    await putSettings(clients, layout);
+    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await handler(eventFor('launch.json', instanceId));
+    expect(await control().heartbeats()).toEqual([]);
+    expect((await control().stats()).calls['autoscaling:DescribeLifecycleHooks']).toBeUndefined();
+  });
+});
+
+describe('warm pools', () => {
+  test('a stopped warm-pool instance gets its ENIs in the pool; entering service finds them and only completes', async () => {
+    await putSettings(clients, layout);
+    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await clients.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+
+    const intoPool = await handler(eventFor('warm-pool-launch.json', instanceId));
+    expect(intoPool).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE' });
+    const before = await control().stats();
+
+    const intoService = await handler(eventFor('warm-pool-launch.json', instanceId, { Origin: 'WarmPool', Destination: 'AutoScalingGroup' }));
+
+    expect(intoService).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', completion: 'completed' });
+    expect(intoService.interfaces).toEqual(intoPool.interfaces);
+    const after = await control().stats();
+    expect(after.calls['ec2:CreateNetworkInterface']).toBe(before.calls['ec2:CreateNetworkInterface']);
+    expect(after.calls['ec2:AttachNetworkInterface']).toBe(before.calls['ec2:AttachNetworkInterface']);
+    expect(await ourInterfaces(clients)).toHaveLength(2);
+    expect((await control().completions()).filter((c) => c.accepted)).toHaveLength(2);
+  });
+});
+
+describe('reconcile', () => {
+  async function mixedFleet() {
+    await putSettings(clients, layout);
+    const complete = await launchNode(clients, layout.azs[0].nodeSubnet);
+    const partial = await launchNode(clients, layout.azs[0].nodeSubnet);
+    const bare = await launchNode(clients, layout.azs[0].nodeSubnet);
+    const untagged = await launchNode(clients, layout.azs[0].nodeSubnet, { optIn: false });
+    await handler(eventFor('launch.json', complete));
+    // `partial` launched when the AZ had only its first subnet.
+    await putSetting(clients, `subnets/${layout.azs[0].az}`, layout.azs[0].multusSubnets[0], 'StringList');
+    clearCaches();
+    await handler(eventFor('launch.json', partial));
+    await putSettings(clients, layout);
+    clearCaches();
+    return { complete, partial, bare, untagged };
+  }
+
+  const reconcileEvent = (detail: Record<string, unknown>) => ({ source: 'eks-multus-eni', 'detail-type': 'Reconcile Multus Interfaces', detail });
+
+  test('dry-run reports what it would do and changes nothing', async () => {
+    const { complete, partial, bare, untagged } = await mixedFleet();
+    const before = (await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId).sort();
+
+    const result = await handler(reconcileEvent({ dryRun: true }));
+
+    expect(result.outcome).toBe('reconciled');
+    const byNode = Object.fromEntries(result.reconcile!.nodes.map((n) => [n.instanceId, n]));
+    expect(byNode[complete].actions.map((a) => a.action)).toEqual(['fix', 'fix']); // moto reports DeleteOnTermination=false
+    expect(byNode[partial].actions.map((a) => a.action)).toEqual(['fix', 'create']);
+    expect(byNode[bare].actions.map((a) => a.action)).toEqual(['create', 'create']);
+    expect(byNode[untagged]).toBeUndefined(); // only opted-in nodes are listed
+    expect((await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId).sort()).toEqual(before);
+  });
+
+  test('a mixed fleet: missing ENIs attached, complete nodes untouched, untagged node left alone', async () => {
+    const { complete, partial, bare, untagged } = await mixedFleet();
+    const completeBefore = (await multusInterfaces(clients, complete)).map((e) => e.NetworkInterfaceId);
+
+    const result = await handler(reconcileEvent({ instanceIds: [complete, partial, bare, untagged] }));
+
+    expect(result.reconcile!.summary).toMatchObject({ nodes: 4, attached: 3, skipped: 1, failed: 0 });
+    expect((await multusInterfaces(clients, complete)).map((e) => e.NetworkInterfaceId)).toEqual(completeBefore);
+    for (const id of [partial, bare]) {
+      expect((await multusInterfaces(clients, id)).map((e) => e.SubnetId)).toEqual(layout.azs[0].multusSubnets);
+    }
+    expect(await multusInterfaces(clients, untagged)).toEqual([]);
+    expect(await control().completions()).toHaveLength(2); // reconcile completes no lifecycle action
+  });
+
+  test('nothing is removed unless prune is asked', async () => {
+    await putSettings(clients, layout);
+    const node = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await handler(eventFor('launch.json', node));
+    await putSetting(clients, `subnets/${layout.azs[0].az}`, layout.azs[0].multusSubnets[0], 'StringList');
+    clearCaches();
+
+    const kept = await handler(reconcileEvent({ instanceIds: [node] }));
+    expect(kept.reconcile!.nodes[0].outcome).toBe('attached');
+    expect(await multusInterfaces(clients, node)).toHaveLength(2);
+
+    const pruned = await handler(reconcileEvent({ instanceIds: [node], prune: true }));
+    expect(pruned.reconcile!.nodes[0].actions.map((a) => a.action)).toEqual(['remove', 'in-place']);
+    expect((await multusInterfaces(clients, node)).map((e) => e.SubnetId)).toEqual([layout.azs[0].multusSubnets[0]]);
+    expect(await ourInterfaces(clients)).toHaveLength(1);
+  });
+
+  test('a malformed reconcile request names the field', async () => {
+    await expect(handler(reconcileEvent({ dryRun: 'yes' }))).rejects.toThrow('detail.dryRun must be true or false');
+  });
+});

@@ -1,0 +1,69 @@
+/** The heartbeat timing, with a fake lifecycle port and a controllable clock. */
+import { silentLog, startHeartbeat, type LifecycleAction, type LifecyclePort } from 'multus-core';
+
+const action: LifecycleAction = {
+  instanceId: 'i-0123456789abcdef0',
+  autoScalingGroupName: 'asg',
+  lifecycleHookName: 'hook',
+  lifecycleActionToken: 't',
+  transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+};
+
+function fakePort(timeoutSeconds: number | undefined | Error) {
+  const calls = { heartbeats: [] as number[], describes: 0 };
+  const port: LifecyclePort = {
+    complete: async () => 'completed',
+    lifecycleState: async () => 'Pending:Wait',
+    groupInstances: async () => [],
+    heartbeat: async () => {
+      calls.heartbeats.push(Date.now());
+    },
+    heartbeatTimeoutSeconds: async () => {
+      calls.describes++;
+      if (timeoutSeconds instanceof Error) throw timeoutSeconds;
+      return timeoutSeconds;
+    },
+  };
+  return { port, calls };
+}
+
+beforeEach(() => jest.useFakeTimers({ now: 0 }));
+afterEach(() => jest.useRealTimers());
+
+test('a fast launch sends nothing and does not even read the hook', async () => {
+  const { port, calls } = fakePort(60);
+  const hb = startHeartbeat(port, silentLog, action, { checkAfterMs: 10_000, fraction: 0.5 });
+  await jest.advanceTimersByTimeAsync(9_000);
+  await hb.stop();
+  await jest.advanceTimersByTimeAsync(600_000);
+  expect(calls).toEqual({ heartbeats: [], describes: 0 });
+});
+
+test('a slow launch beats every half of the hook timeout, from the start of the work', async () => {
+  const { port, calls } = fakePort(60);
+  const hb = startHeartbeat(port, silentLog, action, { checkAfterMs: 10_000, fraction: 0.5 });
+  await jest.advanceTimersByTimeAsync(100_000);
+  await hb.stop();
+  expect(calls.describes).toBe(1);
+  expect(calls.heartbeats).toEqual([30_000, 60_000, 90_000]);
+  expect(hb.sent).toBe(3);
+  await jest.advanceTimersByTimeAsync(100_000);
+  expect(calls.heartbeats).toHaveLength(3);
+});
+
+test('an unreadable hook is assumed to have the shortest timeout (30 s)', async () => {
+  const { port, calls } = fakePort(new Error('AccessDenied'));
+  const hb = startHeartbeat(port, silentLog, action, { checkAfterMs: 10_000, fraction: 0.5 });
+  await jest.advanceTimersByTimeAsync(31_000);
+  await hb.stop();
+  expect(calls.heartbeats).toEqual([15_000, 30_000]);
+});
+
+test('when the check comes after the first beat is due, it beats at once', async () => {
+  const { port, calls } = fakePort(30);
+  const hb = startHeartbeat(port, silentLog, action, { checkAfterMs: 20_000, fraction: 0.5 });
+  await jest.advanceTimersByTimeAsync(21_000);
+  await hb.stop();
+  expect(calls.heartbeats).toHaveLength(1);
+  expect(calls.heartbeats[0]).toBeLessThanOrEqual(20_001); // a zero-delay timer fires after 1 ms
+});
