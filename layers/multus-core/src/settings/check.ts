@@ -73,6 +73,25 @@ function usedBySubnet(interfaces: readonly InterfaceView[]): Map<string, { addre
   return used;
 }
 
+/** The security groups setting against EC2: each exists and lies in `vpcId` (named `vpcLabel` in messages). */
+async function securityGroupProblems(
+  ec2: Ec2Port,
+  settings: Settings,
+  configPath: string,
+  vpcId: string | undefined,
+  vpcLabel: string,
+): Promise<string[]> {
+  if (!settings.securityGroups) return [];
+  const parameter = parameterName(configPath, SETTING_NAMES.securityGroups);
+  const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
+  return settings.securityGroups.flatMap((id) => {
+    const group = groups.get(id);
+    if (!group) return [`${parameter}: security group ${id} does not exist`];
+    if (vpcId && group.vpcId && group.vpcId !== vpcId) return [`${parameter}: security group ${id} is in ${group.vpcId}, not in ${vpcLabel}`];
+    return [];
+  });
+}
+
 /**
  * Checks parsed settings against EC2. Reads subnets, security groups, ENIs and CIDR reservations of
  * the configured subnets and, with `instanceTypes`, their interface limits. Never throws for a
@@ -139,17 +158,7 @@ export async function checkSettings(
     });
   }
 
-  if (settings.securityGroups) {
-    const groupParameter = parameterName(configPath, SETTING_NAMES.securityGroups);
-    const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
-    for (const id of settings.securityGroups) {
-      const group = groups.get(id);
-      if (!group) problems.push(`${groupParameter}: security group ${id} does not exist`);
-      else if (vpcId && group.vpcId && group.vpcId !== vpcId) {
-        problems.push(`${groupParameter}: security group ${id} is in ${group.vpcId}, not in ${vpcId} (the VPC of the multus subnets)`);
-      }
-    }
-  }
+  problems.push(...(await securityGroupProblems(ec2, settings, configPath, vpcId, `${vpcId} (the VPC of the multus subnets)`)));
 
   for (const az of options.azs ?? []) {
     if ((settings.subnetsByAz.get(az) ?? []).length === 0) {
@@ -260,17 +269,7 @@ export async function checkNode(
       problems.push(`${parameter}: subnet ${id} is in ${subnet.vpcId}, not in the node's VPC ${node.vpcId}`);
     }
   }
-  if (settings.securityGroups) {
-    const groupParameter = parameterName(configPath, SETTING_NAMES.securityGroups);
-    const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
-    for (const id of settings.securityGroups) {
-      const group = groups.get(id);
-      if (!group) problems.push(`${groupParameter}: security group ${id} does not exist`);
-      else if (node.vpcId && group.vpcId && group.vpcId !== node.vpcId) {
-        problems.push(`${groupParameter}: security group ${id} is in ${group.vpcId}, not in the node's VPC ${node.vpcId}`);
-      }
-    }
-  }
+  problems.push(...(await securityGroupProblems(ec2, settings, configPath, node.vpcId, `the node's VPC ${node.vpcId}`)));
   const max = await ec2.maxNetworkInterfaces(node.instanceType);
   if (subnetIds.length + 1 > max) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, max));
   return { problems, subnets };
