@@ -8,7 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 
-const USAGE = 'usage: npm run invoke -- <event.json> [--env-vars env.json] [--function LogicalId]';
+const USAGE = 'usage: npm run invoke -- <event.json> [--env-vars env.json]';
+/** The entry of an --env-vars file that applies: the lifecycle function's. */
+const LOGICAL_ID = 'LifecycleFunction';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`);
@@ -41,11 +43,9 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let eventPath: string | undefined;
   let envPath: string | undefined;
-  let logicalId = 'LifecycleFunction';
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--env-vars' || arg === '-n') envPath = args[++i] ?? fail(USAGE);
-    else if (arg === '--function') logicalId = args[++i] ?? fail(USAGE);
     else if (arg === '--help' || arg === '-h') fail(USAGE, 0);
     else if (arg.startsWith('-')) fail(`unknown option ${arg}\n${USAGE}`);
     else if (!eventPath) eventPath = arg;
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   if (!eventPath) fail(USAGE);
   const event = readJson(eventPath, 'event');
-  if (envPath) Object.assign(process.env, envFromFile(readJson(envPath, '--env-vars file'), logicalId));
+  if (envPath) Object.assign(process.env, envFromFile(readJson(envPath, '--env-vars file'), LOGICAL_ID));
   if (!process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
     fail('AWS_REGION is not set: point the AWS SDK environment (AWS_ENDPOINT_URL, AWS_REGION, credentials) at the endpoint to use');
   }

@@ -30,6 +30,33 @@ beforeEach(async () => {
 
 const quietLogger = () => new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' });
 
+describe('terminate', () => {
+  test('our ENIs that would not go with the instance are released; a foreign ENI is untouched; a redelivery is a no-op', async () => {
+    await putSettings(clients, layout);
+    const node = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await handler(eventFor('launch.json', node));
+    const ours = (await multusInterfaces(clients, node)).map((e) => e.NetworkInterfaceId);
+    const { CreateNetworkInterfaceCommand } = await import('@aws-sdk/client-ec2');
+    const foreign = (await clients.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: layout.azs[0].multusSubnets[0] }))).NetworkInterface!.NetworkInterfaceId!;
+    const event = eventFor('terminate.json', node);
+
+    // moto reports DeleteOnTermination=false for every attachment, so both ENIs must be released here
+    // (the "goes with the instance" path, DeleteOnTermination=true, is shown with SDK mocks).
+    const result = await handler(event);
+
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', completion: 'completed' });
+    expect(result.interfaces.map((i) => i.networkInterfaceId).sort()).toEqual([...ours].sort());
+    expect(await ourInterfaces(clients)).toEqual([]);
+    const { DescribeNetworkInterfacesCommand } = await import('@aws-sdk/client-ec2');
+    const left = await clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [foreign] }));
+    expect(left.NetworkInterfaces?.[0]?.NetworkInterfaceId).toBe(foreign);
+
+    const again = await handler(event);
+    expect(again).toMatchObject({ outcome: 'released', interfaces: [], completion: 'already-complete' });
+    expect((await control().completions()).filter((c) => c.accepted && c.lifecycleHookName === 'eks-multus-eni-terminate')).toHaveLength(1);
+  });
+});
+
 describe('heartbeats', () => {
   test('a slow launch sends RecordLifecycleActionHeartbeat before completing', async () => {
     await putSettings(clients, layout);
