@@ -4,7 +4,10 @@
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
-  moduleNameMapper: { '^multus-core$': '<rootDir>/layers/multus-core/src/index.ts' },
+  moduleNameMapper: {
+    '^multus-core$': '<rootDir>/layers/multus-core/src/index.ts',
+    '^multus-core/hooks$': '<rootDir>/layers/multus-core/src/hooks/index.ts',
+  },
   rootDir: __dirname,
   setupFiles: ['<rootDir>/tests/support/quiet.ts'],
 };

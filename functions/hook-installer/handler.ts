@@ -5,10 +5,10 @@
  * (multus-core); this file stays thin: clients and logger are built once per container and injected.
  */
 import type { Context } from 'aws-lambda';
-import { createClients, createHookInstallerApp, createLogger, type CustomResourceResponse } from 'multus-core';
+import { createHookInstallerApp, createHookInstallerClients, createLogger, type CustomResourceResponse } from 'multus-core/hooks';
 
 const logger = createLogger();
-const app = createHookInstallerApp({ clients: createClients(), logger });
+const app = createHookInstallerApp({ clients: createHookInstallerClients(), logger });
 
 export const handler = async (event: unknown, context?: Context): Promise<CustomResourceResponse> => {
   if (context) logger.addContext(context);

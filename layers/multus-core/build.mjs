@@ -14,9 +14,12 @@ if (!artifacts) {
 }
 const out = resolve(artifacts, 'nodejs', 'node_modules', 'multus-core');
 mkdirSync(out, { recursive: true });
+// Two entries: `multus-core` (everything the lifecycle and sweeper functions use) and
+// `multus-core/hooks` (the hook installer, with the EKS client only it needs). Each is one
+// self-contained bundle, so a function loads only its own.
 await build({
-  entryPoints: [join(here, 'src', 'index.ts')],
-  outfile: join(out, 'index.js'),
+  entryPoints: { index: join(here, 'src', 'index.ts'), hooks: join(here, 'src', 'hooks', 'index.ts') },
+  outdir: out,
   bundle: true,
   platform: 'node',
   target: 'es2022',

@@ -21,10 +21,14 @@ beforeAll(async () => {
   output = await buildLikeSam(mkdtempSync(join(tmpdir(), 'eks-multus-eni-build-')));
 });
 
-test('the layer lands at nodejs/node_modules/multus-core with a package.json', () => {
+test('the layer lands at nodejs/node_modules/multus-core with a package.json, and its hooks entry beside', () => {
   const pkgDir = join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core');
   expect(JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'))).toMatchObject({ name: 'multus-core', main: 'index.js' });
   expect(existsSync(join(pkgDir, 'index.js'))).toBe(true);
+  expect(existsSync(join(pkgDir, 'hooks.js'))).toBe(true);
+  // Only the hook installer's entry carries the EKS client.
+  expect(readFileSync(join(pkgDir, 'index.js'), 'utf8')).not.toContain('DescribeNodegroup');
+  expect(readFileSync(join(pkgDir, 'hooks.js'), 'utf8')).toContain('DescribeNodegroup');
 });
 
 test('every function of the template is built (esbuild) and every layer (make)', () => {
@@ -37,7 +41,7 @@ test('every function of the template is built (esbuild) and every layer (make)',
 test.each(['LifecycleFunction', 'HookInstallerFunction', 'SweeperFunction'])('the %s bundle keeps multus-core external and carries no copy of the SDK', (id) => {
   const fn = output.functions[id];
   const code = readFileSync(join(fn.dir, 'handler.js'), 'utf8');
-  expect(code).toContain('require("multus-core")');
+  expect(code).toMatch(/require\("multus-core(\/hooks)?"\)/);
   expect(code).not.toMatch(/@aws-sdk|@smithy|powertools/i);
   expect(code.length).toBeLessThan(5_000);
   expect(fn.layers).toEqual(['MultusCoreLayer']);

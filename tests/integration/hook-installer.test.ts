@@ -7,7 +7,8 @@
  * Fixtures: events/hook-installer-{create,update,delete}.json.
  */
 import { PutLifecycleHookCommand } from '@aws-sdk/client-auto-scaling';
-import { createClients, createHookInstallerApp, createLogger, type CustomResourceResponse, type HookInstallerApp, type ReconcileReport } from 'multus-core';
+import type { ReconcileReport } from 'multus-core';
+import { createHookInstallerApp, createHookInstallerClients, createLogger, type CustomResourceResponse, type HookInstallerApp } from 'multus-core/hooks';
 import { handler } from '../../functions/hook-installer/handler';
 import { control, resetEmulator } from '../support/context';
 import {
@@ -48,7 +49,7 @@ beforeEach(async () => {
   await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
   world = await createNodegroup(clients, layout, { nodes: 2 });
   // A fresh app per test: no settings cached from another test's VPC.
-  app = createHookInstallerApp({ clients: createClients(), logger: createLogger() });
+  app = createHookInstallerApp({ clients: createHookInstallerClients(), logger: createLogger() });
 });
 
 /** The one response the server received for `url`. */
@@ -227,7 +228,7 @@ describe('Update', () => {
   test('a running node that cannot be made multus-ready is reported, the update succeeds', async () => {
     await send(customResourceEvent('hook-installer-create.json', server.url(), world));
     await putSetting(clients, 'subnets/us-east-1a', layout.azs[1].multusSubnets.join(','), 'StringList');
-    app = createHookInstallerApp({ clients: createClients(), logger: createLogger() }); // a new container: settings not cached
+    app = createHookInstallerApp({ clients: createHookInstallerClients(), logger: createLogger() }); // a new container: settings not cached
 
     const body = await send(customResourceEvent('hook-installer-update.json', server.url(), world));
 
@@ -281,7 +282,7 @@ describe('answering CloudFormation whatever happens', () => {
   const stalled = (): { reconcile: () => Promise<ReconcileReport> } => ({ reconcile: () => new Promise<ReconcileReport>(() => undefined) });
 
   test('out of time while fixing running nodes on Create: FAILED before the function times out', async () => {
-    const slow = createHookInstallerApp({ clients: createClients(), logger: createLogger(), reconciler: stalled(), responseMarginMs: 30_000 });
+    const slow = createHookInstallerApp({ clients: createHookInstallerClients(), logger: createLogger(), reconciler: stalled(), responseMarginMs: 30_000 });
     const url = server.url();
     const started = Date.now();
 
@@ -295,7 +296,7 @@ describe('answering CloudFormation whatever happens', () => {
 
   test('out of time while fixing running nodes on Update: SUCCESS, the hooks are updated', async () => {
     await send(customResourceEvent('hook-installer-create.json', server.url(), world));
-    const slow = createHookInstallerApp({ clients: createClients(), logger: createLogger(), reconciler: stalled(), responseMarginMs: 30_000 });
+    const slow = createHookInstallerApp({ clients: createHookInstallerClients(), logger: createLogger(), reconciler: stalled(), responseMarginMs: 30_000 });
     const url = server.url();
 
     const body = await slow.handle(customResourceEvent('hook-installer-update.json', url, world), context(31_000));

@@ -18,7 +18,7 @@ import {
   parseHookTarget,
   SdkHooks,
   type RequestEnvelope,
-} from 'multus-core';
+} from 'multus-core/hooks';
 
 const properties = {
   ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:f',

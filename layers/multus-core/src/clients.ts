@@ -5,18 +5,12 @@
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { EKSClient } from '@aws-sdk/client-eks';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 export interface AwsClients {
   readonly ec2: EC2Client;
   readonly autoscaling: AutoScalingClient;
   readonly ssm: SSMClient;
-}
-
-/** Every client of the layer: the lifecycle clients, plus EKS (the hook installer finds a node group's Auto Scaling groups). */
-export interface AllAwsClients extends AwsClients {
-  readonly eks: EKSClient;
 }
 
 /** Client options: adaptive retries for throttling; AWS_MAX_ATTEMPTS overrides the attempt count. */
@@ -28,12 +22,11 @@ export function clientConfig(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-export function createClients(env: NodeJS.ProcessEnv = process.env): AllAwsClients {
+export function createClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
   const config = clientConfig(env);
   return {
     ec2: new EC2Client(config),
     autoscaling: new AutoScalingClient(config),
     ssm: new SSMClient(config),
-    eks: new EKSClient(config),
   };
 }

@@ -25,4 +25,3 @@ export * from './lifecycle/heartbeat';
 export * from './reconcile/reconcile';
 export * from './settings/check';
 export * from './sweeper';
-export * from './hooks';

@@ -15,7 +15,7 @@
  * and a timer answers before the function times out (no further change is started after it).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { AllAwsClients } from '../clients';
+import type { HookInstallerClients } from './clients';
 import type { Ec2Port } from '../ec2/port';
 import { SdkEc2 } from '../ec2/sdk';
 import { asError } from '../errors';
@@ -41,7 +41,7 @@ export const DEFAULT_RESPONSE_MARGIN_MS = 30_000;
 export const DEFAULT_BUDGET_MS = 600_000;
 
 export interface HookInstallerOptions {
-  readonly clients: AllAwsClients;
+  readonly clients: HookInstallerClients;
   readonly logger: Logger;
   readonly env?: NodeJS.ProcessEnv;
   /** Defaults to the SDK adapter over clients.eks and clients.autoscaling. */
