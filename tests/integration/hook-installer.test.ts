@@ -173,6 +173,24 @@ describe('Create', () => {
     expect(await ourInterfaces(clients)).toEqual([]);
   });
 
+  test('a running node whose device index 1 holds another ENI (the VPC CNI\'s) is reported, and the create succeeds', async () => {
+    const [busy, free] = world.instanceIds;
+    // What the VPC CNI does on a node that runs pods: its own secondary ENI at the lowest free index.
+    const { AttachNetworkInterfaceCommand, CreateNetworkInterfaceCommand, DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+    const nodeSubnet = (await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [busy] }))).Reservations![0].Instances![0].SubnetId!;
+    const cni = (await clients.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: nodeSubnet }))).NetworkInterface!.NetworkInterfaceId!;
+    await clients.ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: cni, InstanceId: busy, DeviceIndex: 1 }));
+
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
+
+    expect(body.Status).toBe('SUCCESS');
+    expect(body.Data).toMatchObject({ NodesFailed: '0', NodesConflicting: '1', NodesAttached: '1' });
+    expect(body.Reason).toContain(`${busy}: DeviceIndexConflictError: device index 1 of ${busy} already holds ${cni}`);
+    expect(await multusInterfaces(clients, busy)).toEqual([expect.objectContaining({ NetworkInterfaceId: cni })]);
+    expect((await multusInterfaces(clients, free)).map((e) => e.SubnetId)).toEqual(layout.azs[0].multusSubnets);
+    expect(await ourInterfaces(clients)).toHaveLength(2); // the free node's; nothing left over from the busy one
+  });
+
   test('a running node that cannot be made multus-ready fails the create, naming the node', async () => {
     // us-east-1a's parameter lists us-east-1b's subnets: the node's check fails before anything is created.
     await putSetting(clients, 'subnets/us-east-1a', layout.azs[1].multusSubnets.join(','), 'StringList');

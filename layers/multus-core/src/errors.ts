@@ -23,6 +23,16 @@ export class NodeConfigurationError extends Error {
   override readonly name = 'NodeConfigurationError';
 }
 
+/**
+ * A multus device index of the node is held by an ENI that does not fit the settings (another
+ * tool's ENI, e.g. the VPC CNI's on a node that was running before the hook; or one of ours in
+ * another subnet after a settings change). Launch treats it like any failure; the hook installer
+ * reports such running nodes without failing the stack.
+ */
+export class DeviceIndexConflictError extends Error {
+  override readonly name = 'DeviceIndexConflictError';
+}
+
 /** Lowest-free allocation ran out of addresses or of retries. */
 export class AllocationError extends Error {
   override readonly name = 'AllocationError';

@@ -44,6 +44,8 @@ export interface NodeReport {
   readonly availabilityZone?: string;
   readonly interfaces: InterfaceResult[];
   readonly reason?: string;
+  /** When failed: the error's name (`DeviceIndexConflictError`, `NodeConfigurationError`, an AWS code...). */
+  readonly errorName?: string;
   /** The lifecycle result to use if this is a launch: CONTINUE, or `on-failure` when failed. */
   readonly lifecycleResult: LifecycleResult;
   /** Per device index, what was (or, in dry-run, would be) done. */
@@ -172,6 +174,7 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       availabilityZone,
       interfaces: [],
       reason: `${error.name}: ${error.message}`,
+      errorName: error.name,
       lifecycleResult: onFailure,
       actions: [],
     };

@@ -4,7 +4,7 @@
  * ENI of ours can be adopted, or a new one must be created. Conflicts are errors before anything is
  * created.
  */
-import { NodeConfigurationError } from '../errors';
+import { DeviceIndexConflictError } from '../errors';
 import type { InstanceView, InterfaceView } from '../ec2/port';
 import { TAG_DEVICE_INDEX, TAG_INSTANCE_ID } from '../tags';
 
@@ -45,13 +45,13 @@ export function planInterfaces(
     if (attached) {
       const eni = ours.get(attached.networkInterfaceId);
       if (!eni) {
-        throw new NodeConfigurationError(
+        throw new DeviceIndexConflictError(
           `device index ${deviceIndex} of ${instance.instanceId} already holds ${attached.networkInterfaceId}, which eks-multus-eni did not create`,
         );
       }
       if (eni.subnetId !== subnetId) {
-        throw new NodeConfigurationError(
-          `device index ${deviceIndex} of ${instance.instanceId} holds our ${eni.networkInterfaceId} in ${eni.subnetId}, but the settings now name ${subnetId}`,
+        throw new DeviceIndexConflictError(
+          `device index ${deviceIndex} of ${instance.instanceId} holds our ${eni.networkInterfaceId} in ${eni.subnetId}, but the settings now name ${subnetId} (reconcile with prune replaces it)`,
         );
       }
       claimed.add(eni.networkInterfaceId);

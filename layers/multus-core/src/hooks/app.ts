@@ -71,6 +71,8 @@ interface RunningNodes {
   skipped: number;
   gone: number;
   failures: string[];
+  /** Nodes whose multus device indexes are held by other ENIs (e.g. the VPC CNI's on a node running before the hook): reported, never a failure of the stack. */
+  conflicts: string[];
 }
 
 interface Run {
@@ -93,7 +95,10 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
 
   function summary(run: Run): string {
     const n = run.nodes;
-    const nodes = `${n.nodes} running node(s) checked: ${n.attached} with multus ENIs, ${n.skipped} skipped, ${n.failures.length} failed` + (n.gone > 0 ? `, ${n.gone} gone meanwhile` : '');
+    const nodes =
+      `${n.nodes} running node(s) checked: ${n.attached} with multus ENIs, ${n.skipped} skipped, ${n.failures.length} failed` +
+      (n.gone > 0 ? `, ${n.gone} gone meanwhile` : '') +
+      (n.conflicts.length > 0 ? `; left as they are (device indexes held by other ENIs; replace these nodes to give them their multus ENIs): ${n.conflicts.join('; ')}` : '');
     return `hooks on ${run.groups.join(', ') || 'no group'}; ${nodes}`;
   }
 
@@ -112,6 +117,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
         else if (node.outcome === 'failed') {
           // A node that terminated while we looked at it is not a failure of ours (state re-read, not the message).
           if (GONE.has(states.get(node.instanceId) ?? 'absent')) run.nodes.gone++;
+          else if (node.errorName === 'DeviceIndexConflictError') run.nodes.conflicts.push(`${node.instanceId}: ${node.reason ?? 'conflict'}`);
           else run.nodes.failures.push(`${node.instanceId}: ${node.reason ?? 'failed'}`);
         }
       }
@@ -126,6 +132,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
       NodesChecked: String(run.nodes.nodes),
       NodesAttached: String(run.nodes.attached),
       NodesFailed: String(run.nodes.failures.length),
+      NodesConflicting: String(run.nodes.conflicts.length),
     };
   }
 
@@ -235,7 +242,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     }
     logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId, requestId: envelope.requestId });
     const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
-    const run: Run = { phase: 'starting', steps: [], groups: [], nodes: { groupsDone: 0, nodes: 0, attached: 0, skipped: 0, gone: 0, failures: [] } };
+    const run: Run = { phase: 'starting', steps: [], groups: [], nodes: { groupsDone: 0, nodes: 0, attached: 0, skipped: 0, gone: 0, failures: [], conflicts: [] } };
     const controller = new AbortController();
     const work = { Create: create, Update: update, Delete: remove }[envelope.requestType];
 
