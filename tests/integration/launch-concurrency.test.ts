@@ -64,3 +64,24 @@ test('two concurrent deliveries of the same event: exactly n ENIs on the node, n
   const accepted = (await control().completions()).filter((c) => c.accepted);
   expect(accepted).toEqual([expect.objectContaining({ instanceId, result: 'CONTINUE' })]);
 });
+
+test('a lost race when more nodes wait than addresses remain: the node still gets one of the free addresses', async () => {
+  // A /28 multus subnet: 11 usable addresses, 8 of them taken, 3 free; 9 other opted-in nodes
+  // launched recently and still without an address there (more than the 3 free ones).
+  layout = await createVpc(clients, ['us-east-1a'], 1, 28);
+  await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
+  const subnet = layout.azs[0].multusSubnets[0];
+  const { CreateNetworkInterfaceCommand } = await import('@aws-sdk/client-ec2');
+  for (let i = 4; i < 12; i++) {
+    await clients.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnet, PrivateIpAddress: `10.0.1.${i}` }));
+  }
+  const nodes = await Promise.all(Array.from({ length: 10 }, () => launchNode(clients, layout.azs[0].nodeSubnet)));
+  const last = [...nodes].sort().pop()!; // the highest rank among the waiting nodes
+  // Its first try loses (as if another node took the address a moment earlier).
+  await control().inject({ service: 'ec2', action: 'CreateNetworkInterface', code: 'InvalidIPAddress.InUse', count: 1 });
+
+  const result = await handler(eventFor('launch.json', last));
+
+  expect(result).toMatchObject({ outcome: 'attached' });
+  expect(['10.0.1.12', '10.0.1.13', '10.0.1.14']).toContain(result.interfaces[0].privateIpAddress);
+});

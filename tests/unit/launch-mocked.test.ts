@@ -211,3 +211,66 @@ describe('lifecycle completion', () => {
     await expect(app().handle(fixture('launch.json'))).rejects.toMatchObject({ name: 'ValidationError' });
   });
 });
+
+describe('what settles by itself', () => {
+  test.each(['IncorrectInstanceState', 'InvalidNetworkInterfaceID.NotFound'])(
+    'an attach answered with %s (instance still pending, ENI not visible yet) is retried until it works',
+    async (code) => {
+      givenNode([]);
+      ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
+        NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
+      }));
+      const notYet = Object.assign(new Error('not yet'), { name: code });
+      ec2
+        .on(AttachNetworkInterfaceCommand)
+        .rejectsOnce(notYet)
+        .rejectsOnce(notYet)
+        .callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+
+      const result = await app().handle(fixture('launch.json'));
+
+      expect(result.outcome).toBe('attached');
+      expect(ec2).toHaveReceivedCommandTimes(AttachNetworkInterfaceCommand, 4);
+      expect(ec2).not.toHaveReceivedCommand(DeleteNetworkInterfaceCommand);
+    },
+  );
+
+  test('an attach error that does not settle is not retried: rollback, ABANDON', async () => {
+    givenNode([]);
+    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
+      NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, SourceDestCheck: true },
+    }));
+    ec2.on(AttachNetworkInterfaceCommand).rejects(Object.assign(new Error('no'), { name: 'UnauthorizedOperation' }));
+    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-a'] }).resolves({ NetworkInterfaces: [{ NetworkInterfaceId: 'eni-a', Status: 'available' }] });
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(ec2).toHaveReceivedCommandTimes(AttachNetworkInterfaceCommand, 1);
+    expect(ec2).toHaveReceivedCommandWith(DeleteNetworkInterfaceCommand, { NetworkInterfaceId: 'eni-a' });
+  });
+
+  test('the interface limit of a multi-card instance type is network card 0\'s', async () => {
+    givenNode([]);
+    ec2.on(DescribeInstanceTypesCommand).resolves({
+      InstanceTypes: [
+        {
+          NetworkInfo: {
+            MaximumNetworkInterfaces: 4,
+            DefaultNetworkCardIndex: 0,
+            NetworkCards: [
+              { NetworkCardIndex: 0, MaximumNetworkInterfaces: 2 },
+              { NetworkCardIndex: 1, MaximumNetworkInterfaces: 2 },
+            ],
+          },
+        },
+      ],
+    });
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result).toMatchObject({ outcome: 'failed' });
+    expect(result.reason).toContain('allows 2 network interfaces');
+    expect(ec2).not.toHaveReceivedCommand(CreateNetworkInterfaceCommand);
+  });
+});

@@ -10,6 +10,8 @@ export interface AttachmentView {
   readonly deleteOnTermination: boolean | undefined;
   readonly status: string | undefined;
   readonly instanceId: string | undefined;
+  /** The network card (0 unless the instance type has several); multus ENIs go on card 0. */
+  readonly networkCardIndex?: number;
 }
 
 export interface InterfaceView {

@@ -51,6 +51,7 @@ function attachmentView(a: NetworkInterface['Attachment'] | InstanceNetworkInter
     deleteOnTermination: a.DeleteOnTermination,
     status: a.Status,
     instanceId: 'InstanceId' in a ? a.InstanceId : undefined,
+    networkCardIndex: a.NetworkCardIndex,
   };
 }
 
@@ -246,7 +247,11 @@ export class SdkEc2 implements Ec2Port {
       const out = await this.ec2.send(
         new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] }),
       );
-      const max = out.InstanceTypes?.[0]?.NetworkInfo?.MaximumNetworkInterfaces;
+      // Multus ENIs are attached on network card 0: its own limit counts (types with several
+      // cards report the total of all cards in MaximumNetworkInterfaces).
+      const info = out.InstanceTypes?.[0]?.NetworkInfo;
+      const card0 = info?.NetworkCards?.find((c) => (c.NetworkCardIndex ?? 0) === (info?.DefaultNetworkCardIndex ?? 0));
+      const max = card0?.MaximumNetworkInterfaces ?? info?.MaximumNetworkInterfaces;
       if (max === undefined) throw new Error(`EC2 reports no network interface limit for instance type ${instanceType}`);
       return max;
     });

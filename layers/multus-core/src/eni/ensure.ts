@@ -4,9 +4,9 @@
  * place are kept, unattached ones of ours are adopted. On any failure every ENI this call created or
  * adopted is detached and deleted before the error propagates.
  */
-import type { Ec2Port, InstanceView, InterfaceView, SubnetView } from '../ec2/port';
+import type { AttachmentView, Ec2Port, InstanceView, InterfaceView, SubnetView } from '../ec2/port';
 import { AllocationError, asError, awsErrorCode } from '../errors';
-import { formatIpv4, freeAddresses, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
+import { formatIpv4, freeAddresses, lowestFree, parseCidr, parseIpv4, type Ipv4Cidr, type Ipv4Range, type UsedAddresses } from '../ipv4';
 import type { Log } from '../log';
 import type { Settings } from '../settings/parse';
 import { interfaceTags, TAG_INSTANCE_ID } from '../tags';
@@ -56,12 +56,26 @@ export class EnsureError extends Error {
   }
 }
 
+/**
+ * The free addresses from the `rank`-th lowest on (or from the highest free one, when fewer than
+ * rank + 1 are free: the rank counts peers that may never take an address here).
+ */
+function* fromRank(cidr: Ipv4Cidr, taken: UsedAddresses, rank: number): Generator<number, void, undefined> {
+  const window = lowestFree(cidr, taken, rank + 1);
+  if (window.length === 0) return;
+  const start = window[window.length - 1];
+  yield start;
+  for (const a of freeAddresses(cidr, taken)) if (a > start) yield a;
+}
+
 /** Codes EC2 uses when the requested private address is taken. */
 const ADDRESS_IN_USE_CODES = new Set(['InvalidIPAddress.InUse', 'PrivateIpAddressInUse']);
 /** Generic codes that may or may not mean "address taken": re-read state to decide. */
 const GENERIC_CODES = new Set(['InvalidParameterValue', 'InvalidParameterCombination', 'InvalidParameter']);
 
 export const DEFAULT_MAX_ADDRESS_RACES = 128;
+/** Attach errors that settle by themselves: a just-created ENI not yet visible, an instance still pending. */
+const SETTLING_CODES = new Set(['InvalidNetworkInterfaceID.NotFound', 'IncorrectInstanceState', 'IncorrectState']);
 /** Nodes launched this recently may still be waiting on their hook for addresses. */
 const LAUNCH_WINDOW_MS = 15 * 60_000;
 
@@ -105,7 +119,14 @@ class Ensurer {
       eni = await this.create(plan);
     }
     const attached = await this.attach(eni, plan);
-    if (attached.winner) return this.result(plan, attached.winner, 'in-place');
+    if (attached.winner) {
+      // Another delivery attached first (or our attach succeeded but its answer was lost): make
+      // sure the attachment is as a complete slot would be.
+      const { winner, attachment } = attached;
+      if (attachment.deleteOnTermination !== true) await ec2.setDeleteOnTermination(winner.networkInterfaceId, attachment.attachmentId, true);
+      if (winner.sourceDestCheck !== wantSdc) await ec2.setSourceDestCheck(winner.networkInterfaceId, wantSdc);
+      return this.result(plan, winner, winner.networkInterfaceId === eni.networkInterfaceId ? (plan.kind === 'create' ? 'created' : 'adopted') : 'in-place');
+    }
     await ec2.setDeleteOnTermination(eni.networkInterfaceId, attached.attachmentId, true);
     // A new ENI starts with the check on (EC2's default); skip the call when that is what we want.
     if (plan.kind === 'create' ? wantSdc !== true : eni.sourceDestCheck !== wantSdc) {
@@ -176,8 +197,7 @@ class Ensurer {
         taken.addresses.push(next.value);
         const rank = await this.rankAmongLaunching(plan.subnetId, fresh);
         this.deps.log.info('address taken by a concurrent launch; moving on', { subnetId: plan.subnetId, address, losses, rank });
-        candidates = freeAddresses(cidr, taken);
-        for (let skipped = 0; skipped < rank; skipped++) if (candidates.next().done) break;
+        candidates = fromRank(cidr, taken, rank);
       }
     }
   }
@@ -239,14 +259,17 @@ class Ensurer {
    * delivery of the same event may hold the index with an ENI of ours, which then wins, and ours
    * (if we created it) is deleted.
    */
-  private async attach(eni: InterfaceView, plan: SlotPlan): Promise<{ attachmentId: string; winner?: undefined } | { winner: InterfaceView; attachmentId?: undefined }> {
+  private async attach(
+    eni: InterfaceView,
+    plan: SlotPlan,
+  ): Promise<{ attachmentId: string; winner?: undefined } | { winner: InterfaceView; attachment: AttachmentView; attachmentId?: undefined }> {
     const { ec2 } = this.deps;
     const { instance } = this.request;
     try {
-      return { attachmentId: await ec2.attachInterface(eni.networkInterfaceId, instance.instanceId, plan.deviceIndex) };
+      return { attachmentId: await this.attachWithSettling(eni.networkInterfaceId, plan.deviceIndex) };
     } catch (err) {
       const now = await ec2.describeInstance(instance.instanceId);
-      const holder = now?.interfaces.find((a) => a.attachment.deviceIndex === plan.deviceIndex);
+      const holder = now?.interfaces.find((a) => a.attachment.deviceIndex === plan.deviceIndex && (a.attachment.networkCardIndex ?? 0) === 0);
       if (!holder) throw err;
       const holderEni = await ec2.describeInterface(holder.networkInterfaceId);
       if (!holderEni || !isOurs(holderEni, instance.instanceId) || holderEni.subnetId !== plan.subnetId) throw err;
@@ -258,10 +281,34 @@ class Ensurer {
           cause: awsErrorCode(err),
         });
         await ec2.deleteInterface(eni.networkInterfaceId);
+        // The winner belongs to the other delivery: a rollback of ours must not take it away.
+        const index = this.owned.indexOf(eni.networkInterfaceId);
+        if (index >= 0) this.owned.splice(index, 1);
       }
-      const index = this.owned.indexOf(eni.networkInterfaceId);
-      if (index >= 0) this.owned.splice(index, 1);
-      return { winner: holderEni };
+      return { winner: holderEni, attachment: holder.attachment };
+    }
+  }
+
+  /**
+   * AttachNetworkInterface, riding out what settles by itself: an ENI created a moment ago that
+   * EC2 does not show yet (InvalidNetworkInterfaceID.NotFound: eventual consistency) and an
+   * instance still `pending` (IncorrectInstanceState). Polls with backoff, bounded.
+   */
+  private async attachWithSettling(networkInterfaceId: string, deviceIndex: number): Promise<string> {
+    const { ec2, release } = this.deps;
+    let waited = 0;
+    let delay = 250;
+    for (;;) {
+      try {
+        return await ec2.attachInterface(networkInterfaceId, this.request.instance.instanceId, deviceIndex);
+      } catch (err) {
+        const code = awsErrorCode(err);
+        if (!code || !SETTLING_CODES.has(code) || waited >= release.detachTimeoutMs) throw err;
+        this.deps.log.info('attach not possible yet; waiting', { networkInterfaceId, deviceIndex, code, waitedMs: waited });
+        await release.sleep(delay);
+        waited += delay;
+        delay = Math.min(delay * 2, 5_000);
+      }
     }
   }
 

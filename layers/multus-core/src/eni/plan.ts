@@ -41,7 +41,7 @@ export function planInterfaces(
   const plans: SlotPlan[] = [];
   subnetIds.forEach((subnetId, i) => {
     const deviceIndex = i + 1;
-    const attached = instance.interfaces.find((a) => a.attachment.deviceIndex === deviceIndex);
+    const attached = instance.interfaces.find((a) => a.attachment.deviceIndex === deviceIndex && (a.attachment.networkCardIndex ?? 0) === 0);
     if (attached) {
       const eni = ours.get(attached.networkInterfaceId);
       if (!eni) {
