@@ -103,11 +103,14 @@ test('the built hook installer, loaded with the built layer, puts the hooks, fix
   }
 });
 
-test('the built sweeper, loaded with the built layer, deletes an orphan of ours whose instance is gone', async () => {
+test('the built sweeper, loaded with the built layer, deletes an orphan of ours whose instance is terminated', async () => {
   await resetEmulator();
   const clients = worldClients();
   const layout = await createVpc(clients, ['us-east-1a']);
-  const orphan = await createOrphan(clients, layout.azs[0].multusSubnets[0], 'i-0000000000000dead', 1);
+  const gone = await launchNode(clients, layout.azs[0].nodeSubnet);
+  const { TerminateInstancesCommand } = await import('@aws-sdk/client-ec2');
+  await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
+  const orphan = await createOrphan(clients, layout.azs[0].multusSubnets[0], gone, 1);
   const fn = output.functions.SweeperFunction;
 
   const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, join(ROOT, 'events', 'scheduled.json')], {

@@ -47,11 +47,18 @@ describe('decide', () => {
   });
 
   test.each([
-    ['unknown to EC2', {}],
     ['terminated', { [OWNER]: 'terminated' }],
     ['shutting down', { [OWNER]: 'shutting-down' }],
   ])('available and its instance is %s: delete at once, whatever the age', (_label, states) => {
     expect(decideFor(eni('eni-1', SUBNET, { tags: ours() }), states)).toMatchObject({ action: 'delete' });
+  });
+
+  test('available and its instance unknown to EC2: marked on first sight (it may be too new to show), deleted on a later sweep', () => {
+    expect(decideFor(eni('eni-1', SUBNET, { tags: ours() }), {})).toMatchObject({ action: 'mark', reason: expect.stringContaining('(yet?)') });
+    expect(decideFor(eni('eni-1', SUBNET, { tags: ours({ [TAG_ORPHAN_SINCE]: minutesAgo(1) }) }), {})).toMatchObject({
+      action: 'delete',
+      reason: expect.stringContaining('no longer exists'),
+    });
   });
 
   test('attached to a live instance: keep; a stale mark is removed', () => {
@@ -60,12 +67,13 @@ describe('decide', () => {
     expect(decideFor(eni('eni-1', SUBNET, { tags: ours({ [TAG_ORPHAN_SINCE]: minutesAgo(90) }), attachedTo: OWNER })).action).toBe('unmark');
   });
 
-  test('attached to an instance that is gone or terminated: release (detach, then delete)', () => {
-    expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OWNER }), {})).toMatchObject({
+  test('attached to an instance that is terminated: release (detach, then delete); unknown to EC2: marked first, released later', () => {
+    expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OWNER }), { [OWNER]: 'terminated' }).action).toBe('release');
+    expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OWNER }), {}).action).toBe('mark');
+    expect(decideFor(eni('eni-1', SUBNET, { tags: ours({ [TAG_ORPHAN_SINCE]: minutesAgo(15) }), attachedTo: OWNER }), {})).toMatchObject({
       action: 'release',
       reason: expect.stringContaining(`instance ${OWNER} no longer exists`),
     });
-    expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OWNER }), { [OWNER]: 'terminated' }).action).toBe('release');
   });
 
   test('attached to a shutting-down instance: keep (EC2 and the terminate hook are on it)', () => {
@@ -74,7 +82,7 @@ describe('decide', () => {
 
   test('the attachment, not the tag, decides for an attached ENI', () => {
     expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OTHER }), { [OTHER]: 'running' }).action).toBe('keep');
-    expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OTHER }), { [OWNER]: 'running' }).action).toBe('release');
+    expect(decideFor(eni('eni-1', SUBNET, { tags: ours(), attachedTo: OTHER }), { [OWNER]: 'running', [OTHER]: 'terminated' }).action).toBe('release');
   });
 
   test('attaching or detaching: keep until the next sweep', () => {
@@ -107,8 +115,9 @@ describe('sweepOrphans over a fake port', () => {
         eni('eni-new', SUBNET, { tags: ours() }),
         eni('eni-young', SUBNET, { tags: ours({ [TAG_ORPHAN_SINCE]: minutesAgo(5) }) }),
         eni('eni-attached', SUBNET, { tags: ours(), attachedTo: OWNER }),
-        eni('eni-dead', SUBNET, { tags: { 'eks-multus-eni/instance-id': OTHER } }),
-        eni('eni-stuck', SUBNET, { tags: { 'eks-multus-eni/instance-id': OTHER }, attachedTo: OTHER }),
+        // OTHER is unknown to EC2 since an earlier sweep (which marked these two).
+        eni('eni-dead', SUBNET, { tags: { 'eks-multus-eni/instance-id': OTHER, [TAG_ORPHAN_SINCE]: minutesAgo(15) } }),
+        eni('eni-stuck', SUBNET, { tags: { 'eks-multus-eni/instance-id': OTHER, [TAG_ORPHAN_SINCE]: minutesAgo(15) }, attachedTo: OTHER }),
         eni('eni-foreign', SUBNET, {}),
       ],
       instanceStates: { [OWNER]: 'running' },

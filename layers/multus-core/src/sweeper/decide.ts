@@ -55,6 +55,10 @@ function describeState(instanceId: string, state: string | undefined): string {
   return state === undefined ? `instance ${instanceId} no longer exists` : `instance ${instanceId} is ${state}`;
 }
 
+function unknownYet(instanceId: string): string {
+  return `EC2 does not know instance ${instanceId} (yet?): marked now, removed on a later sweep if still unknown`;
+}
+
 function minutes(ms: number): string {
   const m = ms / 60_000;
   return `${Number.isInteger(m) ? m : m.toFixed(1)} min`;
@@ -73,9 +77,10 @@ export function decide(input: DecideInput): SweepDecision {
     if (attachedTo === undefined) return { action: 'keep', reason: 'in use, but not by an instance' };
     const state = instanceStates.get(attachedTo);
     // Attached to a shutting-down instance: EC2 and the terminate hook are already on it.
-    if (state === undefined || state === 'terminated') {
+    if (state === 'terminated' || (state === undefined && marked !== undefined)) {
       return { action: 'release', reason: `attached to ${attachedTo}, but ${describeState(attachedTo, state)}` };
     }
+    if (state === undefined) return { action: 'mark', reason: unknownYet(attachedTo) };
     if (marked !== undefined) return { action: 'unmark', reason: `attached to ${attachedTo} (${state}) again` };
     return { action: 'keep', reason: `attached to ${attachedTo} (${state})` };
   }
@@ -85,6 +90,9 @@ export function decide(input: DecideInput): SweepDecision {
   }
 
   const ownerState = instanceStates.get(owner);
+  // Unknown to EC2 on first sight may be a node so new that describe does not show it yet
+  // (eventual consistency): mark it, and delete on a later sweep if it is still unknown.
+  if (ownerState === undefined && marked === undefined) return { action: 'mark', reason: unknownYet(owner) };
   if (gone(ownerState)) return { action: 'delete', reason: `available and ${describeState(owner, ownerState)}` };
 
   const since = marked === undefined ? NaN : Date.parse(marked);
