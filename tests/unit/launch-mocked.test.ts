@@ -203,9 +203,20 @@ describe('lifecycle completion', () => {
     expect(result).toMatchObject({ outcome: 'attached', completion: 'already-complete' });
   });
 
-  test('ValidationError while the instance still waits on its hook is a real error: the handler throws', async () => {
+  test('the instance still waiting (another hook may hold it): "No active Lifecycle Action" still means complete', async () => {
     givenNode([ours('eni-a', 1, { deleteOnTermination: true }), ours('eni-b', 2, { deleteOnTermination: true })]);
     asg.on(CompleteLifecycleActionCommand).rejects(validation);
+    asg.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE, LifecycleState: 'Pending:Wait' } as never] });
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result).toMatchObject({ outcome: 'attached', completion: 'already-complete' });
+  });
+
+  test('another ValidationError while the instance still waits on its hook is a real error: the handler throws', async () => {
+    givenNode([ours('eni-a', 1, { deleteOnTermination: true }), ours('eni-b', 2, { deleteOnTermination: true })]);
+    const invalid = Object.assign(new Error('1 validation error detected: Value at lifecycleHookName failed to satisfy constraint'), { name: 'ValidationError' });
+    asg.on(CompleteLifecycleActionCommand).rejects(invalid);
     asg.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE, LifecycleState: 'Pending:Wait' } as never] });
 
     await expect(app().handle(fixture('launch.json'))).rejects.toMatchObject({ name: 'ValidationError' });

@@ -13,7 +13,7 @@ import {
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
 import { TtlCache } from '../cache';
-import { awsErrorCode } from '../errors';
+import { asError, awsErrorCode } from '../errors';
 import type { LifecycleResult } from '../settings/parse';
 import type { LifecycleAction } from './event';
 
@@ -30,6 +30,9 @@ export interface LifecyclePort {
   /** The hook's heartbeat timeout in seconds, or undefined when the hook is not found. */
   heartbeatTimeoutSeconds(autoScalingGroupName: string, lifecycleHookName: string): Promise<number | undefined>;
 }
+
+/** Auto Scaling's message for an action that is complete, expired or unknown. */
+const NO_ACTIVE_ACTION = /no active lifecycle action found/i;
 
 /** True for states in which the instance still waits on a hook (`Pending:Wait`, `Warmed:Terminating:Wait`...). */
 export function isWaiting(state: string | undefined): boolean {
@@ -109,6 +112,9 @@ export class SdkLifecycle implements LifecyclePort {
       // "No active Lifecycle Action found" and real validation problems share the code: re-read.
       const state = await this.lifecycleState(action.instanceId);
       if (!isWaiting(state)) return 'already-complete';
+      // Still waiting: another hook of the group may be holding the instance, so the state cannot
+      // tell. Only then does Auto Scaling's own wording decide.
+      if (NO_ACTIVE_ACTION.test(asError(err).message)) return 'already-complete';
       throw err;
     }
   }
