@@ -47,6 +47,7 @@ function ours(id: string, deviceIndex: number, attachment?: { deleteOnTerminatio
   return {
     NetworkInterfaceId: id,
     SubnetId: SUBNETS[deviceIndex - 1],
+    AvailabilityZone: 'us-east-1a',
     Status: attachment ? 'in-use' : 'available',
     PrivateIpAddress: `10.0.${deviceIndex}.10`,
     SourceDestCheck: false,
@@ -181,7 +182,7 @@ describe('terminate', () => {
 
     const result = await app().handle(fixture('terminate.json'));
 
-    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE' });
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', availabilityZone: 'us-east-1a' });
     expect(result.interfaces.map((i) => i.networkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
     expect(ec2).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { AttachmentId: 'eni-attach-eni-stays' });
     expect(ec2).toHaveReceivedCommandTimes(DetachNetworkInterfaceCommand, 1);
@@ -283,5 +284,22 @@ describe('what settles by itself', () => {
     expect(result).toMatchObject({ outcome: 'failed' });
     expect(result.reason).toContain('allows 2 network interfaces');
     expect(ec2).not.toHaveReceivedCommand(CreateNetworkInterfaceCommand);
+  });
+});
+
+describe('our hooks only', () => {
+  test('with LAUNCH_HOOK_NAME/TERMINATE_HOOK_NAME set, an action of another hook is ignored and not completed', async () => {
+    const other = { ...fixture('launch.json'), detail: { ...fixture('launch.json').detail, LifecycleHookName: 'someone-elses-hook' } };
+    const scoped = createLifecycleApp({
+      clients: { ec2: new EC2Client({}), autoscaling: new AutoScalingClient({}), ssm: new SSMClient({}) },
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      env: { ...env, LAUNCH_HOOK_NAME: 'eks-multus-eni-launch', TERMINATE_HOOK_NAME: 'eks-multus-eni-terminate' },
+    });
+
+    const result = await scoped.handle(other);
+
+    expect(result).toMatchObject({ outcome: 'ignored', lifecycleResult: null, reason: expect.stringContaining('someone-elses-hook is not one of ours') });
+    expect(asg).not.toHaveReceivedCommand(CompleteLifecycleActionCommand);
+    expect(ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
   });
 });

@@ -88,6 +88,13 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
       return { outcome: 'ignored', lifecycleResult: null, instanceId: null, interfaces: [], reason: parsed.reason };
     }
     const { action } = parsed;
+    // Our hooks only (when the deployment names them): another hook's action is not ours to complete.
+    const ourHooks = [env.LAUNCH_HOOK_NAME, env.TERMINATE_HOOK_NAME].map((h) => h?.trim()).filter((h): h is string => !!h);
+    if (ourHooks.length > 0 && !ourHooks.includes(action.lifecycleHookName)) {
+      const reason = `lifecycle hook ${action.lifecycleHookName} is not one of ours (${ourHooks.join(', ')})`;
+      logger.info(`ignored event: ${reason}`, { instanceId: action.instanceId });
+      return { outcome: 'ignored', lifecycleResult: null, instanceId: action.instanceId, interfaces: [], reason };
+    }
     logger.appendKeys({
       instanceId: action.instanceId,
       autoScalingGroupName: action.autoScalingGroupName,
@@ -96,7 +103,7 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
     });
     try {
       if (parsed.kind === 'terminate') {
-        return await handleTerminate({ ec2, lifecycle, log: logger, release }, action);
+        return await handleTerminate({ ec2, lifecycle, log: logger, release, annotate: (keys) => logger.appendKeys(keys) }, action);
       }
       let deps;
       try {

@@ -17,6 +17,7 @@ export interface AttachmentView {
 export interface InterfaceView {
   readonly networkInterfaceId: string;
   readonly subnetId: string;
+  readonly availabilityZone?: string;
   readonly status: string | undefined;
   readonly privateIpAddress: string | undefined;
   /** Every IPv4 address of the ENI, primary and secondary. */

@@ -61,6 +61,7 @@ export function interfaceView(eni: NetworkInterface): InterfaceView {
   return {
     networkInterfaceId: eni.NetworkInterfaceId ?? '',
     subnetId: eni.SubnetId ?? '',
+    availabilityZone: eni.AvailabilityZone,
     status: eni.Status,
     privateIpAddress: eni.PrivateIpAddress,
     privateIpAddresses: addresses,

@@ -18,6 +18,8 @@ export interface TerminateDeps {
   readonly lifecycle: LifecyclePort;
   readonly log: Log;
   readonly release: ReleaseOptions;
+  /** Adds keys to every later log line (Powertools `appendKeys`). */
+  readonly annotate?: (keys: Record<string, string>) => void;
 }
 
 export async function handleTerminate(deps: TerminateDeps, action: LifecycleAction): Promise<HandlerResult> {
@@ -25,6 +27,11 @@ export async function handleTerminate(deps: TerminateDeps, action: LifecycleActi
   const ours = (await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, action.instanceId)).filter((eni) =>
     isOurs(eni, action.instanceId),
   );
+  // The AZ on every log line: from our ENIs, or from the instance when it has none.
+  const availabilityZone =
+    ours.find((e) => e.availabilityZone)?.availabilityZone ??
+    (await ec2.describeInstance(action.instanceId).catch(() => undefined))?.availabilityZone;
+  if (availabilityZone) deps.annotate?.({ availabilityZone });
   const released: { deviceIndex: number; subnetId: string; networkInterfaceId: string; privateIpAddress: string | null }[] = [];
   const failures: string[] = [];
   for (const eni of ours) {
@@ -58,6 +65,7 @@ export async function handleTerminate(deps: TerminateDeps, action: LifecycleActi
     instanceId: action.instanceId,
     interfaces: released,
     completion,
+    availabilityZone,
     ...(failures.length > 0 ? { reason: `could not release ${failures.join(', ')}` } : {}),
   };
 }

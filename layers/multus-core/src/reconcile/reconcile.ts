@@ -83,7 +83,8 @@ async function targets(deps: ReconcileDeps, request: ReconcileRequest): Promise<
     for (const id of await deps.lifecycle.groupInstances(name)) ids.add(id);
   }
   if (!request.instanceIds && !request.autoScalingGroupNames) {
-    const tagged = await deps.ec2.describeTaggedInstances(deps.nodeTagKey, ['pending', 'running', 'stopping', 'stopped']);
+    // Not `stopping`: EC2 refuses attaches until it is stopped; the next reconcile gets it.
+    const tagged = await deps.ec2.describeTaggedInstances(deps.nodeTagKey, ['pending', 'running', 'stopped']);
     for (const i of tagged) ids.add(i.instanceId);
   }
   return [...ids].sort();
