@@ -11,7 +11,7 @@ const app = createLifecycleApp({ clients: createClients(), logger });
 
 export const handler = async (event: unknown, context?: Context): Promise<HandlerResult> => {
   if (context) logger.addContext(context);
-  return app.handle(event);
+  return app.handle(event, context);
 };
 
 /** For tests and local tools: drop cached settings and EC2 descriptions. */

@@ -303,3 +303,27 @@ describe('our hooks only', () => {
     expect(ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
   });
 });
+
+describe('the function\'s time limit', () => {
+  const almostOut = { getRemainingTimeInMillis: () => 19_000 }; // under the 20 s kept for rollback and the answer
+
+  test('a launch with no time left for the work starts nothing, still answers the lifecycle action (on-failure)', async () => {
+    givenNode([]);
+
+    const result = await app().handle(fixture('launch.json'), almostOut);
+
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON', reason: expect.stringContaining('ran out of time') });
+    expect(ec2).not.toHaveReceivedCommand(CreateNetworkInterfaceCommand);
+    expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'ABANDON' });
+  });
+
+  test('a reconcile out of time lists the nodes it did not reach', async () => {
+    givenNode([]);
+    const event = { source: 'eks-multus-eni', 'detail-type': 'Reconcile Multus Interfaces', detail: { instanceIds: [INSTANCE, 'i-0123456789abcdef1'] } };
+
+    const result = await app().handle(event, almostOut);
+
+    expect(result.reconcile).toMatchObject({ nodes: [], notReached: [INSTANCE, 'i-0123456789abcdef1'], summary: { notReached: 2 } });
+    expect(ec2).not.toHaveReceivedCommand(CreateNetworkInterfaceCommand);
+  });
+});

@@ -18,6 +18,15 @@ import { cacheMaxAgeSeconds, normaliseConfigPath, SsmSettingsSource } from './se
 import { isReconcileEvent, parseReconcileRequest, reconcileNodes, type ReconcileReport, type ReconcileRequest } from './reconcile/reconcile';
 
 export const DEFAULT_NODE_TAG_KEY = 'multus-ng';
+/** No new step starts this close to the function's timeout: time kept for rollback and the answer. */
+export const WORK_MARGIN_MS = 20_000;
+/** Waits (detach during rollback) end this close to the timeout. */
+const WAIT_MARGIN_MS = 8_000;
+
+/** What the domain needs of Lambda's context: the time left. */
+export interface RemainingTime {
+  getRemainingTimeInMillis(): number;
+}
 
 export interface LifecycleAppOptions {
   readonly clients: AwsClients;
@@ -29,9 +38,10 @@ export interface LifecycleAppOptions {
 }
 
 export interface LifecycleApp {
-  handle(event: unknown): Promise<HandlerResult>;
+  /** `context` (Lambda's) bounds the work so that an answer always goes out before the timeout. */
+  handle(event: unknown, context?: RemainingTime): Promise<HandlerResult>;
   /** Brings existing nodes to the current settings (the hook installer calls this for running nodes). */
-  reconcile(request: ReconcileRequest): Promise<ReconcileReport>;
+  reconcile(request: ReconcileRequest, context?: RemainingTime): Promise<ReconcileReport>;
   /** Drops every cached setting and EC2 description (tests; the settings check). */
   clearCaches(): void;
 }
@@ -48,28 +58,32 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
 
   const nodeTagKey = env.NODE_TAG_KEY?.trim() || DEFAULT_NODE_TAG_KEY;
   /** What launch and reconcile need; CONFIG_PATH is checked here, when it is needed. */
-  const nodeDeps = () => ({
-    ec2,
-    lifecycle,
-    settings,
-    configPath: normaliseConfigPath(env.CONFIG_PATH),
-    nodeTagKey,
-    log: logger,
-    release,
-    maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
-    annotate: (keys: Record<string, string>) => logger.appendKeys(keys),
-  });
+  const nodeDeps = (context?: RemainingTime) => {
+    const end = context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
+    return {
+      ec2,
+      lifecycle,
+      settings,
+      configPath: normaliseConfigPath(env.CONFIG_PATH),
+      nodeTagKey,
+      log: logger,
+      release: end === undefined ? release : { ...release, deadline: end - WAIT_MARGIN_MS },
+      deadline: end === undefined ? undefined : end - WORK_MARGIN_MS,
+      maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
+      annotate: (keys: Record<string, string>) => logger.appendKeys(keys),
+    };
+  };
 
-  async function reconcile(request: ReconcileRequest): Promise<ReconcileReport> {
+  async function reconcile(request: ReconcileRequest, context?: RemainingTime): Promise<ReconcileReport> {
     // Many nodes at once: no per-node keys on the shared logger (each line names its node).
-    return reconcileNodes({ ...nodeDeps(), annotate: undefined }, request);
+    return reconcileNodes({ ...nodeDeps(context), annotate: undefined }, request);
   }
 
-  async function handle(event: unknown): Promise<HandlerResult> {
+  async function handle(event: unknown, context?: RemainingTime): Promise<HandlerResult> {
     logger.resetKeys();
     if (isReconcileEvent(event)) {
       try {
-        const report = await reconcile(parseReconcileRequest(event));
+        const report = await reconcile(parseReconcileRequest(event), context);
         return { outcome: 'reconciled', lifecycleResult: null, instanceId: null, interfaces: [], reconcile: report };
       } catch (err) {
         logger.error('reconcile failed', { error: asError(err) });
@@ -103,11 +117,13 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
     });
     try {
       if (parsed.kind === 'terminate') {
-        return await handleTerminate({ ec2, lifecycle, log: logger, release, annotate: (keys) => logger.appendKeys(keys) }, action);
+        const end = context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
+        const terminateRelease = end === undefined ? release : { ...release, deadline: end - WAIT_MARGIN_MS };
+        return await handleTerminate({ ec2, lifecycle, log: logger, release: terminateRelease, annotate: (keys) => logger.appendKeys(keys) }, action);
       }
       let deps;
       try {
-        deps = nodeDeps();
+        deps = nodeDeps(context);
       } catch (err) {
         const error = asError(err);
         logger.error('function environment is incomplete', { error });

@@ -11,7 +11,7 @@ import type { Log } from '../log';
 import type { Settings } from '../settings/parse';
 import { interfaceTags, TAG_INSTANCE_ID } from '../tags';
 import { isOurs, type SlotPlan } from './plan';
-import { releaseInterface, type ReleaseOptions } from './release';
+import { pastDeadline, releaseInterface, type ReleaseOptions } from './release';
 
 export interface EnsuredInterface {
   readonly deviceIndex: number;
@@ -30,6 +30,11 @@ export interface EnsureDeps {
   readonly maxAddressRaces: number;
   /** The opt-in tag key: nodes carrying it may be allocating at the same time. */
   readonly nodeTagKey: string;
+  /**
+   * Epoch ms after which no new step starts (the function is about to time out): the work
+   * stops, rolls back and the lifecycle action still gets its answer.
+   */
+  readonly deadline?: number;
 }
 
 export interface EnsureRequest {
@@ -100,6 +105,9 @@ class Ensurer {
   }
 
   private async ensureSlot(plan: SlotPlan): Promise<EnsuredInterface> {
+    if (pastDeadline(this.deps.deadline)) {
+      throw new AllocationError(`ran out of time before device index ${plan.deviceIndex} (the function is about to time out)`);
+    }
     const { ec2 } = this.deps;
     const wantSdc = this.request.settings.sourceDestCheck;
     if (plan.kind === 'in-place') {
@@ -184,6 +192,9 @@ class Ensurer {
         if (!(await this.isAddressRace(err, plan.subnetId, address))) throw err;
         losses++;
         this.racesLost++;
+        if (pastDeadline(this.deps.deadline)) {
+          throw new AllocationError(`ran out of time in subnet ${plan.subnetId} after ${losses} addresses were taken by concurrent launches`);
+        }
         if (losses >= this.deps.maxAddressRaces) {
           throw new AllocationError(
             `gave up on subnet ${plan.subnetId} after ${losses} addresses were taken by concurrent launches`,
@@ -303,7 +314,7 @@ class Ensurer {
         return await ec2.attachInterface(networkInterfaceId, this.request.instance.instanceId, deviceIndex);
       } catch (err) {
         const code = awsErrorCode(err);
-        if (!code || !SETTLING_CODES.has(code) || waited >= release.detachTimeoutMs) throw err;
+        if (!code || !SETTLING_CODES.has(code) || waited >= release.detachTimeoutMs || pastDeadline(this.deps.deadline)) throw err;
         this.deps.log.info('attach not possible yet; waiting', { networkInterfaceId, deviceIndex, code, waitedMs: waited });
         await release.sleep(delay);
         waited += delay;

@@ -12,6 +12,13 @@ export interface ReleaseOptions {
   readonly sleep: Sleep;
   /** Longest total wait for an attach or a detach to finish, in milliseconds. */
   readonly detachTimeoutMs: number;
+  /** Epoch ms after which no wait goes on (the function is about to time out). */
+  readonly deadline?: number;
+}
+
+/** True once `deadline` (epoch ms) has passed; never without one. */
+export function pastDeadline(deadline: number | undefined): boolean {
+  return deadline !== undefined && Date.now() >= deadline;
 }
 
 export const DEFAULT_RELEASE_OPTIONS: ReleaseOptions = { sleep: realSleep, detachTimeoutMs: 60_000 };
@@ -41,7 +48,7 @@ export async function releaseInterface(ec2: Ec2Port, networkInterfaceId: string,
     for (;;) {
       const now = await ec2.describeInterface(networkInterfaceId);
       if (!now || done(now)) return now;
-      if (waited >= options.detachTimeoutMs) {
+      if (waited >= options.detachTimeoutMs || pastDeadline(options.deadline)) {
         throw new DetachTimeoutError(`${networkInterfaceId} still ${now.attachment?.status ?? now.status} after ${options.detachTimeoutMs} ms waiting for ${what}`);
       }
       await options.sleep(delay);

@@ -19,7 +19,7 @@ import type { HookInstallerClients } from './clients';
 import type { Ec2Port } from '../ec2/port';
 import { SdkEc2 } from '../ec2/sdk';
 import { asError } from '../errors';
-import { createLifecycleApp, type LifecycleApp } from '../app';
+import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
 import { cacheMaxAgeSeconds } from '../settings/load';
 import { DeadlineError, installHooks, removeHooks } from './install';
@@ -77,6 +77,8 @@ interface RunningNodes {
 
 interface Run {
   phase: string;
+  /** When CloudFormation gets its answer at the latest (epoch ms). */
+  answerAt: number;
   readonly steps: string[];
   groups: string[];
   readonly nodes: RunningNodes;
@@ -107,7 +109,9 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     run.phase = 'giving running nodes their multus ENIs';
     for (const group of run.groups) {
       if (signal.aborted) throw new DeadlineError('stopped: the function is about to time out');
-      const report: ReconcileReport = await reconciler.reconcile({ autoScalingGroupNames: [group], dryRun: false, prune: false });
+      // No node is started after CloudFormation is answered: the reconcile's own deadline is the answer's time.
+      const untilAnswer = { getRemainingTimeInMillis: () => run.answerAt + WORK_MARGIN_MS - Date.now() };
+      const report: ReconcileReport = await reconciler.reconcile({ autoScalingGroupNames: [group], dryRun: false, prune: false }, untilAnswer);
       const failed = report.nodes.filter((n) => n.outcome === 'failed');
       const states = failed.length > 0 ? await ec2.describeInstanceStates(failed.map((n) => n.instanceId)) : new Map<string, string>();
       for (const node of report.nodes) {
@@ -242,12 +246,13 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     }
     logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId, requestId: envelope.requestId });
     const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
-    const run: Run = { phase: 'starting', steps: [], groups: [], nodes: { groupsDone: 0, nodes: 0, attached: 0, skipped: 0, gone: 0, failures: [], conflicts: [] } };
+    const run: Run = { phase: 'starting', answerAt: Number.POSITIVE_INFINITY, steps: [], groups: [], nodes: { groupsDone: 0, nodes: 0, attached: 0, skipped: 0, gone: 0, failures: [], conflicts: [] } };
     const controller = new AbortController();
     const work = { Create: create, Update: update, Delete: remove }[envelope.requestType];
 
     const remaining = context?.getRemainingTimeInMillis() ?? options.budgetMs ?? DEFAULT_BUDGET_MS;
     const waitMs = Math.max(remaining - margin, 1000);
+    run.answerAt = Date.now() + waitMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<CustomResourceOutcome>((resolve) => {
       timer = setTimeout(() => {

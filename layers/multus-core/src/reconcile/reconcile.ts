@@ -9,6 +9,7 @@
  */
 import { MalformedEventError } from '../errors';
 import { ensureNode, type NodeDeps, type NodeReport } from '../eni/node';
+import { pastDeadline } from '../eni/release';
 import type { LifecyclePort } from '../lifecycle/complete';
 
 export const RECONCILE_SOURCE = 'eks-multus-eni';
@@ -25,12 +26,15 @@ export interface ReconcileReport {
   readonly dryRun: boolean;
   readonly prune: boolean;
   readonly nodes: NodeReport[];
+  /** Nodes not looked at because the invocation ran out of time (run the reconcile again). */
+  readonly notReached: string[];
   readonly summary: {
     readonly nodes: number;
     readonly attached: number;
     readonly planned: number;
     readonly skipped: number;
     readonly failed: number;
+    readonly notReached: number;
     /** Per action (create, adopt, in-place, fix, remove): how many ENIs it concerned. */
     readonly actions: Record<string, number>;
   };
@@ -90,24 +94,37 @@ async function targets(deps: ReconcileDeps, request: ReconcileRequest): Promise<
   return [...ids].sort();
 }
 
-/** Runs `work` over `items` with at most `limit` at once, keeping the order of results. */
-async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+/**
+ * Runs `work` over `items` with at most `limit` at once, keeping the order of results; starts
+ * nothing new once `stop()` says so (what was not started is absent from the result).
+ */
+async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>, stop: () => boolean): Promise<R[]> {
+  const results: (R | undefined)[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !stop()) {
       const i = next++;
       results[i] = await work(items[i]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  return results.filter((r): r is R => r !== undefined);
 }
 
 export async function reconcileNodes(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileReport> {
   const ids = await targets(deps, request);
   deps.log.info('reconcile: nodes to check', { count: ids.length, dryRun: request.dryRun, prune: request.prune });
-  const nodes = await pooled(ids, deps.concurrency ?? 4, (id) => ensureNode(deps, id, { dryRun: request.dryRun, prune: request.prune }));
+  const nodes = await pooled(
+    ids,
+    deps.concurrency ?? 4,
+    (id) => ensureNode(deps, id, { dryRun: request.dryRun, prune: request.prune }),
+    () => pastDeadline(deps.deadline),
+  );
+  const reached = new Set(nodes.map((n) => n.instanceId));
+  const notReached = ids.filter((id) => !reached.has(id));
+  if (notReached.length > 0) {
+    deps.log.warn('reconcile: out of time; these nodes were not looked at (run it again)', { notReached });
+  }
   const count = (outcome: NodeReport['outcome']) => nodes.filter((n) => n.outcome === outcome).length;
   const actions: Record<string, number> = {};
   for (const node of nodes) for (const a of node.actions) actions[a.action] = (actions[a.action] ?? 0) + 1;
@@ -115,7 +132,16 @@ export async function reconcileNodes(deps: ReconcileDeps, request: ReconcileRequ
     dryRun: request.dryRun,
     prune: request.prune,
     nodes,
-    summary: { nodes: nodes.length, attached: count('attached'), planned: count('planned'), skipped: count('skipped'), failed: count('failed'), actions },
+    notReached,
+    summary: {
+      nodes: nodes.length,
+      attached: count('attached'),
+      planned: count('planned'),
+      skipped: count('skipped'),
+      failed: count('failed'),
+      notReached: notReached.length,
+      actions,
+    },
   };
   deps.log.info('reconcile: done', { summary: report.summary });
   return report;
