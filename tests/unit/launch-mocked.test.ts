@@ -16,6 +16,8 @@ import {
   DetachNetworkInterfaceCommand,
   EC2Client,
   ModifyNetworkInterfaceAttributeCommand,
+  type DescribeInstancesCommandOutput,
+  type Instance,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -65,7 +67,7 @@ function givenNode(attached: NetworkInterface[]) {
   ssm.on(GetParametersByPathCommand).resolves({
     Parameters: [{ Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' }],
   });
-  ec2.on(DescribeInstancesCommand).resolves({
+  const described: { Reservations: NonNullable<DescribeInstancesCommandOutput['Reservations']> & { Instances: Instance[] }[] } = {
     Reservations: [
       {
         Instances: [
@@ -83,13 +85,15 @@ function givenNode(attached: NetworkInterface[]) {
         ],
       },
     ],
-  });
+  };
+  ec2.on(DescribeInstancesCommand).resolves(described);
   ec2.on(DescribeSubnetsCommand).resolves({
     Subnets: SUBNETS.map((id, i) => ({ SubnetId: id, VpcId: 'vpc-1', AvailabilityZone: 'us-east-1a', CidrBlock: `10.0.${i + 1}.0/24` })),
   });
   ec2.on(DescribeInstanceTypesCommand).resolves({ InstanceTypes: [{ NetworkInfo: { MaximumNetworkInterfaces: 4 } }] });
   ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: attached });
   asg.on(CompleteLifecycleActionCommand).resolves({});
+  return described;
 }
 
 beforeEach(() => {
@@ -325,5 +329,38 @@ describe('the function\'s time limit', () => {
 
     expect(result.reconcile).toMatchObject({ nodes: [], notReached: [INSTANCE, 'i-0123456789abcdef1'], summary: { notReached: 2 } });
     expect(ec2).not.toHaveReceivedCommand(CreateNetworkInterfaceCommand);
+  });
+});
+
+describe('eventual consistency and transitions', () => {
+  test('an instance EC2 does not show yet (NotFound right after launch) is described again', async () => {
+    const described = givenNode([]);
+    ec2
+      .on(DescribeInstancesCommand)
+      .rejectsOnce(Object.assign(new Error('not yet'), { name: 'InvalidInstanceID.NotFound' }))
+      .resolves(described);
+    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({ NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId } }));
+    ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result).toMatchObject({ outcome: 'attached' });
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(2); // the NotFound, then the retry
+  });
+
+  test('an ENI of ours still detaching at a multus index is waited for, then the slot is filled anew', async () => {
+    const leaving = ours('eni-old', 1, { deleteOnTermination: true });
+    const described = givenNode([{ ...leaving, Attachment: { ...leaving.Attachment!, Status: 'detaching' } }]);
+    const instance = described.Reservations[0].Instances[0];
+    const settled = { Reservations: [{ Instances: [{ ...instance, NetworkInterfaces: instance.NetworkInterfaces!.slice(0, 1) }] }] };
+    ec2.on(DescribeInstancesCommand).resolvesOnce({ Reservations: [{ Instances: [instance] }] }).resolves(settled);
+    ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
+    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({ NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId } }));
+    ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(result.outcome).toBe('attached');
+    expect(result.interfaces.map((i) => i.networkInterfaceId)).toEqual(['eni-a', 'eni-b']);
   });
 });

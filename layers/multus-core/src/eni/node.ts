@@ -20,7 +20,7 @@ import type { SettingsSource } from '../settings/load';
 import { TAG_INSTANCE_ID } from '../tags';
 import { ensureInterfaces, type EnsureDeps } from './ensure';
 import { isOurs, planInterfaces, strayInterfaces, type SlotPlan } from './plan';
-import { releaseInterface } from './release';
+import { pastDeadline, releaseInterface } from './release';
 
 export interface NodeDeps extends EnsureDeps {
   readonly settings: SettingsSource;
@@ -55,6 +55,23 @@ export interface NodeReport {
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
 
+/**
+ * DescribeInstances until the instance is visible and `settled` says so, polling with backoff
+ * within the release bound: right after launch EC2 may not show it yet (eventual consistency), and
+ * an attachment may still be detaching. The last answer is returned either way.
+ */
+async function describeSettled(deps: NodeDeps, instanceId: string, settled: (i: InstanceView) => boolean): Promise<InstanceView | undefined> {
+  let waited = 0;
+  let delay = 250;
+  for (;;) {
+    const instance = await deps.ec2.describeInstance(instanceId);
+    if ((instance && settled(instance)) || waited >= Math.min(deps.release.detachTimeoutMs, 10_000) || pastDeadline(deps.deadline)) return instance;
+    await deps.release.sleep(delay);
+    waited += delay;
+    delay = Math.min(delay * 2, 2_000);
+  }
+}
+
 function plannedActions(plans: readonly SlotPlan[]): NodeReport['actions'] {
   return plans.map((p) => ({
     deviceIndex: p.deviceIndex,
@@ -84,7 +101,7 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
   let onFailure: LifecycleResult = DEFAULT_ON_FAILURE;
   let availabilityZone: string | undefined;
   try {
-    let instance = await ec2.describeInstance(instanceId);
+    let instance = await describeSettled(deps, instanceId, () => true);
     if (!instance) throw new NodeConfigurationError(`instance ${instanceId} does not exist (EC2 does not know it)`);
     if (GONE_STATES.has(instance.state ?? '')) throw new NodeConfigurationError(`instance ${instanceId} is ${instance.state}`);
     availabilityZone = instance.availabilityZone;
@@ -110,6 +127,14 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       return skipped(`no multus subnets configured for ${instance.availabilityZone} (${missing} does not exist)`);
     }
     const subnets = await assertNodeSettings(ec2, instance, subnetIds, settings, deps.configPath);
+    // A multus device index whose attachment is still detaching (an earlier rollback or prune) is
+    // neither free nor ours to keep: wait until it is gone.
+    const detachingAt = (i: InstanceView) =>
+      i.interfaces.some((a) => a.attachment.status === 'detaching' && a.attachment.deviceIndex >= 1 && a.attachment.deviceIndex <= subnetIds.length);
+    if (detachingAt(instance)) {
+      instance = await describeSettled(deps, instanceId, (i) => !detachingAt(i));
+      if (!instance || detachingAt(instance)) throw new NodeConfigurationError(`instance ${instanceId}: an ENI at a multus device index is still detaching`);
+    }
     const describeKnown = () =>
       settings.useIpsFromStartOfSubnet
         ? ec2.describeInterfacesInSubnets(subnetIds)
