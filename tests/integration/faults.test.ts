@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createClients, createLifecycleApp } from 'multus-core';
-import { handler, clearCaches } from '../../functions/lifecycle/handler';
-import { control, resetEmulator } from '../support/context';
+import { handler } from '../../functions/lifecycle/handler';
+import { cleanEmulatorEachTest, control } from '../support/context';
 import {
   createVpc,
   eventFor,
@@ -27,10 +27,7 @@ const ROOT = join(__dirname, '..', '..');
 const clients = worldClients();
 let layout: VpcLayout;
 
-beforeEach(async () => {
-  await resetEmulator();
-  clearCaches();
-});
+cleanEmulatorEachTest();
 
 async function leaked(nodes: string[]): Promise<string[]> {
   // Ours and not attached to one of the nodes at a multus device index: leaked.

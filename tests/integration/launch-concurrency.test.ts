@@ -4,8 +4,8 @@
  * the race is real). Shows lowest-free allocation surviving a burst and duplicate deliveries of
  * the same event converging on exactly one ENI per device index.
  */
-import { handler, clearCaches } from '../../functions/lifecycle/handler';
-import { control, resetEmulator } from '../support/context';
+import { handler } from '../../functions/lifecycle/handler';
+import { cleanEmulatorEachTest, control } from '../support/context';
 import {
   createVpc,
   eventFor,
@@ -20,10 +20,7 @@ import {
 const clients = worldClients();
 let layout: VpcLayout;
 
-beforeEach(async () => {
-  await resetEmulator();
-  clearCaches();
-});
+cleanEmulatorEachTest();
 
 test('a burst of 20 concurrent launches in one subnet, lowest-free on: all succeed with distinct, compact addresses', async () => {
   layout = await createVpc(clients, ['us-east-1a'], 1);

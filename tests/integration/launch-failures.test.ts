@@ -6,29 +6,20 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createClients, createLifecycleApp } from 'multus-core';
-import { handler, clearCaches } from '../../functions/lifecycle/handler';
-import { control, resetEmulator } from '../support/context';
+import { handler } from '../../functions/lifecycle/handler';
+import { control, freshVpcEachTest } from '../support/context';
 import {
   CONFIG_PATH,
-  createVpc,
   eventFor,
   launchNode,
   multusInterfaces,
   ourInterfaces,
   putSetting,
   putSettings,
-  worldClients,
-  type VpcLayout,
 } from '../support/world';
 
-const clients = worldClients();
-let layout: VpcLayout;
-
-beforeEach(async () => {
-  await resetEmulator();
-  clearCaches();
-  layout = await createVpc(clients, ['us-east-1a', 'us-east-1b']);
-});
+const world = freshVpcEachTest(['us-east-1a', 'us-east-1b']);
+const { clients } = world;
 
 async function completionsFor(instanceId: string) {
   return (await control().completions()).filter((c) => c.instanceId === instanceId);
@@ -40,7 +31,7 @@ async function expectNothingLeaked() {
 
 describe('bad settings fail before anything is created', () => {
   test('a subnet id that does not exist: failed, ABANDON, no ENI, the reason names the parameter and the subnet', async () => {
-    const az = layout.azs[0];
+    const az = world.layout.azs[0];
     await putSetting(clients, `subnets/${az.az}`, `${az.multusSubnets[0]},subnet-0123456789abcdef0`, 'StringList');
     const instanceId = await launchNode(clients, az.nodeSubnet);
 
@@ -53,8 +44,8 @@ describe('bad settings fail before anything is created', () => {
   });
 
   test('a subnet of another AZ: failed with the on-failure result (CONTINUE here)', async () => {
-    const az = layout.azs[0];
-    await putSetting(clients, `subnets/${az.az}`, layout.azs[1].multusSubnets[0], 'StringList');
+    const az = world.layout.azs[0];
+    await putSetting(clients, `subnets/${az.az}`, world.layout.azs[1].multusSubnets[0], 'StringList');
     await putSetting(clients, 'on-failure', 'CONTINUE');
     const instanceId = await launchNode(clients, az.nodeSubnet);
 
@@ -67,8 +58,8 @@ describe('bad settings fail before anything is created', () => {
   });
 
   test('a malformed setting names the parameter; a valid on-failure is still honoured', async () => {
-    await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'yes', 'on-failure': 'CONTINUE' });
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'yes', 'on-failure': 'CONTINUE' });
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
 
     const result = await handler(eventFor('launch.json', instanceId));
 
@@ -78,7 +69,7 @@ describe('bad settings fail before anything is created', () => {
   });
 
   test('no parameter at all under CONFIG_PATH: failed, ABANDON, naming the path', async () => {
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
 
     const result = await handler(eventFor('launch.json', instanceId));
 
@@ -87,8 +78,8 @@ describe('bad settings fail before anything is created', () => {
   });
 
   test('more interfaces than the instance type allows: a clear error before anything is created', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet, { instanceType: 't2.micro' });
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet, { instanceType: 't2.micro' });
 
     const result = await handler(eventFor('launch.json', instanceId));
 
@@ -100,8 +91,8 @@ describe('bad settings fail before anything is created', () => {
 
 describe('API failures roll back', () => {
   test('attach of the second ENI fails: both ENIs are removed and the action completes ABANDON', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await control().inject({ service: 'ec2', action: 'AttachNetworkInterface', code: 'UnauthorizedOperation', status: 403, skip: 1 });
 
     const result = await handler(eventFor('launch.json', instanceId));
@@ -114,8 +105,8 @@ describe('API failures roll back', () => {
   });
 
   test('throttling is retried by the SDK and the launch succeeds', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await control().inject({ service: 'ec2', action: 'CreateNetworkInterface', code: 'RequestLimitExceeded', status: 503, count: 2 });
     await control().inject({ service: 'ec2', action: 'AttachNetworkInterface', code: 'RequestLimitExceeded', status: 503, count: 1 });
 
@@ -129,8 +120,8 @@ describe('API failures roll back', () => {
   });
 
   test('CompleteLifecycleAction failing after the SDK retries: ENIs stay, the handler throws, the redelivery completes', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await control().inject({ service: 'autoscaling', action: 'CompleteLifecycleAction', code: 'ServiceUnavailable', status: 503, count: 5 });
     const event = eventFor('launch.json', instanceId);
 
@@ -145,7 +136,7 @@ describe('API failures roll back', () => {
   });
 
   test('a failure logs one structured error with the node context and the cause', async () => {
-    const az = layout.azs[0];
+    const az = world.layout.azs[0];
     await putSetting(clients, `subnets/${az.az}`, 'subnet-0123456789abcdef0', 'StringList');
     const instanceId = await launchNode(clients, az.nodeSubnet);
     const lines: string[] = [];

@@ -3,8 +3,8 @@
  * proxy for what moto lacks (lifecycle completion, in-use address and occupied device index
  * rejections). Each test starts from a clean emulator and uses the events/ fixtures.
  */
-import { handler, clearCaches } from '../../functions/lifecycle/handler';
-import { control, resetEmulator } from '../support/context';
+import { handler } from '../../functions/lifecycle/handler';
+import { control, freshVpcEachTest, resetEmulator } from '../support/context';
 import {
   CONFIG_PATH,
   createOrphan,
@@ -16,18 +16,13 @@ import {
   putSetting,
   putSettings,
   reserveCidr,
-  worldClients,
-  type VpcLayout,
 } from '../support/world';
 
-const clients = worldClients();
-let layout: VpcLayout;
+const world = freshVpcEachTest(['us-east-1a', 'us-east-1b']);
+const { clients } = world;
 
-beforeEach(async () => {
-  await resetEmulator();
-  clearCaches();
+beforeEach(() => {
   process.env.POWERTOOLS_PARAMETERS_MAX_AGE = '60';
-  layout = await createVpc(clients, ['us-east-1a', 'us-east-1b']);
 });
 
 async function completionsFor(instanceId: string) {
@@ -40,8 +35,8 @@ function tagsOf(eni: { TagSet?: { Key?: string; Value?: string }[] }) {
 
 describe('launch of an opted-in node', () => {
   test('attaches one ENI per multus subnet of its AZ, in order, tagged, and completes CONTINUE', async () => {
-    await putSettings(clients, layout);
-    const az = layout.azs[1];
+    await putSettings(clients, world.layout);
+    const az = world.layout.azs[1];
     const instanceId = await launchNode(clients, az.nodeSubnet);
 
     const result = await handler(eventFor('launch.json', instanceId));
@@ -68,9 +63,9 @@ describe('launch of an opted-in node', () => {
   });
 
   test('interface-tags, security-groups and source-dest-check settings are applied', async () => {
-    await putSettings(clients, layout, { 'interface-tags': 'cnf=upf, team=core=5g', 'source-dest-check': 'true' });
-    await putSetting(clients, 'security-groups', layout.securityGroupId, 'StringList');
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout, { 'interface-tags': 'cnf=upf, team=core=5g', 'source-dest-check': 'true' });
+    await putSetting(clients, 'security-groups', world.layout.securityGroupId, 'StringList');
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
 
     await handler(eventFor('launch.json', instanceId));
 
@@ -78,14 +73,14 @@ describe('launch of an opted-in node', () => {
     expect(enis).toHaveLength(2);
     for (const eni of enis) {
       expect(tagsOf(eni)).toMatchObject({ cnf: 'upf', team: 'core=5g' });
-      expect(eni.Groups?.map((g) => g.GroupId)).toEqual([layout.securityGroupId]);
+      expect(eni.Groups?.map((g) => g.GroupId)).toEqual([world.layout.securityGroupId]);
       expect(eni.SourceDestCheck).toBe(true);
     }
   });
 
   test('lowest-free mode takes the lowest free addresses, skipping AWS-reserved ones and CIDR reservations', async () => {
-    await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
-    const az = layout.azs[0];
+    await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'true' });
+    const az = world.layout.azs[0];
     await reserveCidr(clients, az.multusSubnets[1], '10.0.2.0/29'); // .0-.7 reserved in the second
     const first = await launchNode(clients, az.nodeSubnet);
     const second = await launchNode(clients, az.nodeSubnet);
@@ -99,13 +94,13 @@ describe('launch of an opted-in node', () => {
 
   test('any number of AZs: three AZs, each node gets the subnets of its own AZ', async () => {
     await resetEmulator();
-    layout = await createVpc(clients, ['us-east-1a', 'us-east-1b', 'us-east-1c'], 3);
-    await putSettings(clients, layout);
-    const nodes = await Promise.all(layout.azs.map((az) => launchNode(clients, az.nodeSubnet)));
+    world.layout = await createVpc(clients, ['us-east-1a', 'us-east-1b', 'us-east-1c'], 3);
+    await putSettings(clients, world.layout);
+    const nodes = await Promise.all(world.layout.azs.map((az) => launchNode(clients, az.nodeSubnet)));
 
     const results = await Promise.all(nodes.map((id) => handler(eventFor('launch.json', id))));
 
-    for (const [i, az] of layout.azs.entries()) {
+    for (const [i, az] of world.layout.azs.entries()) {
       expect(results[i]).toMatchObject({ outcome: 'attached', availabilityZone: az.az });
       const enis = await multusInterfaces(clients, nodes[i]);
       expect(enis.map((e) => e.SubnetId)).toEqual(az.multusSubnets);
@@ -116,8 +111,8 @@ describe('launch of an opted-in node', () => {
 
 describe('nodes that get no multus ENI', () => {
   test('a node without the opt-in tag is skipped with CONTINUE', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet, { optIn: false });
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet, { optIn: false });
 
     const result = await handler(eventFor('launch.json', instanceId));
 
@@ -128,8 +123,8 @@ describe('nodes that get no multus ENI', () => {
   });
 
   test('a node in an AZ without subnets is skipped with CONTINUE, naming the missing parameter', async () => {
-    await putSetting(clients, `subnets/${layout.azs[0].az}`, layout.azs[0].multusSubnets.join(','), 'StringList');
-    const instanceId = await launchNode(clients, layout.azs[1].nodeSubnet);
+    await putSetting(clients, `subnets/${world.layout.azs[0].az}`, world.layout.azs[0].multusSubnets.join(','), 'StringList');
+    const instanceId = await launchNode(clients, world.layout.azs[1].nodeSubnet);
 
     const result = await handler(eventFor('launch.json', instanceId));
 
@@ -142,8 +137,8 @@ describe('nodes that get no multus ENI', () => {
 
 describe('idempotency', () => {
   test('the same event delivered again creates nothing new and leaves the node as it was', async () => {
-    await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'true' });
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     const event = eventFor('launch.json', instanceId);
 
     const first = await handler(event);
@@ -162,8 +157,8 @@ describe('idempotency', () => {
   });
 
   test('an unattached ENI of ours left by a crashed delivery is adopted, not duplicated', async () => {
-    await putSettings(clients, layout);
-    const az = layout.azs[0];
+    await putSettings(clients, world.layout);
+    const az = world.layout.azs[0];
     const instanceId = await launchNode(clients, az.nodeSubnet);
     const orphan = await createOrphan(clients, az.multusSubnets[0], instanceId, 1);
 
@@ -178,8 +173,8 @@ describe('idempotency', () => {
 describe('settings changes without a redeploy', () => {
   test('an SSM overwrite is picked up once the cache age has passed', async () => {
     process.env.POWERTOOLS_PARAMETERS_MAX_AGE = '1';
-    const az = layout.azs[0];
-    await putSettings(clients, layout);
+    const az = world.layout.azs[0];
+    await putSettings(clients, world.layout);
     const a = await launchNode(clients, az.nodeSubnet);
     const b = await launchNode(clients, az.nodeSubnet);
     const c = await launchNode(clients, az.nodeSubnet);
@@ -210,7 +205,7 @@ describe('events that are not ours or are malformed', () => {
   });
 
   test('a launch event without an instance id throws naming the field, and nothing is created', async () => {
-    await putSettings(clients, layout);
+    await putSettings(clients, world.layout);
     const { readFileSync } = await import('node:fs');
     const event = JSON.parse(readFileSync('events/malformed.json', 'utf8'));
 

@@ -6,38 +6,29 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { createClients, createLifecycleApp } from 'multus-core';
 import { handler, clearCaches } from '../../functions/lifecycle/handler';
-import { control, resetEmulator } from '../support/context';
+import { control, freshVpcEachTest } from '../support/context';
 import {
-  createVpc,
   eventFor,
   launchNode,
   multusInterfaces,
   ourInterfaces,
   putSetting,
   putSettings,
-  worldClients,
-  type VpcLayout,
 } from '../support/world';
 
-const clients = worldClients();
-let layout: VpcLayout;
-
-beforeEach(async () => {
-  await resetEmulator();
-  clearCaches();
-  layout = await createVpc(clients, ['us-east-1a']);
-});
+const world = freshVpcEachTest(['us-east-1a']);
+const { clients } = world;
 
 const quietLogger = () => new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' });
 
 describe('terminate', () => {
   test('our ENIs that would not go with the instance are released; a foreign ENI is untouched; a redelivery is a no-op', async () => {
-    await putSettings(clients, layout);
-    const node = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const node = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await handler(eventFor('launch.json', node));
     const ours = (await multusInterfaces(clients, node)).map((e) => e.NetworkInterfaceId);
     const { CreateNetworkInterfaceCommand } = await import('@aws-sdk/client-ec2');
-    const foreign = (await clients.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: layout.azs[0].multusSubnets[0] }))).NetworkInterface!.NetworkInterfaceId!;
+    const foreign = (await clients.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: world.layout.azs[0].multusSubnets[0] }))).NetworkInterface!.NetworkInterfaceId!;
     const event = eventFor('terminate.json', node);
 
     // moto reports DeleteOnTermination=false for every attachment, so both ENIs must be released here
@@ -59,8 +50,8 @@ describe('terminate', () => {
 
 describe('heartbeats', () => {
   test('a slow launch sends RecordLifecycleActionHeartbeat before completing', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     // Each create takes 700 ms; the hook is unknown to the emulator, so the shortest timeout (30 s)
     // is assumed, and the test beats every 1% of it (300 ms) after 100 ms.
     await control().inject({ service: 'ec2', action: 'CreateNetworkInterface', code: 'slow', delayMs: 700, count: 2 });
@@ -76,8 +67,8 @@ describe('heartbeats', () => {
   });
 
   test('a fast launch sends no heartbeat', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await handler(eventFor('launch.json', instanceId));
     expect(await control().heartbeats()).toEqual([]);
     expect((await control().stats()).calls['autoscaling:DescribeLifecycleHooks']).toBeUndefined();
@@ -86,8 +77,8 @@ describe('heartbeats', () => {
 
 describe('warm pools', () => {
   test('a stopped warm-pool instance gets its ENIs in the pool; entering service finds them and only completes', async () => {
-    await putSettings(clients, layout);
-    const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await clients.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
 
     const intoPool = await handler(eventFor('warm-pool-launch.json', instanceId));
@@ -108,17 +99,17 @@ describe('warm pools', () => {
 
 describe('reconcile', () => {
   async function mixedFleet() {
-    await putSettings(clients, layout);
-    const complete = await launchNode(clients, layout.azs[0].nodeSubnet);
-    const partial = await launchNode(clients, layout.azs[0].nodeSubnet);
-    const bare = await launchNode(clients, layout.azs[0].nodeSubnet);
-    const untagged = await launchNode(clients, layout.azs[0].nodeSubnet, { optIn: false });
+    await putSettings(clients, world.layout);
+    const complete = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+    const partial = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+    const bare = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+    const untagged = await launchNode(clients, world.layout.azs[0].nodeSubnet, { optIn: false });
     await handler(eventFor('launch.json', complete));
     // `partial` launched when the AZ had only its first subnet.
-    await putSetting(clients, `subnets/${layout.azs[0].az}`, layout.azs[0].multusSubnets[0], 'StringList');
+    await putSetting(clients, `subnets/${world.layout.azs[0].az}`, world.layout.azs[0].multusSubnets[0], 'StringList');
     clearCaches();
     await handler(eventFor('launch.json', partial));
-    await putSettings(clients, layout);
+    await putSettings(clients, world.layout);
     clearCaches();
     return { complete, partial, bare, untagged };
   }
@@ -149,17 +140,17 @@ describe('reconcile', () => {
     expect(result.reconcile!.summary).toMatchObject({ nodes: 4, attached: 3, skipped: 1, failed: 0 });
     expect((await multusInterfaces(clients, complete)).map((e) => e.NetworkInterfaceId)).toEqual(completeBefore);
     for (const id of [partial, bare]) {
-      expect((await multusInterfaces(clients, id)).map((e) => e.SubnetId)).toEqual(layout.azs[0].multusSubnets);
+      expect((await multusInterfaces(clients, id)).map((e) => e.SubnetId)).toEqual(world.layout.azs[0].multusSubnets);
     }
     expect(await multusInterfaces(clients, untagged)).toEqual([]);
     expect(await control().completions()).toHaveLength(2); // reconcile completes no lifecycle action
   });
 
   test('nothing is removed unless prune is asked', async () => {
-    await putSettings(clients, layout);
-    const node = await launchNode(clients, layout.azs[0].nodeSubnet);
+    await putSettings(clients, world.layout);
+    const node = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await handler(eventFor('launch.json', node));
-    await putSetting(clients, `subnets/${layout.azs[0].az}`, layout.azs[0].multusSubnets[0], 'StringList');
+    await putSetting(clients, `subnets/${world.layout.azs[0].az}`, world.layout.azs[0].multusSubnets[0], 'StringList');
     clearCaches();
 
     const kept = await handler(reconcileEvent({ instanceIds: [node] }));
@@ -168,7 +159,7 @@ describe('reconcile', () => {
 
     const pruned = await handler(reconcileEvent({ instanceIds: [node], prune: true }));
     expect(pruned.reconcile!.nodes[0].actions.map((a) => a.action)).toEqual(['remove', 'in-place']);
-    expect((await multusInterfaces(clients, node)).map((e) => e.SubnetId)).toEqual([layout.azs[0].multusSubnets[0]]);
+    expect((await multusInterfaces(clients, node)).map((e) => e.SubnetId)).toEqual([world.layout.azs[0].multusSubnets[0]]);
     expect(await ourInterfaces(clients)).toHaveLength(1);
   });
 
