@@ -8,6 +8,7 @@
  * A "scattered" layout (N addresses spread at random) is the old search's best case; it is shown
  * too, so that the ratio is not read as universal.
  */
+import { random } from './random';
 import { formatIpv4, lowestFree, parseCidr, parseIpv4, type Ipv4Cidr } from 'multus-core';
 import { baselineFreeAddresses, BASELINE_FREE_COUNT } from './baseline-allocator';
 import { summarize, timeSync, type Summary } from './stats';
@@ -31,17 +32,6 @@ export interface AllocationRow {
   readonly firstFree: string;
 }
 
-/** A deterministic PRNG, so every run times the same inputs. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], rnd: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {

@@ -21,6 +21,25 @@ beforeAll(async () => {
   output = await buildLikeSam(mkdtempSync(join(tmpdir(), 'eks-multus-eni-build-')));
 });
 
+/**
+ * Runs a built function's handler in a fresh Node process with its layers on NODE_PATH (as
+ * Lambda mounts them at /opt/nodejs), asynchronously: the emulator's proxy lives in this process.
+ * The handler must return, loading multus-core from the built layer; its result is returned.
+ */
+async function runBuilt(id: string, event: unknown, env: Record<string, string> = {}) {
+  const fn = output.functions[id];
+  const eventPath = join(output.outDir, `${id}-event.json`);
+  writeFileSync(eventPath, JSON.stringify(event));
+  const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, eventPath], {
+    env: { ...process.env, NODE_PATH: layerNodePath(output, fn), ...env },
+  });
+  expect(child.stderr).not.toMatch(/Error/);
+  expect(child.status).toBe(0);
+  const { result, resolved } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
+  expect(resolved).toBe(join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core', 'index.js'));
+  return result;
+}
+
 test('the layer lands at nodejs/node_modules/multus-core with a package.json, and its hooks entry beside', () => {
   const pkgDir = join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core');
   expect(JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'))).toMatchObject({ name: 'multus-core', main: 'index.js' });
@@ -53,18 +72,9 @@ test('the built handler, loaded with the built layer, attaches multus ENIs on a 
   const layout = await createVpc(clients, ['us-east-1a']);
   await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
   const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
-  const eventPath = join(output.outDir, 'event.json');
-  writeFileSync(eventPath, JSON.stringify(eventFor('launch.json', instanceId)));
-  const fn = output.functions.LifecycleFunction;
 
-  const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, eventPath], {
-    env: { ...process.env, NODE_PATH: layerNodePath(output, fn) },
-  });
+  const result = await runBuilt('LifecycleFunction', eventFor('launch.json', instanceId));
 
-  expect(child.stderr).not.toMatch(/Error/);
-  expect(child.status).toBe(0);
-  const { result, resolved } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
-  expect(resolved).toBe(join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core', 'index.js'));
   expect(result).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', instanceId });
   expect(result.interfaces.map((i: { privateIpAddress: string }) => i.privateIpAddress)).toEqual(['10.0.1.4', '10.0.2.4']);
   expect((await multusInterfaces(clients, instanceId)).map((e) => e.NetworkInterfaceId)).toEqual(
@@ -80,20 +90,9 @@ test('the built hook installer, loaded with the built layer, puts the hooks, fix
   const world = await createNodegroup(clients, layout, { nodes: 1 });
   const server = await startResponseServer();
   try {
-    const url = server.url();
-    const eventPath = join(output.outDir, 'hook-installer-event.json');
-    writeFileSync(eventPath, JSON.stringify(customResourceEvent('hook-installer-create.json', url, world)));
-    const fn = output.functions.HookInstallerFunction;
+    // The ResponseURL server lives in this process too.
+    const result = await runBuilt('HookInstallerFunction', customResourceEvent('hook-installer-create.json', server.url(), world));
 
-    // Asynchronous: the emulator's proxy and the ResponseURL server live in this process.
-    const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, eventPath], {
-      env: { ...process.env, NODE_PATH: layerNodePath(output, fn) },
-    });
-
-    expect(child.stderr).not.toMatch(/Error/);
-    expect(child.status).toBe(0);
-    const { result, resolved } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
-    expect(resolved).toBe(join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core', 'index.js'));
     expect(result).toMatchObject({ Status: 'SUCCESS', Data: { AutoScalingGroupNames: world.autoScalingGroupName, NodesAttached: '1' } });
     expect(server.responses.map((r) => r.body)).toEqual([result]);
     expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.LifecycleHookName)).toEqual(['eks-multus-eni-launch', 'eks-multus-eni-terminate']);
@@ -111,15 +110,10 @@ test('the built sweeper, loaded with the built layer, deletes an orphan of ours 
   const { TerminateInstancesCommand } = await import('@aws-sdk/client-ec2');
   await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
   const orphan = await createOrphan(clients, layout.azs[0].multusSubnets[0], gone, 1);
-  const fn = output.functions.SweeperFunction;
 
-  const child = await run(process.execPath, [join(__dirname, '..', 'support', 'run-built-handler.cjs'), fn.dir, fn.handler, join(ROOT, 'events', 'scheduled.json')], {
-    env: { ...process.env, NODE_PATH: layerNodePath(output, fn), SWEEP_GRACE_MINUTES: '30', SWEEP_DRY_RUN: 'false' },
-  });
+  const scheduled = JSON.parse(readFileSync(join(ROOT, 'events', 'scheduled.json'), 'utf8'));
+  const result = await runBuilt('SweeperFunction', scheduled, { SWEEP_GRACE_MINUTES: '30', SWEEP_DRY_RUN: 'false' });
 
-  expect(child.stderr).not.toMatch(/Error/);
-  expect(child.status).toBe(0);
-  const { result } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
   expect(result).toMatchObject({ deleted: 1, failed: 0 });
   expect((await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId)).not.toContain(orphan);
 });

@@ -6,18 +6,8 @@
  */
 import { formatIpv4, lowestFree, parseCidr, parseIpv4 } from 'multus-core';
 import { baselineFreeAddresses, BASELINE_FREE_COUNT } from '../../scripts/bench/baseline-allocator';
+import { random } from '../../scripts/bench/random';
 
-/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   readonly cidr: string;
