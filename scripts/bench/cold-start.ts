@@ -15,8 +15,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build, type BuildOptions } from 'esbuild';
-import { parse as parseYaml } from 'yaml';
+import { build } from 'esbuild';
+import { buildLikeSam, userShellEnv } from '../lib/sam-build';
 import type { Emulator } from '../../tests/support/emulator';
 import { emulatorEnv } from '../../tests/support/emulator';
 import { createVpc, putSettings, worldClients } from '../../tests/support/world';
@@ -60,42 +60,12 @@ export interface ColdStartResult {
   readonly artifacts: ArtifactSize[];
   /** The function bundle holds no copy of the AWS SDK (it comes from the layer). */
   readonly functionBundlesSdk: boolean;
-  readonly buildProperties: Record<string, unknown>;
+  /** The lifecycle function's esbuild command line, as SAM derives it from BuildProperties. */
+  readonly esbuildArgs: string[];
+  /** Wall time of each resource's build in the SAM reproduction, ms. */
+  readonly buildTimings: Record<string, number>;
   readonly loads: LoadVariant[];
   readonly launches: LaunchVariant[];
-}
-
-interface EsbuildFunction {
-  readonly logicalId: string;
-  readonly properties: Record<string, unknown>;
-}
-
-/** The esbuild functions of template.yaml with their BuildProperties. */
-export function esbuildFunctions(): EsbuildFunction[] {
-  const template = parseYaml(readFileSync(join(REPO, 'template.yaml'), 'utf8'), { logLevel: 'error' }) as {
-    Resources?: Record<string, { Type?: string; Metadata?: { BuildMethod?: string; BuildProperties?: Record<string, unknown> } }>;
-  };
-  return Object.entries(template.Resources ?? {})
-    .filter(([, r]) => r.Type === 'AWS::Serverless::Function' && r.Metadata?.BuildMethod === 'esbuild')
-    .map(([logicalId, r]) => ({ logicalId, properties: r.Metadata?.BuildProperties ?? {} }));
-}
-
-/** SAM's esbuild BuildProperties as esbuild options. */
-export function esbuildOptions(properties: Record<string, unknown>, outdir: string): BuildOptions {
-  const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',') : []);
-  return {
-    entryPoints: list(properties.EntryPoints).map((e) => join(REPO, e)),
-    outdir,
-    bundle: true,
-    external: list(properties.External),
-    mainFields: properties.MainFields ? list(properties.MainFields) : undefined,
-    minify: properties.Minify === true || properties.Minify === 'true',
-    target: String(properties.Target ?? 'es2022').toLowerCase(),
-    format: (String(properties.Format ?? 'cjs').toLowerCase() as BuildOptions['format']),
-    platform: (String(properties.Platform ?? 'node').toLowerCase() as BuildOptions['platform']),
-    sourcemap: properties.Sourcemap === true || properties.Sourcemap === 'true',
-    logLevel: 'warning',
-  };
 }
 
 function filesUnder(dir: string): string[] {
@@ -184,28 +154,20 @@ interface Variant {
 export async function runColdStart(emulator: Emulator, progress: (line: string) => void = () => {}): Promise<ColdStartResult> {
   const tmp = mkdtempSync(join(tmpdir(), 'eks-multus-eni-bench-'));
   try {
-    // The layer, as `sam build` makes it (BuildMethod: makefile).
-    const layerDir = join(tmp, 'MultusCoreLayer');
-    await run('make', ['-s', '-f', join(REPO, 'layers', 'multus-core', 'Makefile'), 'build-MultusCoreLayer', `ARTIFACTS_DIR=${layerDir}`], {
-      env: process.env,
-      timeoutMs: 120_000,
-    });
+    // The layer and every function, as `sam build` makes them (scripts/lib/sam-build.ts), timed.
+    const built = await buildLikeSam(join(tmp, 'sam'), { env: userShellEnv(process.env, true) });
+    const layerDir = built.layers.MultusCoreLayer;
     const artifacts: ArtifactSize[] = [artifactSize('MultusCoreLayer (layer)', layerDir)];
-
-    // Each esbuild function, with its BuildProperties.
-    const functions = esbuildFunctions();
-    const lifecycle = functions.find((f) => f.logicalId === 'LifecycleFunction') ?? functions[0];
+    const lifecycle = built.functions.LifecycleFunction ?? Object.values(built.functions)[0];
     if (!lifecycle) throw new Error('template.yaml has no esbuild function');
     let functionBundlesSdk = false;
-    for (const fn of functions) {
-      const outdir = join(tmp, fn.logicalId);
-      await build(esbuildOptions(fn.properties, outdir));
-      artifacts.push(artifactSize(`${fn.logicalId} (function)`, outdir));
-      for (const f of filesUnder(outdir)) {
+    for (const fn of Object.values(built.functions)) {
+      artifacts.push(artifactSize(`${fn.logicalId} (function)`, fn.dir));
+      for (const f of filesUnder(fn.dir)) {
         if (/EC2Client|@aws-sdk\/client-|SSMProvider/.test(readFileSync(f, 'utf8'))) functionBundlesSdk = true;
       }
     }
-    const builtHandler = join(tmp, lifecycle.logicalId, 'handler.js');
+    const builtHandler = join(lifecycle.dir, `${lifecycle.handler.split('.')[0]}.js`);
     progress(`cold start: built ${artifacts.map((a) => `${a.name} ${a.bytes} B`).join(', ')}`);
 
     // The same code unbundled: each file transpiled on its own, packages from node_modules.
@@ -222,8 +184,8 @@ export async function runColdStart(emulator: Emulator, progress: (line: string) 
       logLevel: 'warning',
     });
     writeFileSync(join(unbundled, 'node_modules', 'multus-core', 'package.json'), JSON.stringify({ name: 'multus-core', main: 'index.js' }));
-    const entry = (lifecycle.properties.EntryPoints as string[] | undefined)?.[0] ?? 'functions/lifecycle/handler.ts';
-    await build({ entryPoints: [join(REPO, entry)], outdir: join(unbundled, 'function'), bundle: false, format: 'cjs', platform: 'node', target: 'es2022', logLevel: 'warning' });
+    const entry = join(REPO, 'functions', lifecycle.esbuildArgs[0]);
+    await build({ entryPoints: [entry], outdir: join(unbundled, 'function'), bundle: false, format: 'cjs', platform: 'node', target: 'es2022', logLevel: 'warning' });
     const unbundledHandler = join(unbundled, 'function', 'handler.js');
 
     const variants: Variant[] = [
@@ -236,7 +198,7 @@ export async function runColdStart(emulator: Emulator, progress: (line: string) 
       },
       {
         name: 'tsx',
-        handler: join(REPO, entry),
+        handler: entry,
         nodeArgs: ['--require', require.resolve('tsx/cjs', { paths: [REPO] })],
         nodePath: '',
       },
@@ -300,7 +262,7 @@ export async function runColdStart(emulator: Emulator, progress: (line: string) 
       return { variant: v.name, peakRssMiB: summarize(s.rss), firstInvokeMs: summarize(s.invoke), outcomes: s.outcomes };
     });
     progress(`cold start: peak RSS ${launches.map((l) => `${l.variant} ${l.peakRssMiB.max.toFixed(0)} MiB`).join(', ')}`);
-    return { artifacts, functionBundlesSdk, buildProperties: lifecycle.properties, loads, launches };
+    return { artifacts, functionBundlesSdk, esbuildArgs: lifecycle.esbuildArgs, buildTimings: built.timings, loads, launches };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,24 +1,77 @@
 /**
- * What `npm test` builds is what `sam build` deploys: the layer through its make target, every
- * function with the template's esbuild BuildProperties; then each built handler runs in a fresh
- * Node process with the built layer on NODE_PATH (as Lambda mounts it at /opt/nodejs), against
- * the emulator (the hook installer answers a loopback stand-in for CloudFormation's ResponseURL).
+ * What `npm test` builds is what `sam build` deploys: the artifacts are built as SAM's own workflows
+ * build them (scripts/lib/sam-build.ts follows aws-lambda-builders step by step: scratch copies,
+ * the same npm command in the scratch folder, esbuild looked for only in the scratch
+ * `node_modules/.bin` and on PATH, esbuild's flags derived from Metadata.BuildProperties, the layer
+ * through `make --makefile <ContentUri>/Makefile build-<LogicalId>` in a scratch copy), in a shell
+ * whose PATH holds no `node_modules/.bin` and no esbuild, as on a fresh machine after `npm ci`.
+ * Then each built handler runs in a fresh Node process with the built layer on NODE_PATH (as
+ * Lambda mounts it at /opt/nodejs), against the emulator (the hook installer answers a loopback
+ * stand-in for CloudFormation's ResponseURL).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLikeSam, layerNodePath, type BuildOutput } from '../../scripts/lib/sam-build';
+import { buildLikeSam, ESBUILD_NOT_FOUND, layerNodePath, ROOT, userShellEnv, which, type BuildOutput } from '../../scripts/lib/sam-build';
 import { resetEmulator } from '../support/context';
 import { run } from '../support/run';
 import { createOrphan, createVpc, eventFor, launchNode, multusInterfaces, ourInterfaces, putSettings, worldClients } from '../support/world';
 import { createNodegroup, customResourceEvent, hooksOn, startResponseServer } from '../support/nodegroup-world';
 import { loadTemplate } from '../../scripts/lib/template';
-import { ROOT } from '../../scripts/lib/sam-build';
 
+/** A fresh machine's shell after `npm ci`: no node_modules/.bin on PATH (npm test puts one there), no npm run-script variables. */
+const shell = userShellEnv(process.env, true);
 let output: BuildOutput;
 
 beforeAll(async () => {
-  output = await buildLikeSam(mkdtempSync(join(tmpdir(), 'eks-multus-eni-build-')));
+  output = await buildLikeSam(mkdtempSync(join(tmpdir(), 'eks-multus-eni-build-')), { env: shell });
+}, 300_000);
+
+test('the build shell has no esbuild on PATH: the workflow can only use the one npm installs in its scratch folder', () => {
+  expect(which('esbuild', [], shell)).toBeUndefined();
+  expect(shell.PATH).not.toMatch(/node_modules[\\/]\.bin/);
+  for (const fn of Object.values(output.functions)) {
+    expect(fn.esbuild).toMatch(/sam-scratch-[^/]+\/node_modules\/\.bin\/esbuild$/);
+    expect(fn.esbuild.startsWith(ROOT)).toBe(false);
+  }
+});
+
+test('a CodeUri whose package.json has esbuild only as a devDependency fails as sam build does (npm install --omit=dev)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eks-multus-eni-devdep-'));
+  mkdirSync(join(dir, 'fn'));
+  writeFileSync(join(dir, 'fn', 'package.json'), JSON.stringify({ name: 'devdep', version: '1.0.0', private: true, devDependencies: { esbuild: '0.28.2' } }));
+  writeFileSync(join(dir, 'fn', 'handler.ts'), 'export const handler = async () => 1;\n');
+  writeFileSync(
+    join(dir, 'template.yaml'),
+    [
+      'Transform: AWS::Serverless-2016-10-31',
+      'Resources:',
+      '  Fn:',
+      '    Type: AWS::Serverless::Function',
+      '    Properties: { CodeUri: fn/, Handler: handler.handler, Runtime: nodejs22.x }',
+      '    Metadata: { BuildMethod: esbuild, BuildProperties: { EntryPoints: [handler.ts] } }',
+      '',
+    ].join('\n'),
+  );
+  await expect(buildLikeSam(join(dir, 'out'), { env: shell, templatePath: join(dir, 'template.yaml') })).rejects.toThrow(ESBUILD_NOT_FOUND);
+}, 120_000);
+
+test('esbuild ran with the flags SAM derives from BuildProperties, from the scratch copy of functions/', () => {
+  const template = loadTemplate(join(ROOT, 'template.yaml'));
+  for (const [id, fn] of Object.entries(output.functions)) {
+    const entry = (template.Resources[id].Metadata?.BuildProperties as { EntryPoints: string[] }).EntryPoints[0];
+    expect(fn.esbuildArgs).toEqual([
+      entry,
+      '--bundle',
+      '--platform=node',
+      `--outdir=${fn.dir}`,
+      '--minify',
+      '--target=es2022',
+      '--format=cjs',
+      '--main-fields=module,main',
+      '--external:multus-core',
+    ]);
+  }
 });
 
 /**

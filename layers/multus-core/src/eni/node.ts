@@ -5,8 +5,8 @@
  * that the settings no longer call for.
  */
 import type { InstanceView, InterfaceView } from '../ec2/port';
-import { assertNodeSettings } from '../settings/check';
-import { asError, NodeConfigurationError } from '../errors';
+import { assertNodeSettings, securityGroupProblems } from '../settings/check';
+import { asError, awsErrorCode, NodeConfigurationError } from '../errors';
 import type { InterfaceResult } from '../lifecycle/result';
 import {
   DEFAULT_ON_FAILURE,
@@ -18,7 +18,7 @@ import {
 } from '../settings/parse';
 import type { SettingsSource } from '../settings/load';
 import { TAG_INSTANCE_ID } from '../tags';
-import { ensureInterfaces, type EnsureDeps } from './ensure';
+import { EnsureError, ensureInterfaces, type EnsureDeps } from './ensure';
 import { isOurs, planInterfaces, strayInterfaces, type SlotPlan } from './plan';
 import { pastDeadline, releaseInterface } from './release';
 
@@ -54,6 +54,23 @@ export interface NodeReport {
 }
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
+/**
+ * Codes CreateNetworkInterface answers a bad security group with: missing or malformed ids, and
+ * the generic ones (a group of another VPC is an InvalidParameter). The groups are then re-read
+ * to tell whether the setting is the cause, instead of parsing the message.
+ */
+const GROUP_REFUSAL_CODES = new Set(['InvalidGroup.NotFound', 'InvalidSecurityGroupID.NotFound', 'InvalidGroupId.Malformed', 'InvalidParameter', 'InvalidParameterValue', 'InvalidParameterCombination']);
+
+/**
+ * After a failed ensure (already rolled back): when CreateNetworkInterface refused it in a way a
+ * bad `security-groups` setting explains, the setting's problems, named as the settings check
+ * names them; otherwise the error itself.
+ */
+async function explainFailure(deps: NodeDeps, err: unknown, instance: InstanceView, settings: ReturnType<typeof parseSettings>): Promise<unknown> {
+  if (!(err instanceof EnsureError) || !settings.securityGroups || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
+  const problems = await securityGroupProblems(deps.ec2, settings, deps.configPath, instance.vpcId, `the node's VPC ${instance.vpcId}`).catch(() => []);
+  return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`) : err;
+}
 
 /**
  * DescribeInstances until the instance is visible and `settled` says so, polling with backoff
@@ -166,7 +183,10 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
         networkInterfaceIds: strays.map((s) => s.networkInterfaceId),
       });
     }
-    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings });
+    const ready = instance;
+    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings }).catch(async (err: unknown) => {
+      throw await explainFailure(deps, err, ready, settings);
+    });
     log.info('multus interfaces in place', { instanceId, interfaces: ensured.interfaces, racesLost: ensured.racesLost });
     return {
       instanceId,

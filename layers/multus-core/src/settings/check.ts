@@ -74,7 +74,7 @@ function usedBySubnet(interfaces: readonly InterfaceView[]): Map<string, { addre
 }
 
 /** The security groups setting against EC2: each exists and lies in `vpcId` (named `vpcLabel` in messages). */
-async function securityGroupProblems(
+export async function securityGroupProblems(
   ec2: Ec2Port,
   settings: Settings,
   configPath: string,
@@ -246,15 +246,17 @@ export interface NodeCheck {
 
 /**
  * The per-node validation the launch handler runs before creating anything: the AZ's subnets exist,
- * lie in the node's AZ and VPC; the security groups exist and lie in the node's VPC; 1 primary +
- * the subnets fit the instance type. Same messages as `checkSettings`, with the node's VPC as the
- * reference.
+ * lie in the node's AZ and VPC; 1 primary + the subnets fit the instance type. Same messages as
+ * `checkSettings`, with the node's VPC as the reference. The security groups are not read here:
+ * CreateNetworkInterface refuses a missing group or one of another VPC before anything exists,
+ * and the launch then explains that refusal with `securityGroupProblems` (one call on the failure
+ * path instead of one on every cold launch).
  */
 export async function checkNode(
   ec2: Ec2Port,
   node: NodeFacts,
   subnetIds: readonly string[],
-  settings: Settings,
+  _settings: Settings,
   configPath: string,
 ): Promise<NodeCheck> {
   const parameter = subnetParameter(configPath, node.availabilityZone);
@@ -269,7 +271,6 @@ export async function checkNode(
       problems.push(`${parameter}: subnet ${id} is in ${subnet.vpcId}, not in the node's VPC ${node.vpcId}`);
     }
   }
-  problems.push(...(await securityGroupProblems(ec2, settings, configPath, node.vpcId, `the node's VPC ${node.vpcId}`)));
   const max = await ec2.maxNetworkInterfaces(node.instanceType);
   if (subnetIds.length + 1 > max) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, max));
   return { problems, subnets };
