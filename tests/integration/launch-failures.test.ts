@@ -10,6 +10,7 @@ import { handler } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
 import {
   CONFIG_PATH,
+  createVpc,
   eventFor,
   launchNode,
   multusInterfaces,
@@ -86,6 +87,34 @@ describe('bad settings fail before anything is created', () => {
     expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
     expect(result.reason).toContain('instance type t2.micro allows 2 network interfaces');
     await expectNothingLeaked();
+  });
+});
+
+describe('a bad security-groups setting is refused by CreateNetworkInterface before anything exists, and named', () => {
+  // Through the fidelity proxy: moto accepts a missing group and one of another VPC; EC2 refuses both.
+  test.each([
+    ['does not exist', async () => 'sg-0123456789abcdef0', (g: string) => `${CONFIG_PATH}/security-groups: security group ${g} does not exist`],
+    [
+      'lies in another VPC',
+      async () => {
+        const other = await createVpc(clients, ['us-east-1a'], 1);
+        return other.securityGroupId;
+      },
+      (g: string) => `${CONFIG_PATH}/security-groups: security group ${g} is in`,
+    ],
+  ])('a group that %s: failed, ABANDON, nothing left, the reason names the parameter', async (_what, group, message) => {
+    const id = await group();
+    await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'true' });
+    await putSetting(clients, 'security-groups', `${world.layout.securityGroupId},${id}`, 'StringList');
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+
+    const result = await handler(eventFor('launch.json', instanceId));
+
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(result.reason).toContain(message(id));
+    expect(result.reason).toContain('NodeConfigurationError');
+    await expectNothingLeaked();
+    expect(await completionsFor(instanceId)).toEqual([expect.objectContaining({ result: 'ABANDON', accepted: true })]);
   });
 });
 

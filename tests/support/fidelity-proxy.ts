@@ -4,7 +4,9 @@
  *   - CompleteLifecycleAction / RecordLifecycleActionHeartbeat (moto lacks them): recorded; a second
  *     completion of the same action gets ValidationError "No active Lifecycle Action found";
  *     DescribeAutoScalingInstances reports Pending:Wait until the action is completed;
- *   - CreateNetworkInterface with a PrivateIpAddress already in use: InvalidIPAddress.InUse;
+ *   - CreateNetworkInterface with a PrivateIpAddress already in use: InvalidIPAddress.InUse; with a
+ *     security group that does not exist: InvalidGroup.NotFound; with one of another VPC than the
+ *     subnet's: InvalidParameter "... belong to different networks" (moto accepts both);
  *   - AttachNetworkInterface at an occupied device index: InvalidParameterValue, and an ENI that is
  *     already attached: InvalidNetworkInterface.InUse.
  *   - PutLifecycleHook / DescribeLifecycleHooks: see fidelity-hooks.ts (unknown group and bad heartbeat
@@ -276,7 +278,27 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     return relay(res, await forward(req, body));
   }
 
+  /** EC2's refusal of a CreateNetworkInterface for its security groups, or undefined when they are fine. */
+  async function groupRefusal(req: IncomingMessage, params: URLSearchParams): Promise<[string, string] | undefined> {
+    const groups = members(params, 'SecurityGroupId');
+    if (groups.length === 0) return undefined;
+    const subnetId = params.get('SubnetId') ?? '';
+    const subnetXml = await query(req, { Action: 'DescribeSubnets', Version: '2016-11-15', 'SubnetId.1': subnetId });
+    const subnetVpc = /<vpcId>([^<]+)<\/vpcId>/.exec(subnetXml)?.[1];
+    const groupXml = await query(req, { Action: 'DescribeSecurityGroups', Version: '2016-11-15', ...Object.fromEntries(groups.map((g, i) => [`Filter.1.Value.${i + 1}`, g])), 'Filter.1.Name': 'group-id' });
+    const vpcOf = new Map([...groupXml.matchAll(/<groupId>([^<]+)<\/groupId>[\s\S]*?<vpcId>([^<]+)<\/vpcId>/g)].map((m) => [m[1], m[2]]));
+    for (const group of groups) {
+      if (!vpcOf.has(group)) return ['InvalidGroup.NotFound', `The security group '${group}' does not exist`];
+      if (subnetVpc && vpcOf.get(group) !== subnetVpc) return ['InvalidParameter', `Security group ${group} and subnet ${subnetId} belong to different networks.`];
+    }
+    return undefined;
+  }
+
   async function ec2(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, action: string) {
+    if (action === 'CreateNetworkInterface') {
+      const refusal = await groupRefusal(req, params);
+      if (refusal) return sendError(res, 'ec2', 400, refusal[0], refusal[1]);
+    }
     if (action === 'CreateNetworkInterface' && params.get('PrivateIpAddress')) {
       return mutex.run(async () => {
         const address = params.get('PrivateIpAddress') ?? '';
