@@ -84,8 +84,12 @@ describe('Create', () => {
       StackId: event.StackId,
       RequestId: event.RequestId,
       LogicalResourceId: 'NodegroupLifecycleHooks',
-      Data: { AutoScalingGroupNames: world.autoScalingGroupName, NodesChecked: '2', NodesAttached: '2', NodesFailed: '0' },
+      Data: { AutoScalingGroupNames: world.autoScalingGroupName, NodesChecked: '2', NodesAttached: '2', NodesFailed: '0', NodesRunningBeforeHooks: '2' },
     });
+    // An existing node group: its nodes ran before the hooks, and the reason says what to do about them.
+    expect(body.Reason).toContain('2 opted-in node(s) were running before the hooks: their multus ENIs were attached after boot');
+    expect(body.Reason).toContain('replace the others');
+    expect(body.Data.ScalingConfig).toBeUndefined();
     expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(4096);
 
     const hooks = await hooksOn(world.autoScalingGroupName);
@@ -203,6 +207,79 @@ describe('Create', () => {
     expect(body.Reason).toContain('is in us-east-1b, not us-east-1a');
     expect(body.Data).toMatchObject({ NodesFailed: '2', NodesAttached: '0' });
     expect(await ourInterfaces(clients)).toEqual([]);
+  });
+});
+
+describe('a node group the stack created with no node (ScalingConfig): sized only once the hooks are in place', () => {
+  const sizes = { MinSize: '1', DesiredSize: '2', MaxSize: '4' };
+  const groupSizes = async () => {
+    const { DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
+    const g = (await asgClient().send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [world.autoScalingGroupName] }))).AutoScalingGroups![0];
+    return [g.MinSize, g.DesiredCapacity, g.MaxSize];
+  };
+  const calls = async (from = 0) => (await control().stats()).sequence.slice(from).filter((k) => /PutLifecycleHook|UpdateNodegroupConfig|DescribeUpdate/.test(k));
+
+  beforeEach(async () => {
+    await resetEmulator();
+    layout = await createVpc(clients, ['us-east-1a']);
+    await putSettings(clients, layout);
+    world = await createNodegroup(clients, layout, { nodes: 0 });
+    // The fidelity proxy answers the update InProgress first, as EKS does: poll quickly here.
+    app = createHookInstallerApp({ clients: createHookInstallerClients(), logger: createLogger(), pollMs: 10 });
+  });
+
+  test('Create: both hooks are put before UpdateNodegroupConfig, which waits for EKS to finish; the group gets the sizes', async () => {
+    expect(await groupSizes()).toEqual([0, 0, 1]);
+
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world, { ScalingConfig: sizes }));
+
+    expect(body).toMatchObject({ Status: 'SUCCESS', Data: { ScalingConfig: '1/2/4', NodesRunningBeforeHooks: '0', NodesChecked: '0' } });
+    expect(body.Reason).toContain('node group sized 1/2/4 (min/desired/max) after the hooks');
+    expect(await calls()).toEqual([
+      'autoscaling:PutLifecycleHook',
+      'autoscaling:PutLifecycleHook',
+      'eks:UpdateNodegroupConfig',
+      'eks:DescribeUpdate',
+      'eks:DescribeUpdate',
+    ]);
+    expect(await groupSizes()).toEqual([1, 2, 4]);
+  });
+
+  test('Update: unchanged sizes are not sent again (an autoscaler\'s desired size stays); changed sizes are', async () => {
+    await send(customResourceEvent('hook-installer-create.json', server.url(), world, { ScalingConfig: sizes }));
+    const { UpdateAutoScalingGroupCommand } = await import('@aws-sdk/client-auto-scaling');
+    // The cluster autoscaler (EKS in front of it) moves the desired size.
+    await asgClient().send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: world.autoScalingGroupName, DesiredCapacity: 3 }));
+    const mark = (await control().stats()).sequence.length;
+
+    const same = await send(customResourceEvent('hook-installer-update.json', server.url(), world, { ScalingConfig: sizes }, { ScalingConfig: sizes }));
+    expect(same.Status).toBe('SUCCESS');
+    expect(same.Data.ScalingConfig).toBeUndefined();
+    expect((await calls(mark)).filter((k) => k.startsWith('eks:'))).toEqual([]);
+    expect(await groupSizes()).toEqual([1, 3, 4]);
+
+    const bigger = { MinSize: '2', DesiredSize: '4', MaxSize: '6' };
+    const changed = await send(customResourceEvent('hook-installer-update.json', server.url(), world, { ScalingConfig: bigger }, { ScalingConfig: sizes }));
+    expect(changed).toMatchObject({ Status: 'SUCCESS', Data: { ScalingConfig: '2/4/6' } });
+    expect(await groupSizes()).toEqual([2, 4, 6]);
+  });
+
+  test('sizes EKS would refuse fail the create before any hook is put, naming the property', async () => {
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world, { ScalingConfig: { MinSize: '3', DesiredSize: '2', MaxSize: '4' } }));
+
+    expect(body.Status).toBe('FAILED');
+    expect(body.Reason).toContain('ResourceProperties.ScalingConfig: MinSize 3 <= DesiredSize 2 <= MaxSize 4 does not hold');
+    expect(await hooksOn(world.autoScalingGroupName)).toEqual([]);
+    expect(await calls()).toEqual([]);
+  });
+
+  test('EKS refusing the update (another one in progress, then gone): tried again, then SUCCESS', async () => {
+    await control().inject({ service: 'eks', action: 'UpdateNodegroupConfig', code: 'ResourceInUseException', status: 409, message: 'Nodegroup cannot be updated as it is currently not in Active State', count: 2 });
+
+    const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world, { ScalingConfig: sizes }));
+
+    expect(body).toMatchObject({ Status: 'SUCCESS', Data: { ScalingConfig: '1/2/4' } });
+    expect((await calls()).filter((k) => k === 'eks:UpdateNodegroupConfig')).toHaveLength(3);
   });
 });
 

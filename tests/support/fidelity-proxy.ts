@@ -11,6 +11,9 @@
  *     already attached: InvalidNetworkInterface.InUse.
  *   - PutLifecycleHook / DescribeLifecycleHooks: see fidelity-hooks.ts (unknown group and bad heartbeat
  *     rejected, NotificationMetadata kept and described).
+ *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
+ *     node group's Auto Scaling group, the update InProgress, then Successful).
+ * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first.
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
  * Faults can be injected per operation (throttling, 5xx, any code) to exercise SDK retries and
  * rollback at the HTTP level, where the SDK's middleware really runs.
@@ -18,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
 
 export interface Completion {
@@ -59,6 +63,8 @@ export interface Fault {
 export interface ProxyStats {
   /** Calls per `service:Action`, as received (including failed ones). */
   readonly calls: Record<string, number>;
+  /** Every `service:Action`, in the order received. */
+  readonly sequence: string[];
   readonly rejectedCreates: number;
   readonly rejectedAttaches: number;
   readonly injectedFaults: number;
@@ -69,6 +75,7 @@ interface ProxyState {
   heartbeats: Heartbeat[];
   faults: (Fault & { remaining: number; toSkip: number })[];
   calls: Record<string, number>;
+  sequence: string[];
   rejectedCreates: number;
   rejectedAttaches: number;
   injectedFaults: number;
@@ -82,7 +89,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -112,7 +119,9 @@ function sendXml(res: ServerResponse, status: number, body: string): void {
 }
 
 function sendError(res: ServerResponse, service: string, status: number, code: string, message: string): void {
-  if (service === 'ssm') {
+  if (service === 'eks') {
+    sendEksError(res, status, code, message);
+  } else if (service === 'ssm') {
     res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
     res.end(JSON.stringify({ __type: code, message }));
   } else if (service === 'ec2') {
@@ -154,6 +163,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
   const mutex = new Mutex();
   // Lifecycle hooks where moto differs (PutLifecycleHook checks, NotificationMetadata): tests/support/fidelity-hooks.ts.
   const hooks = new LifecycleHookFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'autoscaling', status, code, message) });
+  const eks = new EksUpdateFidelity({ forward, query, relay, error: (res, status, code, message) => sendEksError(res, status, code, message) });
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -215,6 +225,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     if (path === '/_fidelity/reset' && req.method === 'POST') {
       state = freshState();
       hooks.reset();
+      eks.reset();
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/completions') return json(200, state.completions);
@@ -222,6 +233,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     if (path === '/_fidelity/stats') {
       const stats: ProxyStats = {
         calls: state.calls,
+        sequence: state.sequence,
         rejectedCreates: state.rejectedCreates,
         rejectedAttaches: state.rejectedAttaches,
         injectedFaults: state.injectedFaults,
@@ -344,14 +356,17 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     const service = serviceOf(req);
     const isQuery = String(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded');
     const params = isQuery ? new URLSearchParams(body.toString()) : new URLSearchParams();
-    const action = isQuery ? (params.get('Action') ?? '') : String(req.headers['x-amz-target'] ?? '').replace(/^.*\./, '');
+    const action =
+      service === 'eks' ? eksAction(req) : isQuery ? (params.get('Action') ?? '') : String(req.headers['x-amz-target'] ?? '').replace(/^.*\./, '');
     const key = `${service}:${action}`;
     state.calls[key] = (state.calls[key] ?? 0) + 1;
+    state.sequence.push(key);
     const fault = takeFault(service, action);
     if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
     else if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
     if (service === 'autoscaling') return autoscaling(req, res, body, params, action);
     if (service === 'ec2') return ec2(req, res, body, params, action);
+    if (service === 'eks') return eks.handle(req, res, body, action);
     return relay(res, await forward(req, body));
   }
 

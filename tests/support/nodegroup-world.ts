@@ -53,8 +53,17 @@ export async function createNodegroup(
     .catch((err: Error) => {
       if (err.name !== 'ResourceInUseException') throw err;
     });
+  const nodes = options.nodes ?? 2;
+  // Sizes given explicitly, as EKS's own match its Auto Scaling group: moto's default sizes are one
+  // dict shared by every node group, which its UpdateNodegroupConfig changes in place.
   await eks.send(
-    new CreateNodegroupCommand({ clusterName, nodegroupName, nodeRole: 'arn:aws:iam::123456789012:role/eks-node', subnets: [subnet] }),
+    new CreateNodegroupCommand({
+      clusterName,
+      nodegroupName,
+      nodeRole: 'arn:aws:iam::123456789012:role/eks-node',
+      subnets: [subnet],
+      scalingConfig: { minSize: 0, maxSize: Math.max(nodes, 1), desiredSize: nodes },
+    }),
   );
   const described = await eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
   const autoScalingGroupName = described.nodegroup!.resources!.autoScalingGroups![0].name!;
@@ -68,7 +77,6 @@ export async function createNodegroup(
       },
     }),
   );
-  const nodes = options.nodes ?? 2;
   await autoscaling.send(
     new CreateAutoScalingGroupCommand({
       AutoScalingGroupName: autoScalingGroupName,

@@ -9,13 +9,14 @@ import {
   DeleteLifecycleHookCommand,
   DescribeLifecycleHooksCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeNodegroupCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { DescribeNodegroupCommand, DescribeUpdateCommand, EKSClient, ResourceNotFoundException, UpdateNodegroupConfigCommand } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   buildResponse,
   MAX_RESPONSE_BYTES,
   parseEnvelope,
   parseHookTarget,
+  scaleNodegroup,
   SdkHooks,
   type RequestEnvelope,
 } from 'multus-core/hooks';
@@ -140,4 +141,56 @@ describe('the SDK adapter', () => {
     eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { status: 'CREATING', resources: {} } });
     await expect(hooks.describeNodegroup('c', 'ng')).resolves.toEqual({ status: 'CREATING', autoScalingGroupNames: [] });
   });
+});
+
+describe('setting the node group sizes (SDK mock: an update EKS ends Failed, which the emulator never does)', () => {
+  const eks = mockClient(EKSClient);
+  const hooks = new SdkHooks(new EKSClient({ region: 'us-east-1' }), new AutoScalingClient({ region: 'us-east-1' }));
+  const log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+  const target = parseHookTarget({ ...properties, ScalingConfig: { MinSize: '1', DesiredSize: '2', MaxSize: '4' } });
+  const deps = { hooks, log, sleep: async () => undefined, pollMs: 1 };
+
+  beforeEach(() => eks.reset());
+
+  test('polls DescribeUpdate until EKS ends the update; Failed is an error naming the update, the sizes and EKS\'s errors', async () => {
+    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { scalingConfig: { minSize: 0, desiredSize: 0, maxSize: 1 }, resources: { autoScalingGroups: [{ name: 'g' }] } } });
+    eks.on(UpdateNodegroupConfigCommand).resolves({ update: { id: 'u-1', status: 'InProgress' } });
+    eks.on(DescribeUpdateCommand)
+      .resolvesOnce({ update: { id: 'u-1', status: 'InProgress' } })
+      .resolves({ update: { id: 'u-1', status: 'Failed', errors: [{ errorCode: 'AsgInstanceLaunchFailures' as never, errorMessage: 'Could not launch On-Demand Instances' }] } });
+
+    await expect(scaleNodegroup(deps, target, target.scaling!)).rejects.toMatchObject({
+      name: 'NodegroupScalingError',
+      message: expect.stringContaining('EKS update u-1 of the sizes of EKS node group "multus-ng" of cluster "multus-cluster" to 1/2/4 (min/desired/max) ended Failed: AsgInstanceLaunchFailures: Could not launch On-Demand Instances'),
+    });
+    expect(eks.commandCalls(DescribeUpdateCommand)).toHaveLength(2);
+    expect(eks.commandCalls(UpdateNodegroupConfigCommand)[0].args[0].input).toEqual({
+      clusterName: 'multus-cluster',
+      nodegroupName: 'multus-ng',
+      scalingConfig: { minSize: 1, desiredSize: 2, maxSize: 4 },
+    });
+  });
+
+  test('sizes already as wanted: no update is sent', async () => {
+    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { scalingConfig: { minSize: 1, desiredSize: 2, maxSize: 4 }, resources: { autoScalingGroups: [{ name: 'g' }] } } });
+    await expect(scaleNodegroup(deps, target, target.scaling!)).resolves.toEqual({ scaling: target.scaling });
+    expect(eks.commandCalls(UpdateNodegroupConfigCommand)).toHaveLength(0);
+  });
+
+  test('an error other than ResourceInUseException is not retried', async () => {
+    eks.on(DescribeNodegroupCommand).resolves({ nodegroup: { scalingConfig: { minSize: 0, desiredSize: 0, maxSize: 1 } } });
+    eks.on(UpdateNodegroupConfigCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(scaleNodegroup(deps, target, target.scaling!)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect(eks.commandCalls(UpdateNodegroupConfigCommand)).toHaveLength(1);
+  });
+});
+
+test('ScalingConfig: whole numbers, MaxSize at least 1, MinSize <= DesiredSize <= MaxSize; absent means never touched', () => {
+  expect(parseHookTarget(properties).scaling).toBeUndefined();
+  expect(parseHookTarget({ ...properties, ScalingConfig: { MinSize: '0', DesiredSize: '0', MaxSize: '1' } }).scaling).toEqual({ minSize: 0, desiredSize: 0, maxSize: 1 });
+  expect(() => parseHookTarget({ ...properties, ScalingConfig: { MinSize: '0', DesiredSize: '0', MaxSize: '0' } })).toThrow('ResourceProperties.ScalingConfig.MaxSize must be at least 1, got 0');
+  expect(() => parseHookTarget({ ...properties, ScalingConfig: { MinSize: 'one', DesiredSize: '2', MaxSize: '4' } })).toThrow(
+    'ResourceProperties.ScalingConfig.MinSize must be a whole number, got "one"',
+  );
+  expect(() => parseHookTarget({ ...properties, ScalingConfig: '1/2/4' })).toThrow('ResourceProperties.ScalingConfig must be an object');
 });

@@ -4,11 +4,16 @@
  * opted-in nodes already running their multus ENIs (they launched before the hook existed), and
  * takes the hooks off on delete.
  *
- *  - Create: put both hooks, then reconcile the running nodes. A node that cannot be made
- *    multus-ready fails the create (the reason names it); the rollback's Delete removes the hooks.
+ *  - Create: put both hooks, then reconcile the running nodes, then (with ScalingConfig: a node group
+ *    the stack created with no node) set the node group's sizes, so that every node of it launches
+ *    through the hooks. A node that cannot be made multus-ready fails the create (the reason names
+ *    it); the rollback's Delete removes the hooks. Nodes that were running before the hooks are
+ *    reported (Data.NodesRunningBeforeHooks) with what to do about them.
  *  - Update: put the new hooks, remove the old ones that moved (other node group or hook names),
- *    reconcile. Node failures are reported (log, Data.NodesFailed) but do not fail the update: a
- *    failed update would roll back into the same nodes and end in UPDATE_ROLLBACK_FAILED.
+ *    reconcile, then set the sizes when they changed or the node group is another one (sizes the
+ *    cluster autoscaler or an operator changed meanwhile are otherwise left alone). Node failures
+ *    are reported (log, Data.NodesFailed) but do not fail the update: a failed update would roll
+ *    back into the same nodes and end in UPDATE_ROLLBACK_FAILED.
  *  - Delete: remove the hooks that carry our metadata; a node group that is gone has none.
  *
  * Whatever happens, CloudFormation gets an answer with a readable reason: errors become FAILED,
@@ -22,23 +27,19 @@ import { asError } from '../errors';
 import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
 import { cacheMaxAgeSeconds } from '../settings/load';
-import { DeadlineError, installHooks, removeHooks } from './install';
+import { DeadlineError, installHooks, removeHooks, scaleNodegroup } from './install';
 import type { HooksPort } from './port';
-import {
-  parseEnvelope,
-  parseHookTarget,
-  physicalIdFor,
-  sameHooks,
-  type HookTarget,
-  type RequestEnvelope,
-} from './request';
-import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from './response';
+import { parseEnvelope, physicalIdFor, type RequestEnvelope } from '../custom-resource/envelope';
+import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from '../custom-resource/response';
+import { formatScaling, parseHookTarget, sameHooks, sameNodegroup, type HookTarget } from './request';
 import { SdkHooks } from './sdk';
 
 /** Time kept back for answering CloudFormation before the function times out. */
 export const DEFAULT_RESPONSE_MARGIN_MS = 30_000;
 /** Work budget when no Lambda context tells the remaining time (local runs, tests). */
 export const DEFAULT_BUDGET_MS = 600_000;
+/** Pause between polls of an EKS node group update. */
+export const DEFAULT_POLL_MS = 5_000;
 
 export interface HookInstallerOptions {
   readonly clients: HookInstallerClients;
@@ -53,6 +54,8 @@ export interface HookInstallerOptions {
   readonly send?: ResponseSender;
   readonly responseMarginMs?: number;
   readonly budgetMs?: number;
+  readonly pollMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface LambdaContextLike {
@@ -82,6 +85,8 @@ interface Run {
   readonly steps: string[];
   groups: string[];
   readonly nodes: RunningNodes;
+  /** The sizes set on the node group (min/desired/max), when this run set them. */
+  scaledTo?: string;
 }
 
 const GONE = new Set(['shutting-down', 'terminated', 'absent']);
@@ -94,6 +99,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   const ec2 = options.ec2 ?? new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => cacheMaxAgeSeconds(env) * 1000 });
   const send = options.send ?? sendResponse;
   const margin = options.responseMarginMs ?? DEFAULT_RESPONSE_MARGIN_MS;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
 
   function summary(run: Run): string {
     const n = run.nodes;
@@ -101,7 +108,30 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
       `${n.nodes} running node(s) checked: ${n.attached} with multus ENIs, ${n.skipped} skipped, ${n.failures.length} failed` +
       (n.gone > 0 ? `, ${n.gone} gone meanwhile` : '') +
       (n.conflicts.length > 0 ? `; left as they are (device indexes held by other ENIs; replace these nodes to give them their multus ENIs): ${n.conflicts.join('; ')}` : '');
-    return `hooks on ${run.groups.join(', ') || 'no group'}; ${nodes}`;
+    const scaled = run.scaledTo ? `; node group sized ${run.scaledTo} (min/desired/max) after the hooks` : '';
+    return `hooks on ${run.groups.join(', ') || 'no group'}; ${nodes}${scaled}`;
+  }
+
+  /**
+   * What the reason says of nodes that were running before the hooks (an existing node group): they
+   * were given their ENIs now, after their boot.
+   */
+  function before(run: Run): string {
+    const n = run.nodes.attached + run.nodes.conflicts.length;
+    if (n === 0) return '';
+    return (
+      `. ${n} opted-in node(s) were running before the hooks: their multus ENIs were attached after boot. ` +
+      'Nodes whose launch template installs the node agent (nested/launch-template.yaml) configure them as they appear; ' +
+      'replace the others (drain, then terminate each: the node group launches the replacements through the hook)'
+    );
+  }
+
+  /** Sets the node group's sizes now that the hooks are in place. */
+  async function scale(run: Run, target: HookTarget, signal: AbortSignal): Promise<void> {
+    if (!target.scaling) return;
+    run.phase = `setting the node group's sizes to ${formatScaling(target.scaling)} (min/desired/max)`;
+    const report = await scaleNodegroup({ hooks, log: logger, signal, note: (s) => run.steps.push(s), sleep, pollMs }, target, target.scaling);
+    run.scaledTo = formatScaling(report.scaling);
   }
 
   /** Gives the running nodes of each group their ENIs (never removes any). */
@@ -137,6 +167,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
       NodesAttached: String(run.nodes.attached),
       NodesFailed: String(run.nodes.failures.length),
       NodesConflicting: String(run.nodes.conflicts.length),
+      NodesRunningBeforeHooks: String(run.nodes.attached + run.nodes.conflicts.length),
+      ...(run.scaledTo ? { ScalingConfig: run.scaledTo } : {}),
     };
   }
 
@@ -154,7 +186,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
         data: data(run),
       };
     }
-    return { status: 'SUCCESS', physicalResourceId, reason: summary(run), data: data(run) };
+    await scale(run, target, signal);
+    return { status: 'SUCCESS', physicalResourceId, reason: summary(run) + before(run), data: data(run) };
   }
 
   async function update(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
@@ -175,6 +208,10 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
       await removeHooks(deps, old, keep);
     }
     await reconcileGroups(run, signal);
+    // A node group that is new to the hooks starts with no node; one that is not keeps the sizes the
+    // cluster autoscaler or an operator gave it, unless the template's sizes changed.
+    const moved = !old || !sameNodegroup(old, target);
+    if (moved || JSON.stringify(old?.scaling) !== JSON.stringify(target.scaling)) await scale(run, target, signal);
     if (run.nodes.failures.length > 0) {
       logger.error('running nodes could not be given their multus ENIs; the update goes on', { failures: run.nodes.failures });
       return {
@@ -184,7 +221,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
         data: data(run),
       };
     }
-    return { status: 'SUCCESS', physicalResourceId, reason: summary(run), data: data(run) };
+    return { status: 'SUCCESS', physicalResourceId, reason: summary(run) + (moved ? before(run) : ''), data: data(run) };
   }
 
   async function remove(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {

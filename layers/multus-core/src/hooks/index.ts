@@ -4,7 +4,7 @@
  * installer loads it (and the EKS client it needs).
  */
 export * from './request';
-export * from './response';
+export * from '../custom-resource';
 export * from './port';
 export * from './sdk';
 export * from './install';

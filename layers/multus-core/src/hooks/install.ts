@@ -8,10 +8,11 @@
  * matches it, and only hooks carrying it are replaced or removed, so a hook of the same name that
  * someone else put there is reported, never silently taken over or deleted.
  */
+import { awsErrorCode } from '../errors';
 import type { Log } from '../log';
 import type { HookTarget } from './request';
-import { LAUNCH_TRANSITION, TERMINATE_TRANSITION } from './request';
-import { NodegroupNotFoundError, type HooksPort, type LifecycleHookSpec } from './port';
+import { formatScaling, LAUNCH_TRANSITION, TERMINATE_TRANSITION } from './request';
+import { NodegroupNotFoundError, type HooksPort, type LifecycleHookSpec, type NodegroupUpdateView, type ScalingConfig } from './port';
 
 /** A hook of our name on the group that this deployment did not put there. */
 export class HookConflictError extends Error {
@@ -165,4 +166,61 @@ export async function removeHooks(deps: InstallDeps, target: HookTarget, keep: R
   }
   const note = groups.length === 0 ? `${nodegroupLabel(target)} has no Auto Scaling group left: no hook to remove` : undefined;
   return { removed, left, note };
+}
+
+/** EKS ended the node group's update otherwise than Successful, or refused it. */
+export class NodegroupScalingError extends Error {
+  override readonly name = 'NodegroupScalingError';
+}
+
+export interface ScaleDeps extends InstallDeps {
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Pause between DescribeUpdate polls and between tries while the node group is busy. */
+  readonly pollMs: number;
+}
+
+export interface ScaleReport {
+  /** The EKS update that set the sizes; absent when they already were the wanted ones. */
+  readonly updateId?: string;
+  readonly scaling: ScalingConfig;
+}
+
+const TERMINAL_UPDATE = new Set(['Successful', 'Failed', 'Cancelled']);
+
+/**
+ * Sets the node group's sizes (after the hooks are in place: the nodes this launches go through
+ * them) and waits until EKS reports the update done. A node group that is busy with another update
+ * (ResourceInUseException) is tried again; no new try starts once the deadline is signalled.
+ */
+export async function scaleNodegroup(deps: ScaleDeps, target: HookTarget, scaling: ScalingConfig): Promise<ScaleReport> {
+  const label = nodegroupLabel(target);
+  const current = (await deps.hooks.describeNodegroup(target.clusterName, target.nodegroupName)).scaling;
+  if (current && current.minSize === scaling.minSize && current.desiredSize === scaling.desiredSize && current.maxSize === scaling.maxSize) {
+    deps.log.info('node group sizes already as wanted', { scaling });
+    return { scaling };
+  }
+  let update: NodegroupUpdateView | undefined;
+  while (!update) {
+    checkDeadline(deps);
+    try {
+      update = await deps.hooks.updateScaling(target.clusterName, target.nodegroupName, scaling);
+    } catch (err) {
+      if (awsErrorCode(err) !== 'ResourceInUseException') throw err;
+      deps.log.info('node group busy with another update; trying again', { error: err instanceof Error ? err.message : String(err) });
+      await deps.sleep(deps.pollMs);
+    }
+  }
+  deps.log.info('node group sizes requested', { updateId: update.id, status: update.status, scaling, previous: current });
+  while (!TERMINAL_UPDATE.has(update.status)) {
+    await deps.sleep(deps.pollMs);
+    checkDeadline(deps);
+    update = await deps.hooks.describeUpdate(target.clusterName, target.nodegroupName, update.id);
+  }
+  if (update.status !== 'Successful') {
+    throw new NodegroupScalingError(
+      `EKS update ${update.id} of the sizes of ${label} to ${formatScaling(scaling)} (min/desired/max) ended ${update.status}${update.errors.length > 0 ? `: ${update.errors.join('; ')}` : ''}`,
+    );
+  }
+  deps.note?.(`scaled ${target.nodegroupName} to ${formatScaling(scaling)}`);
+  return { updateId: update.id, scaling };
 }

@@ -22,9 +22,25 @@ export interface LifecycleHookSpec {
   readonly notificationMetadata: string;
 }
 
+/** A node group's sizes, as EKS names them. */
+export interface ScalingConfig {
+  readonly minSize: number;
+  readonly desiredSize: number;
+  readonly maxSize: number;
+}
+
 export interface NodegroupView {
   readonly status?: string;
   readonly autoScalingGroupNames: string[];
+  readonly scaling?: ScalingConfig;
+}
+
+/** An EKS node group update (UpdateNodegroupConfig's answer, DescribeUpdate's later). */
+export interface NodegroupUpdateView {
+  readonly id: string;
+  /** InProgress, Successful, Failed or Cancelled. */
+  readonly status: string;
+  readonly errors: string[];
 }
 
 /** EKS does not know the node group (or its cluster). */
@@ -42,4 +58,7 @@ export interface HooksPort {
   /** Creates or replaces the hook. */
   putHook(autoScalingGroupName: string, hook: LifecycleHookSpec): Promise<void>;
   deleteHook(autoScalingGroupName: string, lifecycleHookName: string): Promise<void>;
+  /** Sets the node group's sizes (eks:UpdateNodegroupConfig); EKS applies them to its Auto Scaling groups. */
+  updateScaling(clusterName: string, nodegroupName: string, scaling: ScalingConfig): Promise<NodegroupUpdateView>;
+  describeUpdate(clusterName: string, nodegroupName: string, updateId: string): Promise<NodegroupUpdateView>;
 }

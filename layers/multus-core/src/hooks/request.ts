@@ -1,13 +1,11 @@
 /**
- * The CloudFormation custom resource request of the hook installer, read and checked. Pure: no
- * AWS import. Every problem with the properties is collected and named, so the reason that reaches
- * CloudFormation says which property of the template is wrong.
- *
- * Request fields (CloudFormation "custom resource request objects"): RequestType, ResponseURL,
- * StackId, RequestId, LogicalResourceId, ResourceType, PhysicalResourceId (Update, Delete),
- * ResourceProperties, OldResourceProperties (Update). Property values arrive as strings.
+ * The hook installer's properties, read and checked. Pure: no AWS import. Every problem is
+ * collected and named, so the reason that reaches CloudFormation says which property of the
+ * template is wrong. The request envelope itself: ../custom-resource/envelope.ts.
  */
+import { InvalidRequestError, isRecord } from '../custom-resource/envelope';
 import type { LifecycleResult } from '../settings/parse';
+import type { ScalingConfig } from './port';
 
 export const LAUNCH_TRANSITION = 'autoscaling:EC2_INSTANCE_LAUNCHING';
 export const TERMINATE_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
@@ -16,14 +14,6 @@ export const MIN_HEARTBEAT_TIMEOUT = 30;
 export const MAX_HEARTBEAT_TIMEOUT = 7200;
 /** Auto Scaling's bound for NotificationMetadata. */
 export const MAX_NOTIFICATION_METADATA = 1023;
-
-/** The request cannot be acted on: the envelope or the properties are wrong. */
-export class InvalidRequestError extends Error {
-  override readonly name = 'InvalidRequestError';
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('; '));
-  }
-}
 
 /** What the hook installer puts on the node group's Auto Scaling groups. */
 export interface HookTarget {
@@ -37,60 +27,11 @@ export interface HookTarget {
   readonly defaultResult: LifecycleResult;
   /** Written on both hooks; the EventBridge rule matches it, and only hooks carrying it are removed. */
   readonly notificationMetadata: string;
-}
-
-/** The fields every response copies from the request. */
-export interface RequestEnvelope {
-  readonly requestType: 'Create' | 'Update' | 'Delete';
-  readonly responseUrl: string;
-  readonly stackId: string;
-  readonly requestId: string;
-  readonly logicalResourceId: string;
-  /** Update and Delete: the id returned at Create. */
-  readonly physicalResourceId?: string;
-  readonly resourceProperties: Record<string, unknown>;
-  readonly oldResourceProperties?: Record<string, unknown>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Reads the envelope. Without a ResponseURL and the ids there is no way to answer CloudFormation,
- * so this is the one error that cannot become a FAILED response.
- */
-export function parseEnvelope(event: unknown): RequestEnvelope {
-  if (!isRecord(event)) throw new InvalidRequestError(['the event is not a CloudFormation custom resource request (not an object)']);
-  const problems: string[] = [];
-  const text = (field: string): string => {
-    const value = event[field];
-    if (typeof value !== 'string' || value === '') {
-      problems.push(`${field} is missing`);
-      return '';
-    }
-    return value;
-  };
-  const requestType = text('RequestType');
-  const responseUrl = text('ResponseURL');
-  const stackId = text('StackId');
-  const requestId = text('RequestId');
-  const logicalResourceId = text('LogicalResourceId');
-  if (requestType && !['Create', 'Update', 'Delete'].includes(requestType)) problems.push(`RequestType "${requestType}" is not Create, Update or Delete`);
-  if (responseUrl && !/^https?:\/\//.test(responseUrl)) problems.push('ResponseURL is not an http(s) URL');
-  const physical = event.PhysicalResourceId;
-  if (requestType && requestType !== 'Create' && (typeof physical !== 'string' || physical === '')) problems.push('PhysicalResourceId is missing');
-  if (problems.length > 0) throw new InvalidRequestError(problems.map((p) => `custom resource request: ${p}`));
-  return {
-    requestType: requestType as RequestEnvelope['requestType'],
-    responseUrl,
-    stackId,
-    requestId,
-    logicalResourceId,
-    physicalResourceId: typeof physical === 'string' && physical !== '' ? physical : undefined,
-    resourceProperties: isRecord(event.ResourceProperties) ? event.ResourceProperties : {},
-    oldResourceProperties: isRecord(event.OldResourceProperties) ? event.OldResourceProperties : undefined,
-  };
+  /**
+   * The node group's sizes, set once the hooks are in place (the stack creates the node group with
+   * none, so that no node launches without the hooks); absent: the sizes are never touched.
+   */
+  readonly scaling?: ScalingConfig;
 }
 
 const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
@@ -126,6 +67,7 @@ export function parseHookTarget(properties: Record<string, unknown>, where = 'Re
   const metadata = typeof properties.NotificationMetadata === 'string' ? properties.NotificationMetadata : '';
   if (metadata === '') problems.push(`${where}.NotificationMetadata is missing (the EventBridge rule matches it)`);
   else if (metadata.length > MAX_NOTIFICATION_METADATA) problems.push(`${where}.NotificationMetadata is longer than ${MAX_NOTIFICATION_METADATA} characters`);
+  const scaling = parseScaling(properties.ScalingConfig, `${where}.ScalingConfig`, problems);
   if (problems.length > 0) throw new InvalidRequestError(problems);
   return {
     clusterName,
@@ -135,19 +77,51 @@ export function parseHookTarget(properties: Record<string, unknown>, where = 'Re
     heartbeatTimeout: heartbeat,
     defaultResult: result as LifecycleResult,
     notificationMetadata: metadata,
+    ...(scaling ? { scaling } : {}),
   };
 }
 
-/** The physical id of a new hook installation: stable for the life of the resource in its stack. */
-export function physicalIdFor(envelope: Pick<RequestEnvelope, 'stackId' | 'logicalResourceId'>): string {
-  return `${envelope.stackId}/${envelope.logicalResourceId}`;
+/** EKS's bounds: 0 <= MinSize <= DesiredSize <= MaxSize, MaxSize >= 1 (CloudFormation sends strings). */
+function parseScaling(raw: unknown, where: string, problems: string[]): ScalingConfig | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (!isRecord(raw)) {
+    problems.push(`${where} must be an object with MinSize, DesiredSize and MaxSize`);
+    return undefined;
+  }
+  const size = (name: string): number => {
+    const value = raw[name];
+    const text = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
+    if (!/^\d+$/.test(text)) {
+      problems.push(`${where}.${name} must be a whole number, got ${JSON.stringify(value ?? null)}`);
+      return NaN;
+    }
+    return Number(text);
+  };
+  const minSize = size('MinSize');
+  const desiredSize = size('DesiredSize');
+  const maxSize = size('MaxSize');
+  if ([minSize, desiredSize, maxSize].some(Number.isNaN)) return undefined;
+  if (maxSize < 1) problems.push(`${where}.MaxSize must be at least 1, got ${maxSize}`);
+  if (minSize > desiredSize || desiredSize > maxSize) {
+    problems.push(`${where}: MinSize ${minSize} <= DesiredSize ${desiredSize} <= MaxSize ${maxSize} does not hold`);
+  }
+  return { minSize, desiredSize, maxSize };
+}
+
+/** True when the two targets name the same node group. */
+export function sameNodegroup(a: HookTarget, b: HookTarget): boolean {
+  return a.clusterName === b.clusterName && a.nodegroupName === b.nodegroupName;
+}
+
+/** `min/desired/max`, for reasons and Data. */
+export function formatScaling(s: ScalingConfig): string {
+  return `${s.minSize}/${s.desiredSize}/${s.maxSize}`;
 }
 
 /** True when the two targets put the same hooks on the same node group (only settings differ). */
 export function sameHooks(a: HookTarget, b: HookTarget): boolean {
   return (
-    a.clusterName === b.clusterName &&
-    a.nodegroupName === b.nodegroupName &&
+    sameNodegroup(a, b) &&
     a.launchHookName === b.launchHookName &&
     a.terminateHookName === b.terminateHookName
   );

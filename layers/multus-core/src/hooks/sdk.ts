@@ -6,9 +6,25 @@ import {
   PutLifecycleHookCommand,
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeNodegroupCommand, type EKSClient } from '@aws-sdk/client-eks';
+import { DescribeNodegroupCommand, DescribeUpdateCommand, UpdateNodegroupConfigCommand, type EKSClient, type Update } from '@aws-sdk/client-eks';
 import { awsErrorCode } from '../errors';
-import { NodegroupNotFoundError, type HooksPort, type LifecycleHookSpec, type LifecycleHookView, type NodegroupView } from './port';
+import {
+  NodegroupNotFoundError,
+  type HooksPort,
+  type LifecycleHookSpec,
+  type LifecycleHookView,
+  type NodegroupUpdateView,
+  type NodegroupView,
+  type ScalingConfig,
+} from './port';
+
+function updateView(update: Update | undefined): NodegroupUpdateView {
+  return {
+    id: update?.id ?? '',
+    status: update?.status ?? 'unknown',
+    errors: (update?.errors ?? []).map((e) => `${e.errorCode ?? 'error'}: ${e.errorMessage ?? ''}`.trim()),
+  };
+}
 
 export class SdkHooks implements HooksPort {
   constructor(
@@ -20,9 +36,14 @@ export class SdkHooks implements HooksPort {
     try {
       const out = await this.eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName }));
       const groups = out.nodegroup?.resources?.autoScalingGroups ?? [];
+      const sizes = out.nodegroup?.scalingConfig;
       return {
         status: out.nodegroup?.status,
         autoScalingGroupNames: groups.map((g) => g.name).filter((n): n is string => !!n),
+        scaling:
+          sizes && sizes.minSize !== undefined && sizes.desiredSize !== undefined && sizes.maxSize !== undefined
+            ? { minSize: sizes.minSize, desiredSize: sizes.desiredSize, maxSize: sizes.maxSize }
+            : undefined,
       };
     } catch (err) {
       if (awsErrorCode(err) === 'ResourceNotFoundException') {
@@ -87,5 +108,21 @@ export class SdkHooks implements HooksPort {
       if (still && still.length === 0) return;
       throw err;
     }
+  }
+
+  async updateScaling(clusterName: string, nodegroupName: string, scaling: ScalingConfig): Promise<NodegroupUpdateView> {
+    const out = await this.eks.send(
+      new UpdateNodegroupConfigCommand({
+        clusterName,
+        nodegroupName,
+        scalingConfig: { minSize: scaling.minSize, desiredSize: scaling.desiredSize, maxSize: scaling.maxSize },
+      }),
+    );
+    return updateView(out.update);
+  }
+
+  async describeUpdate(clusterName: string, nodegroupName: string, updateId: string): Promise<NodegroupUpdateView> {
+    const out = await this.eks.send(new DescribeUpdateCommand({ name: clusterName, nodegroupName, updateId }));
+    return updateView(out.update);
   }
 }

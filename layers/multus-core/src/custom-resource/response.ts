@@ -2,12 +2,12 @@
  * Answering CloudFormation: the response object (Status, Reason, PhysicalResourceId, StackId,
  * RequestId, LogicalResourceId, Data) PUT as JSON to the request's presigned ResponseURL. The body
  * may not exceed 4096 bytes, so the reason and data are shortened to fit; the PUT has a timeout and
- * a few attempts, and every path of the installer ends here, so CloudFormation never waits for an
- * answer that will not come.
+ * a few attempts, and every path of every custom resource of ours ends here, so CloudFormation
+ * never waits for an answer that will not come.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { RequestEnvelope } from './request';
+import type { RequestEnvelope } from './envelope';
 
 /** CloudFormation's limit on the response body. */
 export const MAX_RESPONSE_BYTES = 4096;
