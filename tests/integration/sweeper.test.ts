@@ -14,9 +14,10 @@ import {
   DescribeNetworkInterfacesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { createClients, createSweeperApp, TAG_ORPHAN_SINCE, type SweepSummary } from 'multus-core';
+import { createClients, createSweeperApp, TAG_ORPHAN_SINCE, type CustomResourceResponse, type SweepSummary } from 'multus-core';
 import { handler } from '../../functions/sweeper/handler';
 import { resetEmulator } from '../support/context';
+import { startResponseServer, type ResponseServer } from '../support/nodegroup-world';
 import { createOrphan, createVpc, EVENTS_DIR, launchNode, ourInterfaces, worldClients, type VpcLayout } from '../support/world';
 
 const clients = worldClients();
@@ -75,7 +76,7 @@ test('deletes what is due and keeps the rest: past the grace period, within it, 
   const goneAttached = await attachedOrphan(gone, s2, 2);
   await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
 
-  const summary = await handler(JSON.parse(readFileSync(join(EVENTS_DIR, 'scheduled.json'), 'utf8')));
+  const summary = (await handler(JSON.parse(readFileSync(join(EVENTS_DIR, 'scheduled.json'), 'utf8')))) as SweepSummary;
 
   const left = await existing();
   for (const id of [within, fresh, attached, foreign]) expect({ id, kept: left.has(id) }).toEqual({ id, kept: true });
@@ -148,4 +149,57 @@ test('a second sweep after the grace period deletes an orphan the first one mark
   now = new Date(now.getTime() + 11 * 60_000);
   expect(decisionOf(await app.handle(), orphan)).toMatchObject({ decision: 'delete', result: 'done' });
   expect((await existing()).has(orphan)).toBe(false);
+});
+
+describe('the InfrastructureCleanup custom resource (stack delete: our ENIs out of the multus subnets before they go)', () => {
+  let server: ResponseServer;
+  beforeAll(async () => {
+    server = await startResponseServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  function request(requestType: 'Create' | 'Delete', subnetIds: string[]) {
+    return {
+      RequestType: requestType,
+      ResponseURL: server.url(),
+      StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/eks-multus-eni/1',
+      RequestId: `r-${requestType}`,
+      LogicalResourceId: 'InfrastructureCleanup',
+      ResourceType: 'Custom::InfrastructureCleanup',
+      ...(requestType === 'Delete' ? { PhysicalResourceId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/eks-multus-eni/1/InfrastructureCleanup' } : {}),
+      ResourceProperties: { ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:sweeper', SubnetIds: subnetIds },
+    };
+  }
+
+  test('Delete removes ours, unattached or on a terminated instance, from the listed subnets; keeps the rest; answers SUCCESS', async () => {
+    const [s1, s2] = layout.azs[0].multusSubnets;
+    const free = await createOrphan(clients, s1, node, 1);
+    const gone = await launchNode(clients, layout.azs[0].nodeSubnet);
+    // moto keeps it attached after the termination and ignores DeleteOnTermination: as an ENI EC2 did not delete.
+    const onGone = await attachedOrphan(gone, s2, 1);
+    await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
+    const onRunning = await attachedOrphan(node, s1, 2);
+    const foreign = await foreignInterface(s1);
+    const elsewhere = await createOrphan(clients, layout.azs[0].nodeSubnet, node, 3);
+
+    const event = request('Delete', [`${s1},${s2}`]);
+    const body = (await handler(event)) as CustomResourceResponse;
+
+    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: event.PhysicalResourceId, Data: { Deleted: '2' } });
+    expect(body.Reason).toContain('2 ENI(s) of ours removed from 2 multus subnet(s)');
+    expect(body.Reason).toContain(`left attached to running instances: ${onRunning}`);
+    expect(server.responses.map((r) => r.body)).toEqual([body]);
+    const left = await existing();
+    for (const id of [onRunning, foreign, elsewhere]) expect({ id, kept: left.has(id) }).toEqual({ id, kept: true });
+    for (const id of [free, onGone]) expect({ id, kept: left.has(id) }).toEqual({ id, kept: false });
+  });
+
+  test('Create changes nothing and answers SUCCESS', async () => {
+    const free = await createOrphan(clients, layout.azs[0].multusSubnets[0], node, 1);
+    const body = (await handler(request('Create', layout.azs[0].multusSubnets))) as CustomResourceResponse;
+    expect(body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/eks-multus-eni/1/InfrastructureCleanup' });
+    expect((await existing()).has(free)).toBe(true);
+  });
 });

@@ -54,7 +54,8 @@ function scopeFor(template: Template, given: Record<string, string>): Scope {
   for (const [name, param] of Object.entries(template.Parameters ?? {})) {
     const value = given[name] ?? (param.Default === undefined ? undefined : String(param.Default));
     if (value === undefined) throw new Error(`parameter ${name} has no default and no test value`);
-    params[name] = value;
+    // An SSM-typed parameter names an SSM parameter; CloudFormation hands the template its value.
+    params[name] = param.Type.startsWith('AWS::SSM::Parameter::Value<') ? `<resolved ${name}>` : value;
   }
   const scope: Scope = { template, params, conditions: {} };
   const pending = new Set<string>();
@@ -374,17 +375,35 @@ describe('nested templates', () => {
       expect(script).toContain(END_MARKER);
     });
 
-    test('MaxPods, MultusInterfaceCount and NodeLabels reach the NodeConfig', () => {
+    test('MaxPods, MultusInterfaceCount and NodeLabels reach the NodeConfig, after the labels EKS would have added', () => {
       const mime = parseMime(
-        renderUserData({ MaxPods: '17', MultusInterfaceCount: '1', NodeLabels: 'eks.amazonaws.com/nodegroup=multus-a' }),
+        renderUserData({ MaxPods: '17', MultusInterfaceCount: '1', NodegroupName: 'multus-a', CapacityType: 'SPOT', NodeLabels: 'team=cnf,tier=edge' }),
       );
       const kubelet = ((YAML.parse(mime.parts[0].body) as Dict).spec as Dict).kubelet as Dict;
       expect(kubelet).toEqual({
         maxPodsExpression: '((default_enis - 1) * (ips_per_eni - 1)) + 2',
         config: { maxPods: 17 },
-        flags: ['--node-labels=eks.amazonaws.com/nodegroup=multus-a'],
+        flags: [
+          '--node-labels=eks.amazonaws.com/nodegroup=multus-a,eks.amazonaws.com/capacityType=SPOT,eks.amazonaws.com/nodegroup-image=<resolved NodeImageId>,team=cnf,tier=edge',
+        ],
       });
       expect(mime.parts[1].body).toContain('export MULTUS_INTERFACE_COUNT=1\n');
+    });
+
+    test('without a node group name: the capacity type and image labels only', () => {
+      const kubelet = ((YAML.parse(parseMime(renderUserData()).parts[0].body) as Dict).spec as Dict).kubelet as Dict;
+      expect(kubelet.flags).toEqual(['--node-labels=eks.amazonaws.com/capacityType=ON_DEMAND,eks.amazonaws.com/nodegroup-image=<resolved NodeImageId>']);
+    });
+
+    test('the AMI is one release\'s: its SSM parameter never changes value, so no later deploy makes a new launch template version', () => {
+      const param = launch.Parameters!.NodeImageId;
+      expect(param.Type).toBe('AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>');
+      expect(String(param.Default)).toMatch(/^\/aws\/service\/eks\/optimized-ami\/1\.35\/amazon-linux-2023\/x86_64\/standard\/amazon-eks-node-al2023-x86_64-standard-1\.35-v\d{8}\/image_id$/);
+      // No other SSM-typed parameter and no dynamic reference anywhere in the launch template.
+      const ssmTyped = Object.entries(launch.Parameters ?? {}).filter(([, p]) => p.Type.startsWith('AWS::SSM::'));
+      expect(ssmTyped.map(([n]) => n)).toEqual(['NodeImageId']);
+      expect(launchSource).not.toMatch(/\{\{resolve:/);
+      expect(launchSource).not.toMatch(/recommended\/image_id\s*$/m);
     });
 
     test('IMDSv2 with hop limit 2, the opt-in tag on instances, the AMI named so EKS does not merge user data', () => {
@@ -395,7 +414,7 @@ describe('nested templates', () => {
         (t) => t.ResourceType === 'instance',
       );
       expect(instanceTags?.Tags).toContainEqual({ Key: 'multus-ng', Value: 'true' });
-      expect(data.ImageId).toMatch(/^\/aws\/service\/eks\/optimized-ami\/1\.\d+\/amazon-linux-2023\//);
+      expect(data.ImageId).toBe('<resolved NodeImageId>');
       expect(data.KeyName).toBeUndefined();
       expect(Object.keys(outputs).sort()).toEqual(['LaunchTemplateId', 'LaunchTemplateLatestVersion']);
     });
@@ -579,6 +598,8 @@ describe('multus-wait boot step', () => {
       ] as const) {
         expect(file).toMatch(new RegExp(`^PermanentMACAddress=${nic.mac}$`, 'm'));
         expect(file).toMatch(/^DHCP=ipv4$/m);
+        // This file wins over the AMI's (first match), so it must set EC2's jumbo MTU itself.
+        expect(file).toMatch(/^\[Link\]\n(?:.*\n)*?MTUBytes=9001$/m);
         expect(file).toMatch(/^UseRoutes=false$/m);
         expect(file).toMatch(/^UseGateway=false$/m);
         expect(file).toMatch(/^UseDNS=false$/m);

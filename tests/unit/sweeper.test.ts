@@ -2,7 +2,7 @@
  * The orphan sweeper's decision per ENI (pure), and the sweep over a fake EC2 port: what is
  * deleted, what is kept, what dry-run reports, one log line per ENI and a summary.
  */
-import { decide, instancesToDescribe, sweepOptionsFromEnv, sweepOrphans, TAG_ORPHAN_SINCE, type Log } from 'multus-core';
+import { cleanupSubnets, decide, instancesToDescribe, sweepOptionsFromEnv, sweepOrphans, TAG_ORPHAN_SINCE, type Log } from 'multus-core';
 import { eni, FakeEc2 } from '../support/fake-ec2';
 
 const OWNER = 'i-0aaaaaaaaaaaaaaa1';
@@ -187,5 +187,47 @@ describe('sweepOptionsFromEnv', () => {
     expect(sweepOptionsFromEnv({ SWEEP_GRACE_MINUTES: '5', SWEEP_DRY_RUN: 'TRUE' })).toEqual({ graceMinutes: 5, dryRun: true });
     expect(() => sweepOptionsFromEnv({ SWEEP_GRACE_MINUTES: 'soon' })).toThrow(/SWEEP_GRACE_MINUTES/);
     expect(() => sweepOptionsFromEnv({ SWEEP_DRY_RUN: 'maybe' })).toThrow(/SWEEP_DRY_RUN/);
+  });
+});
+
+describe('the stack clean-up of the multus subnets (fake EC2: ENIs going with their instances, which moto never does)', () => {
+  const quiet: Log = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+  const release = { sleep: async () => undefined, detachTimeoutMs: 1000 };
+  const deps = (ec2: FakeEc2, deadline = Date.now() + 60_000) => ({ ec2, log: quiet, release, pollMs: 1, deadline });
+
+  test('an ENI still attached with DeleteOnTermination to a terminated instance is waited for, not deleted; the rest is removed', async () => {
+    const going = eni('eni-going', SUBNET, { tags: ours(), attachedTo: OWNER });
+    const ec2 = new FakeEc2({ interfaces: [going, eni('eni-free', SUBNET, { tags: ours() }), eni('eni-foreign', SUBNET)], instanceStates: { [OWNER]: 'terminated' } });
+    // EC2 deletes the going ENI a little after its instance: gone at the third look.
+    let looks = 0;
+    const describe = ec2.describeInterfacesInSubnets.bind(ec2);
+    ec2.describeInterfacesInSubnets = async (ids) => {
+      if (++looks === 3) ec2.interfaces = ec2.interfaces.filter((e) => e.networkInterfaceId !== 'eni-going');
+      return describe(ids);
+    };
+
+    const report = await cleanupSubnets(deps(ec2), [SUBNET]);
+
+    expect(report).toEqual({ deleted: ['eni-free'], leftAttached: [], stillGoing: [], failed: [] });
+    expect(ec2.calls.filter((c) => c[0] === 'deleteInterface' || c[0] === 'detachInterface')).toEqual([['deleteInterface', 'eni-free']]);
+    expect(ec2.interfaces.map((e) => e.networkInterfaceId)).toEqual(['eni-foreign']);
+  });
+
+  test('attached to a running instance: left; still going when the time is up: reported', async () => {
+    const ec2 = new FakeEc2({
+      interfaces: [eni('eni-running', SUBNET, { tags: ours(), attachedTo: OTHER }), eni('eni-going', SUBNET, { tags: ours(), attachedTo: OWNER })],
+      instanceStates: { [OTHER]: 'running', [OWNER]: 'shutting-down' },
+    });
+    const report = await cleanupSubnets(deps(ec2, Date.now() - 1), [SUBNET]);
+    expect(report).toEqual({ deleted: [], leftAttached: ['eni-running'], stillGoing: ['eni-going'], failed: [] });
+    expect(ec2.calls.some((c) => c[0] === 'deleteInterface')).toBe(false);
+  });
+
+  test('a delete EC2 refuses is reported, and not tried again in the same clean-up', async () => {
+    const ec2 = new FakeEc2({ interfaces: [eni('eni-stuck', SUBNET, { tags: ours() })] });
+    ec2.failures.set('deleteInterface:eni-stuck', 'UnauthorizedOperation');
+    const report = await cleanupSubnets(deps(ec2), [SUBNET]);
+    expect(report.failed).toEqual([{ networkInterfaceId: 'eni-stuck', error: 'UnauthorizedOperation: deleteInterface failed for eni-stuck' }]);
+    expect(ec2.calls.filter((c) => c[0] === 'deleteInterface')).toHaveLength(1);
   });
 });

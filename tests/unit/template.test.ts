@@ -55,12 +55,21 @@ function arnPattern(resource: unknown): string {
   return JSON.stringify(resource); // GetAtt/Ref of one resource of this template
 }
 
+/** A statement under a condition (`!If [C, statement, AWS::NoValue]`) counts as granted: it is, when C holds. */
+function unconditional(statements: unknown[]): Statement[] {
+  return statements.flatMap((s) => {
+    const branches = (s as { 'Fn::If'?: [string, unknown, unknown] })['Fn::If'];
+    if (!branches) return [s as Statement];
+    return [branches[1], branches[2]].filter((b) => (b as { Ref?: string }).Ref !== 'AWS::NoValue') as Statement[];
+  });
+}
+
 function documentStatements(doc: unknown): Statement[] {
   if (doc && typeof doc === 'object' && 'Fn::Sub' in doc) {
     // A JSON policy in a !Sub string (tag keys in condition keys): parse it with ${...} left in place.
     return (JSON.parse(String((doc as Dict)['Fn::Sub'])) as { Statement: Statement[] }).Statement;
   }
-  return (doc as { Statement: Statement[] }).Statement;
+  return unconditional((doc as { Statement: unknown[] }).Statement);
 }
 
 interface RolePolicies {
@@ -187,7 +196,7 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
           expect({ action, condition: s.Condition }).toEqual({ action, condition: { StringLike: { 'aws:ResourceTag/eks-multus-eni/instance-id': 'i-*' } } });
         } else {
           expect({ action, resource: s.Resource }).toEqual({ action, resource: expect.stringMatching(/:instance\/\*$/) });
-          expect(['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface']).toContain(action);
+          expect(['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute']).toContain(action);
           expect(s.Condition).toEqual({ Null: { 'aws:ResourceTag/${NodeTagKey}': 'false' } });
         }
       }
@@ -230,7 +239,7 @@ test('each function may do only its own lifecycle work: complete actions (lifecy
       .filter((a) => (a.startsWith('autoscaling:') || a.startsWith('eks:')) && !READ_ONLY.test(a))
       .sort();
   expect(mutating('LifecycleFunction')).toEqual(['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
-  expect(mutating('HookInstallerFunction')).toEqual(['autoscaling:DeleteLifecycleHook', 'autoscaling:PutLifecycleHook']);
+  expect(mutating('HookInstallerFunction')).toEqual(['autoscaling:DeleteLifecycleHook', 'autoscaling:PutLifecycleHook', 'eks:UpdateNodegroupConfig']);
   expect(mutating('SweeperFunction')).toEqual([]);
   expect(find('LifecycleFunction', 'eks:DescribeNodegroup')).toEqual([]);
   expect(find('HookInstallerFunction', 'eks:DescribeNodegroup').map((s) => s.Resource)).toEqual([
@@ -419,8 +428,50 @@ describe('nested stacks and the node group', () => {
     expect(resources.NodeLaunchTemplate.Properties?.Parameters).toMatchObject({
       NodeTagKey: { Ref: 'NodeTagKey' },
       MultusInterfaceCount: { Ref: 'InfraMultusSubnetsPerAz' },
-      NodeImageId: { 'Fn::Sub': '/aws/service/eks/optimized-ami/${KubernetesVersion}/amazon-linux-2023/x86_64/standard/recommended/image_id' },
     });
+  });
+
+  test('the AMI is the one of NodeAmiReleaseVersion: its SSM parameter is one release\'s, never .../recommended', () => {
+    const image = (resources.NodeLaunchTemplate.Properties?.Parameters as Dict).NodeImageId as { 'Fn::Sub': string };
+    expect(image['Fn::Sub']).toBe(
+      '/aws/service/eks/optimized-ami/${KubernetesVersion}/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-${KubernetesVersion}-${NodeAmiReleaseVersion}/image_id',
+    );
+    expect(template.Parameters?.NodeAmiReleaseVersion).toMatchObject({ Default: expect.stringMatching(/^v\d{8}$/) });
+  });
+
+  test('an unrelated deploy makes no new launch template version: its inputs are parameters and the infrastructure\'s outputs only', () => {
+    // Anything else (a resource attribute that changes on every update, a dynamic reference resolved
+    // anew) would give the launch template a new version and EKS would replace every node.
+    const given = JSON.stringify(resources.NodeLaunchTemplate.Properties?.Parameters);
+    expect(given).not.toContain('{{resolve:');
+    const refs = [...given.matchAll(/"Ref":"([^"]+)"/g)].map((m) => m[1]);
+    for (const name of refs) expect({ name, parameter: name in (template.Parameters ?? {}) || name.startsWith('AWS::') }).toEqual({ name, parameter: true });
+    const atts = [...given.matchAll(/"Fn::GetAtt":\["([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(atts)).toEqual(new Set(['Infrastructure']));
+    const subs = [...given.matchAll(/\$\{([A-Za-z0-9:]+)\}/g)].map((m) => m[1]);
+    for (const name of subs) expect({ name, parameter: name in (template.Parameters ?? {}) || name.startsWith('AWS::') }).toEqual({ name, parameter: true });
+  });
+
+  test('the node group and its nodes\' eks.amazonaws.com/nodegroup label carry one name, derived from the stack when NodegroupName is empty', () => {
+    const name = { 'Fn::If': ['HasNodegroupName', { Ref: 'NodegroupName' }, { 'Fn::Sub': '${AWS::StackName}-multus' }] };
+    expect(resources.MultusNodegroup.Properties?.NodegroupName).toEqual(name);
+    expect(resources.NodeLaunchTemplate.Properties?.Parameters).toMatchObject({ NodegroupName: name, CapacityType: resources.MultusNodegroup.Properties?.CapacityType });
+  });
+
+  test('the node group is created with no node and its sizes never change in the template: the hook installer sets them after the hooks', () => {
+    // Constant (no parameter): CloudFormation sends no sizes on any later update, so none resets them.
+    expect(resources.MultusNodegroup.Properties?.ScalingConfig).toEqual({ MinSize: 0, DesiredSize: 0, MaxSize: 1 });
+    expect(resources.NodegroupLifecycleHooks.Properties?.ScalingConfig).toEqual({
+      'Fn::If': ['CreatingInfrastructure', { MinSize: { Ref: 'NodegroupMinSize' }, DesiredSize: { Ref: 'NodegroupDesiredSize' }, MaxSize: { Ref: 'NodegroupMaxSize' } }, { Ref: 'AWS::NoValue' }],
+    });
+    // The installer may size only that node group.
+    const sizing = find('HookInstallerFunction', 'eks:UpdateNodegroupConfig');
+    expect(sizing.map((s) => s.Resource)).toEqual([
+      [
+        { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, Nodegroup: { 'Fn::GetAtt': ['MultusNodegroup', 'NodegroupName'] } }] },
+        { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${Cluster}', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] } }] },
+      ],
+    ]);
   });
 
   test('the managed node group uses that launch template and the new cluster\'s node role', () => {
@@ -489,4 +540,148 @@ test('the README migration table maps every seed parameter to parameters this te
     const cells = row.split('|').map((c) => c.trim());
     for (const m of cells[2].matchAll(/`([A-Z][A-Za-z0-9]+)`/g)) expect({ row: cells[1], parameter: m[1], exists: ours.has(m[1]) }).toEqual({ row: cells[1], parameter: m[1], exists: true });
   }
+});
+
+describe('the order CloudFormation creates and deletes in (a resource goes after what it depends on, and before it on delete)', () => {
+  /** Direct dependencies of each resource: DependsOn, Ref, GetAtt and the ${Name} and ${Name.Attr} of Fn::Sub. */
+  function dependencies(tpl: Template): Map<string, Set<string>> {
+    const ids = new Set(Object.keys(tpl.Resources));
+    const graph = new Map<string, Set<string>>();
+    for (const [id, resource] of Object.entries(tpl.Resources)) {
+      const deps = new Set<string>([resource.DependsOn ?? []].flat());
+      const text = JSON.stringify(resource.Properties ?? {});
+      for (const m of text.matchAll(/"Ref":"([^"]+)"/g)) deps.add(m[1]);
+      for (const m of text.matchAll(/"Fn::GetAtt":\["([^"]+)"/g)) deps.add(m[1]);
+      for (const m of text.matchAll(/\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}/g)) deps.add(m[1]);
+      graph.set(id, new Set([...deps].filter((d) => ids.has(d) && d !== id)));
+    }
+    return graph;
+  }
+  const graph = dependencies(deployed);
+  const reaches = (from: string, to: string, seen = new Set<string>()): boolean => {
+    if (from === to) return true;
+    if (seen.has(from)) return false;
+    seen.add(from);
+    return [...(graph.get(from) ?? [])].some((d) => reaches(d, to, seen));
+  };
+
+  test('no cycle anywhere in what CloudFormation gets (the SAM-expanded template, roles included)', () => {
+    const state = new Map<string, 'open' | 'done'>();
+    const cycle: string[] = [];
+    const visit = (id: string, path: string[]): void => {
+      if (state.get(id) === 'done') return;
+      if (state.get(id) === 'open') {
+        cycle.push([...path, id].join(' -> '));
+        return;
+      }
+      state.set(id, 'open');
+      for (const d of graph.get(id) ?? []) visit(d, [...path, id]);
+      state.set(id, 'done');
+    };
+    for (const id of graph.keys()) visit(id, []);
+    expect(cycle).toEqual([]);
+  });
+
+  test('delete: the hooks, then the node group (its nodes terminate), then the clean-up of our ENIs, then the VPC', () => {
+    expect(reaches('NodegroupLifecycleHooks', 'MultusNodegroup')).toBe(true);
+    expect(reaches('MultusNodegroup', 'InfrastructureCleanup')).toBe(true);
+    expect(reaches('InfrastructureCleanup', 'Infrastructure')).toBe(true);
+    // ...and never the other way round, which would make the clean-up run too early.
+    expect(reaches('InfrastructureCleanup', 'MultusNodegroup')).toBe(false);
+    expect(resources.InfrastructureCleanup).toMatchObject({
+      Type: 'Custom::InfrastructureCleanup',
+      Condition: 'CreatingInfrastructure',
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': ['SweeperFunction', 'Arn'] },
+        SubnetIds: [
+          { 'Fn::GetAtt': ['Infrastructure', 'Outputs.Az1MultusSubnetIds'] },
+          { 'Fn::GetAtt': ['Infrastructure', 'Outputs.Az2MultusSubnetIds'] },
+          { 'Fn::GetAtt': ['Infrastructure', 'Outputs.Az3MultusSubnetIds'] },
+        ],
+      },
+    });
+    expect((resources.InfrastructureCleanup.Properties as Dict).ServiceTimeout).toBeGreaterThan((resources.SweeperFunction.Properties as Dict).Timeout as number);
+  });
+
+  test('create: the hooks exist before the node group gets any size (the sizes belong to the hooks resource)', () => {
+    expect(reaches('NodegroupLifecycleHooks', 'LifecycleFunctionLifecycleAction')).toBe(true);
+    expect(JSON.stringify(resources.MultusNodegroup.Properties?.ScalingConfig)).not.toMatch(/Ref|Fn::/);
+  });
+});
+
+/**
+ * Every action granted, against the Service Authorization Reference (SAR): the grants for an action
+ * must cover each resource type EC2 (or the other service) evaluates for it: the required ones (*)
+ * and the optional ones our requests name (an attachment's instance, the security groups of a
+ * create). Read from docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html,
+ * list_amazonec2autoscaling.html, list_amazonelastickubernetesservice.html,
+ * list_awssystemsmanager.html, list_amazonsqs.html, list_amazoncloudwatchlogs.html (2026).
+ * `star`: the action supports no resource-level permission, so only `*` grants it.
+ */
+const SAR: Record<string, { types?: string[]; star?: true }> = {
+  'ec2:CreateNetworkInterface': { types: ['network-interface', 'subnet', 'security-group'] },
+  'ec2:CreateTags': { types: ['network-interface'] },
+  'ec2:DeleteTags': { types: ['network-interface'] },
+  'ec2:AttachNetworkInterface': { types: ['instance', 'network-interface'] },
+  'ec2:DetachNetworkInterface': { types: ['instance', 'network-interface'] },
+  // network-interface*; instance, security-group, subnet optional: our requests change the attachment (instance) only.
+  'ec2:ModifyNetworkInterfaceAttribute': { types: ['network-interface', 'instance'] },
+  'ec2:DeleteNetworkInterface': { types: ['network-interface'] },
+  'ec2:DescribeInstances': { star: true },
+  'ec2:DescribeInstanceTypes': { star: true },
+  'ec2:DescribeNetworkInterfaces': { star: true },
+  'ec2:DescribeSecurityGroups': { star: true },
+  'ec2:DescribeSubnets': { star: true },
+  'ec2:GetSubnetCidrReservations': { star: true },
+  'autoscaling:CompleteLifecycleAction': { types: ['autoScalingGroup'] },
+  'autoscaling:RecordLifecycleActionHeartbeat': { types: ['autoScalingGroup'] },
+  'autoscaling:PutLifecycleHook': { types: ['autoScalingGroup'] },
+  'autoscaling:DeleteLifecycleHook': { types: ['autoScalingGroup'] },
+  'autoscaling:DescribeAutoScalingGroups': { star: true },
+  'autoscaling:DescribeAutoScalingInstances': { star: true },
+  'autoscaling:DescribeLifecycleHooks': { star: true },
+  'autoscaling:DescribeWarmPool': { star: true },
+  'eks:DescribeNodegroup': { types: ['nodegroup'] },
+  'eks:UpdateNodegroupConfig': { types: ['nodegroup'] },
+  // cluster*; nodegroup optional, named by our request (nodegroupName).
+  'eks:DescribeUpdate': { types: ['cluster', 'nodegroup'] },
+  'ssm:GetParametersByPath': { types: ['parameter'] },
+  'sqs:SendMessage': { types: ['queue'] },
+  'logs:CreateLogStream': { types: ['log-stream'] },
+  'logs:PutLogEvents': { types: ['log-stream'] },
+};
+
+/** The resource type a Resource entry grants, told from its ARN pattern (or the resource it names). */
+function grantedType(resource: unknown): string {
+  if (resource === '*') return '*';
+  const getAtt = (resource as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+  if (getAtt) {
+    const type = deployed.Resources[getAtt[0]]?.Type;
+    // A log group's Arn ends in ":*": every log stream of it.
+    return type === 'AWS::SQS::Queue' ? 'queue' : type === 'AWS::Logs::LogGroup' ? 'log-stream' : `GetAtt ${type}`;
+  }
+  const arn = arnPattern(resource).replace(/\$\{[^}]+\}/g, '_');
+  const m = /^arn:[^:]+:([a-z0-9-]+):[^:]*:[^:]*:([A-Za-z-]+)[:/_]/.exec(arn);
+  if (!m) throw new Error(`cannot tell the resource type of ${arn}`);
+  return m[1] === 'ssm' ? 'parameter' : m[2];
+}
+
+describe.each(Object.keys(roles))('IAM of %s against the Service Authorization Reference', (fn) => {
+  const granted = new Map<string, Set<string>>();
+  for (const s of statementsOf(fn)) for (const action of actions(s)) for (const r of resourcesOf(s)) granted.set(action, new Set([...(granted.get(action) ?? []), grantedType(r)]));
+
+  test('every action granted is one the table knows, on * only when it supports no resource-level permission', () => {
+    for (const [action, types] of granted) {
+      const entry = SAR[action];
+      expect({ action, known: entry !== undefined }).toEqual({ action, known: true });
+      if (entry.star) expect({ action, types: [...types] }).toEqual({ action, types: ['*'] });
+      else expect({ action, star: types.has('*') }).toEqual({ action, star: false });
+    }
+  });
+
+  test('the grants of each action cover every resource type it is evaluated against', () => {
+    for (const [action, types] of granted) {
+      for (const type of SAR[action]?.types ?? []) expect({ action, type, covered: types.has(type) }).toEqual({ action, type, covered: true });
+    }
+  });
 });

@@ -25,3 +25,4 @@ export * from './lifecycle/heartbeat';
 export * from './reconcile/reconcile';
 export * from './settings/check';
 export * from './sweeper';
+export * from './custom-resource';

@@ -1,12 +1,24 @@
 /**
  * The sweeper function's application: wires the clients into the sweep. The handler in
  * functions/sweeper stays thin: it builds this once per container and calls `handle`.
+ *
+ * The same function serves the stack's `InfrastructureCleanup` custom resource (its role can
+ * remove our ENIs and names no node group, so the node group can depend on it without a cycle):
+ * Create and Update change nothing; Delete, which CloudFormation sends after the node group is
+ * gone and before the VPC's subnets go, removes our ENIs left in the multus subnets.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AwsClients } from '../clients';
+import { parseEnvelope, physicalIdFor, type RequestEnvelope } from '../custom-resource/envelope';
+import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from '../custom-resource/response';
 import { SdkEc2 } from '../ec2/sdk';
 import { DEFAULT_RELEASE_OPTIONS, type ReleaseOptions } from '../eni/release';
+import { asError } from '../errors';
+import { cleanupSubnets, type CleanupReport } from './cleanup';
 import { sweepOptionsFromEnv, sweepOrphans, type SweepOptions, type SweepSummary } from './sweep';
+
+/** Time kept back for answering CloudFormation before the function times out. */
+const ANSWER_MARGIN_MS = 20_000;
 
 export interface SweeperAppOptions {
   readonly clients: Pick<AwsClients, 'ec2'>;
@@ -15,11 +27,36 @@ export interface SweeperAppOptions {
   readonly release?: ReleaseOptions;
   /** The clock (tests). */
   readonly now?: () => Date;
+  readonly send?: ResponseSender;
+  /** Pause between looks at ENIs still going with their instances (clean-up). */
+  readonly pollMs?: number;
+}
+
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
 }
 
 export interface SweeperApp {
   readonly options: SweepOptions;
+  /** A scheduled sweep. */
   handle(): Promise<SweepSummary>;
+  /** The stack's clean-up (a CloudFormation custom resource request): answers CloudFormation, returns what it sent. */
+  handleCleanup(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse>;
+}
+
+/** The multus subnets of the clean-up's properties: `SubnetIds`, a list of comma-separated lists. */
+function subnetIdsOf(envelope: RequestEnvelope): string[] {
+  const raw = envelope.resourceProperties.SubnetIds;
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
+  return [...new Set(items.flatMap((i) => String(i).split(',')).map((s) => s.trim()).filter((s) => /^subnet-[0-9a-f]+$/.test(s)))];
+}
+
+function cleanupReason(report: CleanupReport, subnets: readonly string[]): string {
+  const parts = [`${report.deleted.length} ENI(s) of ours removed from ${subnets.length} multus subnet(s)`];
+  if (report.leftAttached.length > 0) parts.push(`left attached to running instances: ${report.leftAttached.join(', ')}`);
+  if (report.stillGoing.length > 0) parts.push(`still attached to terminated instances when the time was up: ${report.stillGoing.join(', ')}`);
+  if (report.failed.length > 0) parts.push(`could not be removed: ${report.failed.map((f) => `${f.networkInterfaceId} (${f.error})`).join('; ')}`);
+  return parts.join('; ');
 }
 
 /** Reads SWEEP_GRACE_MINUTES and SWEEP_DRY_RUN once: a bad value fails the cold start, naming it. */
@@ -28,11 +65,43 @@ export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
   // Nothing is cached: every sweep sees EC2 as it is.
   const ec2 = new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => 0 });
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
+  const send = options.send ?? sendResponse;
+
+  async function cleanup(envelope: RequestEnvelope, context?: LambdaContextLike): Promise<CustomResourceOutcome> {
+    const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
+    if (envelope.requestType !== 'Delete') return { status: 'SUCCESS', physicalResourceId, reason: `${envelope.requestType}: nothing to do until the stack is deleted` };
+    const subnets = subnetIdsOf(envelope);
+    if (subnets.length === 0) return { status: 'SUCCESS', physicalResourceId, reason: 'no multus subnet named: nothing to clean up' };
+    const deadline = Date.now() + Math.max((context?.getRemainingTimeInMillis() ?? 300_000) - ANSWER_MARGIN_MS, 1000);
+    const report = await cleanupSubnets({ ec2, log: options.logger, release: { ...release, deadline }, pollMs: options.pollMs ?? 5000, deadline }, subnets);
+    const blocked = report.failed.length > 0 || report.stillGoing.length > 0;
+    return {
+      status: blocked ? 'FAILED' : 'SUCCESS',
+      physicalResourceId,
+      reason: cleanupReason(report, subnets) + (blocked ? '. These ENIs would keep the subnets from being deleted: delete them, then delete the stack again' : ''),
+      data: { Deleted: String(report.deleted.length) },
+    };
+  }
+
   return {
     options: sweepOptions,
     handle() {
       options.logger.resetKeys();
       return sweepOrphans({ ec2, log: options.logger, release }, sweepOptions);
+    },
+    async handleCleanup(event: unknown, context?: LambdaContextLike) {
+      options.logger.resetKeys();
+      const envelope = parseEnvelope(event);
+      options.logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId });
+      const outcome = await cleanup(envelope, context).catch((err: unknown): CustomResourceOutcome => {
+        const error = asError(err);
+        options.logger.error('clean-up failed', { error });
+        return { status: 'FAILED', physicalResourceId: envelope.physicalResourceId ?? physicalIdFor(envelope), reason: `${error.name}: ${error.message}` };
+      });
+      const body = buildResponse(envelope, outcome);
+      options.logger.info(`answering CloudFormation: ${body.Status}`, { reason: body.Reason });
+      await send(envelope.responseUrl, body, { timeoutMs: 5000, attempts: 3, backoffMs: 500 });
+      return body;
     },
   };
 }

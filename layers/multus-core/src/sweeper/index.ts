@@ -1,3 +1,4 @@
 export * from './decide';
 export * from './sweep';
 export * from './app';
+export * from './cleanup';
