@@ -24,6 +24,7 @@ export interface SettingsView {
     readonly interfaceTags: Record<string, string>;
     readonly sourceDestCheck: boolean;
     readonly onFailure: string;
+    readonly ipv4PrefixesPerInterface: number;
   } | null;
   readonly problems: string[];
 }
@@ -34,6 +35,7 @@ const OPTIONAL: readonly string[] = [
   SETTING_NAMES.interfaceTags,
   SETTING_NAMES.sourceDestCheck,
   SETTING_NAMES.onFailure,
+  SETTING_NAMES.ipv4PrefixesPerInterface,
 ];
 
 /** The settings of an empty tree: what an absent parameter means. */
@@ -43,6 +45,7 @@ const DEFAULTS: Settings = {
   interfaceTags: {},
   sourceDestCheck: false,
   onFailure: DEFAULT_ON_FAILURE,
+  ipv4PrefixesPerInterface: 0,
 };
 
 function meaningOf(name: string, settings: Settings): string {
@@ -70,6 +73,12 @@ function meaningOf(name: string, settings: Settings): string {
       return settings.onFailure === 'ABANDON'
         ? 'a node that cannot be made multus-ready is abandoned (Auto Scaling replaces it)'
         : 'a node that cannot be made multus-ready continues without its multus interfaces';
+    case SETTING_NAMES.ipv4PrefixesPerInterface: {
+      const k = settings.ipv4PrefixesPerInterface;
+      return k === 0
+        ? 'no IPv4 prefix delegated to the multus ENIs (pods on them need addresses from elsewhere; host-device needs none)'
+        : `${k} IPv4 /28 prefix${k === 1 ? '' : 'es'} delegated to each multus ENI: ${k * 16} pod addresses per interface the VPC routes to it (Nitro instance types only)`;
+    }
     default:
       return 'not a setting of eks-multus-eni';
   }
@@ -112,6 +121,7 @@ export function viewSettings(raw: Record<string, string>, configPath: string): S
           interfaceTags: { ...settings.interfaceTags },
           sourceDestCheck: settings.sourceDestCheck,
           onFailure: settings.onFailure,
+          ipv4PrefixesPerInterface: settings.ipv4PrefixesPerInterface,
         }
       : null,
     problems,

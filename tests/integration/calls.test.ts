@@ -50,3 +50,30 @@ test('a warm launch costs 11 calls; a cold one 16', async () => {
   });
   expect(total(counts)).toBe(11);
 });
+
+test('with IPv4 prefixes: lowest-free adds one AssignPrivateIpAddresses per ENI; EC2-picks none (the count goes with the create)', async () => {
+  await resetEmulator();
+  const world = worldClients();
+  const layout = await createVpc(world, ['us-east-1a'], 2);
+  await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true', 'ipv4-prefixes-per-interface': '1' });
+  await putSetting(world, 'security-groups', layout.securityGroupId, 'StringList');
+  const nodes = [await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet)];
+  const clients = createClients();
+  const counts = countCalls(clients);
+  const app = createLifecycleApp({ clients, logger: new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' }) });
+
+  expect((await app.handle(eventFor('launch.json', nodes[0]))).outcome).toBe('attached');
+  reset(counts);
+  expect((await app.handle(eventFor('launch.json', nodes[1]))).outcome).toBe('attached');
+  expect(counts['EC2.AssignPrivateIpAddresses']).toBe(2);
+  expect(total(counts)).toBe(13);
+
+  await putSetting(world, 'use-ips-from-start-of-subnet', 'false');
+  app.clearCaches();
+  expect((await app.handle(eventFor('launch.json', nodes[2]))).interfaces.map((i) => i.ipv4Prefixes.length)).toEqual([1, 1]);
+  reset(counts);
+  const fourth = await launchNode(world, layout.azs[0].nodeSubnet);
+  expect((await app.handle(eventFor('launch.json', fourth))).outcome).toBe('attached');
+  expect(counts['EC2.AssignPrivateIpAddresses']).toBeUndefined();
+  expect(total(counts)).toBe(11);
+});

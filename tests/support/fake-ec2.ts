@@ -3,16 +3,18 @@
  * security groups, CIDR reservations, ENIs, instance states and instance-type limits as plain data.
  * Writes are recorded; operations a test does not set up throw, so nothing passes by accident.
  */
-import type { Ec2Port, InstanceView, InterfaceView, SecurityGroupView, SubnetView, TaggedInstance } from 'multus-core';
-import { parseCidr, type Ipv4Range } from 'multus-core';
+import type { CidrReservation, Ec2Port, InstanceTypeView, InstanceView, InterfaceView, SecurityGroupView, SubnetView, TaggedInstance } from 'multus-core';
+import { parseCidr } from 'multus-core';
 
 export interface FakeEc2Data {
   subnets?: SubnetView[];
   securityGroups?: SecurityGroupView[];
+  /** CIDR reservations per subnet: explicit ones as `a.b.c.d/n`, prefix ones as `prefix:a.b.c.d/n`. */
   reservations?: Record<string, string[]>;
   interfaces?: InterfaceView[];
   instanceStates?: Record<string, string>;
-  limits?: Record<string, number>;
+  /** Network interfaces per instance type (Nitro, 15 IPv4 addresses per interface), or the whole view. */
+  limits?: Record<string, number | Partial<InstanceTypeView>>;
 }
 
 export type FakeCall = [string, ...unknown[]];
@@ -42,8 +44,12 @@ export class FakeEc2 implements Ec2Port {
   async describeSecurityGroups(ids: readonly string[]): Promise<SecurityGroupView[]> {
     return (this.data.securityGroups ?? []).filter((g) => ids.includes(g.groupId));
   }
-  async describeCidrReservations(subnetId: string): Promise<Ipv4Range[]> {
-    return (this.data.reservations?.[subnetId] ?? []).map((c) => parseCidr(c));
+  async describeCidrReservations(subnetId: string): Promise<CidrReservation[]> {
+    return (this.data.reservations?.[subnetId] ?? []).map((c) => {
+      const kind = c.startsWith('prefix:') ? 'prefix' : 'explicit';
+      const { first, last } = parseCidr(c.replace(/^prefix:/, ''));
+      return { first, last, kind };
+    });
   }
   async describeInterfacesInSubnets(ids: readonly string[]): Promise<InterfaceView[]> {
     return this.interfaces.filter((e) => ids.includes(e.subnetId));
@@ -59,14 +65,15 @@ export class FakeEc2 implements Ec2Port {
     const states = this.data.instanceStates ?? {};
     return new Map(ids.filter((id) => id in states).map((id) => [id, states[id]]));
   }
-  async maxNetworkInterfaces(instanceType: string): Promise<number> {
-    const max = this.data.limits?.[instanceType];
-    if (max === undefined) {
+  async describeInstanceType(instanceType: string): Promise<InstanceTypeView> {
+    const limit = this.data.limits?.[instanceType];
+    if (limit === undefined) {
       const err = new Error(`The following supplied instance types do not exist: [${instanceType}]`);
       err.name = 'InvalidInstanceType';
       throw err;
     }
-    return max;
+    const base: InstanceTypeView = { maxNetworkInterfaces: 4, ipv4AddressesPerInterface: 15, prefixDelegation: true, hypervisor: 'nitro' };
+    return typeof limit === 'number' ? { ...base, maxNetworkInterfaces: limit } : { ...base, ...limit };
   }
   async tagInterface(id: string, tags: Readonly<Record<string, string>>): Promise<void> {
     this.calls.push(['tagInterface', id, { ...tags }]);
@@ -113,6 +120,9 @@ export class FakeEc2 implements Ec2Port {
   }
   createInterface(): Promise<InterfaceView> {
     throw new Error('FakeEc2.createInterface is not set up');
+  }
+  assignPrefixes(): Promise<string[]> {
+    throw new Error('FakeEc2.assignPrefixes is not set up');
   }
   attachInterface(): Promise<string> {
     throw new Error('FakeEc2.attachInterface is not set up');

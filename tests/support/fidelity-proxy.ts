@@ -11,6 +11,8 @@
  *     already attached: InvalidNetworkInterface.InUse.
  *   - PutLifecycleHook / DescribeLifecycleHooks: see fidelity-hooks.ts (unknown group and bad heartbeat
  *     rejected, NotificationMetadata kept and described).
+ *   - IPv4 prefix delegation (moto ignores it): see fidelity-prefixes.ts (prefixes kept, described,
+ *     overlaps and taken addresses refused, InsufficientCidrBlocks);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
  *     node group's Auto Scaling group, the update InProgress, then Successful).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first.
@@ -23,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
+import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
 
 export interface Completion {
   readonly instanceId: string;
@@ -164,6 +167,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
   // Lifecycle hooks where moto differs (PutLifecycleHook checks, NotificationMetadata): tests/support/fidelity-hooks.ts.
   const hooks = new LifecycleHookFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'autoscaling', status, code, message) });
   const eks = new EksUpdateFidelity({ forward, query, relay, error: (res, status, code, message) => sendEksError(res, status, code, message) });
+  const prefixes = new PrefixFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'ec2', status, code, message) });
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -226,6 +230,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       state = freshState();
       hooks.reset();
       eks.reset();
+      prefixes.reset();
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/completions') return json(200, state.completions);
@@ -311,22 +316,38 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       const refusal = await groupRefusal(req, params);
       if (refusal) return sendError(res, 'ec2', 400, refusal[0], refusal[1]);
     }
-    if (action === 'CreateNetworkInterface' && params.get('PrivateIpAddress')) {
+    if (action === 'CreateNetworkInterface') {
       return mutex.run(async () => {
-        const address = params.get('PrivateIpAddress') ?? '';
-        const xml = await query(req, {
-          Action: 'DescribeNetworkInterfaces',
-          Version: '2016-11-15',
-          'Filter.1.Name': 'subnet-id',
-          'Filter.1.Value.1': params.get('SubnetId') ?? '',
-        });
-        const inUse = new Set([...xml.matchAll(/<privateIpAddress>([^<]+)<\/privateIpAddress>/g)].map((m) => m[1]));
-        if (inUse.has(address)) {
-          state.rejectedCreates++;
-          return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
+        const address = params.get('PrivateIpAddress');
+        if (address) {
+          const subnetId = params.get('SubnetId') ?? '';
+          const xml = await query(req, {
+            Action: 'DescribeNetworkInterfaces',
+            Version: '2016-11-15',
+            'Filter.1.Name': 'subnet-id',
+            'Filter.1.Value.1': subnetId,
+          });
+          const inUse = new Set([...xml.matchAll(/<privateIpAddress>([^<]+)<\/privateIpAddress>/g)].map((m) => m[1]));
+          const n = ipToNumber(address);
+          if (inUse.has(address) || prefixes.prefixesIn(subnetId).some((r) => r.first <= n && n <= r.last)) {
+            state.rejectedCreates++;
+            return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
+          }
         }
-        return relay(res, await forward(req, body));
+        return prefixes.create(req, res, params);
       });
+    }
+    if (action === 'AssignPrivateIpAddresses' && [...params.keys()].some((k) => k.startsWith('Ipv4Prefix'))) {
+      return mutex.run(() => prefixes.assign(req, res, params));
+    }
+    if (action === 'DescribeNetworkInterfaces') {
+      const out = await forward(req, body);
+      return relay(res, out.status === 200 ? { ...out, body: Buffer.from(prefixes.describe(out.body.toString('utf8')), 'utf8') } : out);
+    }
+    if (action === 'DeleteNetworkInterface') {
+      const out = await forward(req, body);
+      if (out.status === 200) prefixes.forget(params.get('NetworkInterfaceId') ?? '');
+      return relay(res, out);
     }
     if (action === 'AttachNetworkInterface') {
       return mutex.run(async () => {

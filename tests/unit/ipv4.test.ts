@@ -1,4 +1,4 @@
-import { countFree, formatIpv4, freeAddresses, lowestFree, parseCidr, parseIpv4, type UsedAddresses } from 'multus-core';
+import { countFree, countFreeBlocks, formatIpv4, freeAddresses, lowestFree, lowestFreeBlocks, parseCidr, parseIpv4, type UsedAddresses } from 'multus-core';
 
 const ip = parseIpv4;
 const take = (cidr: string, used: UsedAddresses, k: number) => lowestFree(parseCidr(cidr), used, k).map(formatIpv4);
@@ -72,5 +72,39 @@ describe('lowest free addresses', () => {
     const cidr = parseCidr('10.0.1.0/24');
     const used = { addresses: [ip('10.0.1.17'), ip('10.0.1.40'), ip('10.0.1.40')], ranges: [parseCidr('10.0.1.16/28')] };
     expect(countFree(cidr, used)).toBe(256 - 5 - 16 - 1);
+  });
+});
+
+describe('free aligned /28 blocks (IPv4 prefixes)', () => {
+  const blocks = (cidr: string, used: UsedAddresses, k: number, options: Parameters<typeof lowestFreeBlocks>[3] = {}) =>
+    lowestFreeBlocks(parseCidr(cidr), used, k, options).map((b) => `${formatIpv4(b)}/28`);
+  const r = (cidr: string) => {
+    const c = parseCidr(cidr);
+    return { first: c.first, last: c.last };
+  };
+
+  test('never the first block (AWS\'s .0-.3) or the last (the broadcast address); aligned on 16', () => {
+    expect(blocks('10.0.1.0/26', { addresses: [] }, 10)).toEqual(['10.0.1.16/28', '10.0.1.32/28']);
+    expect(blocks('10.0.1.0/24', { addresses: [] }, 3)).toEqual(['10.0.1.16/28', '10.0.1.32/28', '10.0.1.48/28']);
+  });
+
+  test('a block holding one used address or touching a used range is skipped', () => {
+    const used = { addresses: [ip('10.0.1.20'), ip('10.0.1.63')], ranges: [r('10.0.1.64/28'), { first: ip('10.0.1.95'), last: ip('10.0.1.96') }] };
+    // .16-.31 holds .20, .48-.63 holds .63, .64/28 is a prefix, .95-.96 straddles .80/28 and .96/28.
+    expect(blocks('10.0.1.0/24', used, 3)).toEqual(['10.0.1.32/28', '10.0.1.112/28', '10.0.1.128/28']);
+  });
+
+  test('preferred ranges (prefix reservations) first, then the lowest elsewhere; skip passes over free blocks', () => {
+    const preferred = [r('10.0.1.192/27')];
+    expect(blocks('10.0.1.0/24', { addresses: [] }, 3, { preferred })).toEqual(['10.0.1.192/28', '10.0.1.208/28', '10.0.1.16/28']);
+    expect(blocks('10.0.1.0/24', { addresses: [] }, 2, { skip: 2 })).toEqual(['10.0.1.48/28', '10.0.1.64/28']);
+    expect(blocks('10.0.1.0/26', { addresses: [] }, 2, { skip: 1 })).toEqual(['10.0.1.32/28']);
+  });
+
+  test('cost follows what is used, not the subnet: a /8 with 60,000 used addresses', () => {
+    const used = { addresses: Array.from({ length: 60_000 }, (_, i) => ip('10.0.0.4') + i) };
+    expect(blocks('10.0.0.0/8', used, 1)).toEqual(['10.0.234.112/28']);
+    expect(countFreeBlocks(parseCidr('10.0.1.0/26'), { addresses: [] }, 100)).toBe(2);
+    expect(countFreeBlocks(parseCidr('10.0.0.0/8'), { addresses: [] }, 5)).toBe(5);
   });
 });

@@ -28,7 +28,7 @@ function world() {
       { groupId: SG, vpcId: VPC },
       { groupId: SG_OTHER_VPC, vpcId: 'vpc-22222222' },
     ],
-    limits: { 'm5.xlarge': 4, 't2.micro': 2, 't3.nano': 2 },
+    limits: { 'm5.xlarge': 4, 't2.micro': 2, 't3.nano': 2, 'm4.large': { maxNetworkInterfaces: 2, ipv4AddressesPerInterface: 10, prefixDelegation: false, hypervisor: 'xen' }, 'm5.large': { maxNetworkInterfaces: 3, ipv4AddressesPerInterface: 10 } },
   });
 }
 
@@ -162,5 +162,35 @@ describe('checkNode: the per-node validation of the launch handler', () => {
       message: expect.stringContaining('instance type t2.micro allows 2 network interfaces'),
     });
     await expect(assertNodeSettings(world(), node, [A1, A2], settings, PATH)).resolves.toBeInstanceOf(Map);
+  });
+});
+
+describe('ipv4-prefixes-per-interface', () => {
+  test('the tree check: free aligned /28 blocks per subnet, Nitro and the per-interface slots per instance type', async () => {
+    const report = await checkSettingsTree(world(), { 'subnets/us-east-1b': SMALL, 'ipv4-prefixes-per-interface': '10' }, PATH, {
+      instanceTypes: ['m4.large', 'm5.large', 'm5.xlarge'],
+    });
+    expect(report.problems).toEqual([
+      `${PATH}/subnets/us-east-1b: subnet ${SMALL} (10.0.4.0/28) has 0 free aligned /28 blocks, fewer than the 10 ${PATH}/ipv4-prefixes-per-interface asks for each ENI`,
+      `${PATH}/ipv4-prefixes-per-interface: is 10, but instance type m4.large (hypervisor xen) is neither Nitro nor bare metal: it takes no IPv4 prefixes`,
+      `${PATH}/ipv4-prefixes-per-interface: is 10, but instance type m5.large takes 10 IPv4 addresses per interface: at most 9 prefixes beside the primary address`,
+    ]);
+    expect(report.subnets[0]).toMatchObject({ subnetId: SMALL, freePrefixBlocks: 0 });
+  });
+
+  test('free blocks count those in prefix reservations, not those in explicit ones', async () => {
+    const fake = new FakeEc2({
+      subnets: [{ subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/26', availableIpAddressCount: 59 }],
+      reservations: { [A1]: ['10.0.1.16/28', 'prefix:10.0.1.32/28'] },
+    });
+    const report = await checkSettingsTree(fake, { 'subnets/us-east-1a': A1, 'ipv4-prefixes-per-interface': '2' }, PATH);
+    expect(report.subnets[0]).toMatchObject({ freePrefixBlocks: 1 });
+    expect(report.problems).toEqual([expect.stringContaining('has 1 free aligned /28 block, fewer than the 2')]);
+  });
+
+  test('the per-node check names the setting and the type', async () => {
+    const settings = parseSettings({ ...clean, 'ipv4-prefixes-per-interface': '1' }, PATH);
+    const result = await checkNode(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 'm4.large' }, [A1], settings, PATH);
+    expect(result.problems).toEqual([`${PATH}/ipv4-prefixes-per-interface: is 1, but instance type m4.large (hypervisor xen) is neither Nitro nor bare metal: it takes no IPv4 prefixes`]);
   });
 });

@@ -23,7 +23,9 @@ describe('parseSettings', () => {
       interfaceTags: {},
       sourceDestCheck: false,
       onFailure: 'ABANDON',
+      ipv4PrefixesPerInterface: 0,
     });
+    expect(parseSettings({ ...valid, 'ipv4-prefixes-per-interface': ' 3 ' }, PATH).ipv4PrefixesPerInterface).toBe(3);
   });
 
   test('every setting, any number of AZs, values trimmed', () => {
@@ -70,6 +72,11 @@ describe('parseSettings', () => {
     ['interface-tags', 'eks-multus-eni/instance-id=i-1', "is one of eks-multus-eni's own tags"],
     ['interface-tags', 'node.k8s.amazonaws.com/no_manage=false', "is one of eks-multus-eni's own tags"],
     ['subnet/us-east-1a', 'subnet-aaaaaaaa', 'subnet/us-east-1a: is not a setting of eks-multus-eni'],
+    ['ipv4-prefixes-per-interface', 'two', 'ipv4-prefixes-per-interface: must be a whole number (0 for none), not "two"'],
+    ['ipv4-prefixes-per-interface', '-1', 'must be a whole number (0 for none), not "-1"'],
+    ['ipv4-prefixes-per-interface', '1.5', 'must be a whole number'],
+    ['ipv4-prefixes-per-interface', '50', 'ipv4-prefixes-per-interface: is 50; no instance type takes more than 49 per interface'],
+    ['ipv4-prefixes-per-interface', '', 'ipv4-prefixes-per-interface: is present but empty'],
   ])('%s = %p is an error naming the parameter', (name, value, message) => {
     const found = problems({ ...valid, [name]: value });
     expect(found).toEqual([expect.stringContaining(message)]);

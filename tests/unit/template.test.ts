@@ -189,7 +189,7 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
   });
 
   test('modify, detach and delete only our ENIs; attach and detach only on instances carrying NodeTagKey', () => {
-    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface']) {
+    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses']) {
       for (const s of find(fn, action)) {
         const resource = JSON.stringify(s.Resource);
         if (resource.includes(':network-interface/')) {
@@ -377,6 +377,7 @@ describe('settings written to SSM', () => {
         SETTING_NAMES.interfaceTags,
         SETTING_NAMES.sourceDestCheck,
         SETTING_NAMES.onFailure,
+        SETTING_NAMES.ipv4PrefixesPerInterface,
       ].sort(),
     );
   });
@@ -627,6 +628,7 @@ const SAR: Record<string, { types?: string[]; star?: true }> = {
   // network-interface*; instance, security-group, subnet optional: our requests change the attachment (instance) only.
   'ec2:ModifyNetworkInterfaceAttribute': { types: ['network-interface', 'instance'] },
   'ec2:DeleteNetworkInterface': { types: ['network-interface'] },
+  'ec2:AssignPrivateIpAddresses': { types: ['network-interface'] },
   'ec2:DescribeInstances': { star: true },
   'ec2:DescribeInstanceTypes': { star: true },
   'ec2:DescribeNetworkInterfaces': { star: true },

@@ -70,9 +70,31 @@ export interface CreateInterfaceRequest {
   readonly subnetId: string;
   readonly securityGroups?: readonly string[];
   readonly privateIpAddress?: string;
+  /** IPv4 /28 prefixes EC2 picks and delegates with the create (not with a specific primary address). */
+  readonly ipv4PrefixCount?: number;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
 }
+
+/** A subnet CIDR reservation: `prefix` ones are where EC2 takes delegated prefixes from; `explicit` ones are left alone. */
+export interface CidrReservation extends Ipv4Range {
+  readonly kind: 'prefix' | 'explicit';
+}
+
+/** What the checks need of an instance type. */
+export interface InstanceTypeView {
+  /** Network interfaces on network card 0 (where multus ENIs go). */
+  readonly maxNetworkInterfaces: number;
+  /** IPv4 addresses per interface: the primary, secondaries and each delegated prefix take one. */
+  readonly ipv4AddressesPerInterface: number;
+  /** IPv4 prefix delegation: Nitro (`Hypervisor` nitro) or bare metal. */
+  readonly prefixDelegation: boolean;
+  /** As EC2 reports it (`nitro`, `xen`, or undefined on bare metal). */
+  readonly hypervisor: string | undefined;
+}
+
+/** Prefixes to delegate to an ENI: these (lowest-free mode), or `count` that EC2 picks. */
+export type PrefixRequest = { readonly prefixes: readonly string[] } | { readonly count: number };
 
 export interface Ec2Port {
   /** The instance, or undefined when EC2 does not know it. */
@@ -82,7 +104,7 @@ export interface Ec2Port {
   /** The security groups among `groupIds` that exist. */
   describeSecurityGroups(groupIds: readonly string[]): Promise<SecurityGroupView[]>;
   /** Subnet CIDR reservations (prefix and explicit) of a subnet. */
-  describeCidrReservations(subnetId: string): Promise<Ipv4Range[]>;
+  describeCidrReservations(subnetId: string): Promise<CidrReservation[]>;
   /** Every ENI in any of the subnets (all pages). */
   describeInterfacesInSubnets(subnetIds: readonly string[]): Promise<InterfaceView[]>;
   /** Every ENI carrying `tagKey=tagValue` (all pages). */
@@ -93,9 +115,11 @@ export interface Ec2Port {
   describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]>;
   /** Instances carrying `tagKey` (any value) in one of `states` (all pages). */
   describeTaggedInstances(tagKey: string, states: readonly string[]): Promise<TaggedInstance[]>;
-  /** How many network interfaces the instance type allows (all network cards). */
-  maxNetworkInterfaces(instanceType: string): Promise<number>;
+  /** The instance type's interface limits and whether it takes delegated prefixes. */
+  describeInstanceType(instanceType: string): Promise<InstanceTypeView>;
   createInterface(request: CreateInterfaceRequest): Promise<InterfaceView>;
+  /** Delegates IPv4 prefixes to an ENI (AssignPrivateIpAddresses) and returns those assigned. */
+  assignPrefixes(networkInterfaceId: string, request: PrefixRequest): Promise<string[]>;
   /** Attaches and returns the attachment id. */
   attachInterface(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string>;
   setDeleteOnTermination(networkInterfaceId: string, attachmentId: string, value: boolean): Promise<void>;

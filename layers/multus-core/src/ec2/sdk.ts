@@ -3,6 +3,7 @@
  * type limits change rarely and are cached for the settings' max age.
  */
 import {
+  AssignPrivateIpAddressesCommand,
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
   CreateTagsCommand,
@@ -25,13 +26,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { TtlCache } from '../cache';
 import { awsErrorCode } from '../errors';
-import { parseCidr, type Ipv4Range } from '../ipv4';
+import { parseCidr } from '../ipv4';
 import type {
   AttachmentView,
+  CidrReservation,
   CreateInterfaceRequest,
   Ec2Port,
+  InstanceTypeView,
   InstanceView,
   InterfaceView,
+  PrefixRequest,
   SecurityGroupView,
   SubnetView,
   TaggedInstance,
@@ -80,8 +84,8 @@ export interface SdkEc2Options {
 export class SdkEc2 implements Ec2Port {
   private readonly subnets: TtlCache<SubnetView[]>;
   private readonly groups: TtlCache<SecurityGroupView[]>;
-  private readonly reservations: TtlCache<Ipv4Range[]>;
-  private readonly limits: TtlCache<number>;
+  private readonly reservations: TtlCache<CidrReservation[]>;
+  private readonly limits: TtlCache<InstanceTypeView>;
 
   constructor(
     private readonly ec2: EC2Client,
@@ -184,16 +188,16 @@ export class SdkEc2 implements Ec2Port {
     });
   }
 
-  describeCidrReservations(subnetId: string): Promise<Ipv4Range[]> {
+  describeCidrReservations(subnetId: string): Promise<CidrReservation[]> {
     return this.reservations.get(subnetId, async () => {
-      const ranges: Ipv4Range[] = [];
+      const ranges: CidrReservation[] = [];
       let NextToken: string | undefined;
       do {
         const out = await this.ec2.send(new GetSubnetCidrReservationsCommand({ SubnetId: subnetId, NextToken }));
         for (const r of out.SubnetIpv4CidrReservations ?? []) {
           if (r.Cidr) {
             const cidr = parseCidr(r.Cidr);
-            ranges.push({ first: cidr.first, last: cidr.last });
+            ranges.push({ first: cidr.first, last: cidr.last, kind: r.ReservationType === 'prefix' ? 'prefix' : 'explicit' });
           }
         }
         NextToken = out.NextToken;
@@ -243,19 +247,36 @@ export class SdkEc2 implements Ec2Port {
     }
   }
 
-  maxNetworkInterfaces(instanceType: string): Promise<number> {
+  describeInstanceType(instanceType: string): Promise<InstanceTypeView> {
     return this.limits.get(instanceType, async () => {
       const out = await this.ec2.send(
         new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] }),
       );
+      const type = out.InstanceTypes?.[0];
       // Multus ENIs are attached on network card 0: its own limit counts (types with several
       // cards report the total of all cards in MaximumNetworkInterfaces).
-      const info = out.InstanceTypes?.[0]?.NetworkInfo;
+      const info = type?.NetworkInfo;
       const card0 = info?.NetworkCards?.find((c) => (c.NetworkCardIndex ?? 0) === (info?.DefaultNetworkCardIndex ?? 0));
       const max = card0?.MaximumNetworkInterfaces ?? info?.MaximumNetworkInterfaces;
       if (max === undefined) throw new Error(`EC2 reports no network interface limit for instance type ${instanceType}`);
-      return max;
+      return {
+        maxNetworkInterfaces: max,
+        ipv4AddressesPerInterface: info?.Ipv4AddressesPerInterface ?? 1,
+        // The VPC CNI's rule: Nitro, or bare metal (which reports no hypervisor).
+        prefixDelegation: type?.Hypervisor === 'nitro' || type?.BareMetal === true,
+        hypervisor: type?.Hypervisor,
+      };
     });
+  }
+
+  async assignPrefixes(networkInterfaceId: string, request: PrefixRequest): Promise<string[]> {
+    const out = await this.ec2.send(
+      new AssignPrivateIpAddressesCommand({
+        NetworkInterfaceId: networkInterfaceId,
+        ...('prefixes' in request ? { Ipv4Prefixes: [...request.prefixes] } : { Ipv4PrefixCount: request.count }),
+      }),
+    );
+    return (out.AssignedIpv4Prefixes ?? []).map((p) => p.Ipv4Prefix).filter((p): p is string => !!p);
   }
 
   async createInterface(request: CreateInterfaceRequest): Promise<InterfaceView> {
@@ -264,6 +285,7 @@ export class SdkEc2 implements Ec2Port {
         SubnetId: request.subnetId,
         Groups: request.securityGroups ? [...request.securityGroups] : undefined,
         PrivateIpAddress: request.privateIpAddress,
+        Ipv4PrefixCount: request.ipv4PrefixCount && request.ipv4PrefixCount > 0 ? request.ipv4PrefixCount : undefined,
         Description: request.description,
         TagSpecifications: [
           {

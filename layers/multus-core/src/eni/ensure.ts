@@ -1,12 +1,25 @@
 /**
  * Making sure each multus device index of an instance holds our ENI in the right subnet: create
- * (tags at creation), attach, DeleteOnTermination, source/dest check. Idempotent: ENIs already in
- * place are kept, unattached ones of ours are adopted. On any failure every ENI this call created or
- * adopted is detached and deleted before the error propagates.
+ * (tags at creation), delegated IPv4 prefixes (ipv4-prefixes-per-interface), attach,
+ * DeleteOnTermination, source/dest check. Idempotent: ENIs already in place are kept (and given
+ * the prefixes they lack), unattached ones of ours are adopted. On any failure every ENI this call
+ * created or adopted is detached and deleted before the error propagates.
  */
 import type { AttachmentView, Ec2Port, InstanceView, InterfaceView, SubnetView } from '../ec2/port';
 import { AllocationError, asError, awsErrorCode } from '../errors';
-import { formatIpv4, freeAddresses, lowestFree, parseCidr, parseIpv4, type Ipv4Cidr, type Ipv4Range, type UsedAddresses } from '../ipv4';
+import {
+  countFreeBlocks,
+  formatIpv4,
+  freeAddresses,
+  lowestFree,
+  lowestFreeBlocks,
+  parseCidr,
+  parseIpv4,
+  PREFIX_BLOCK_SIZE,
+  type Ipv4Cidr,
+  type Ipv4Range,
+  type UsedAddresses,
+} from '../ipv4';
 import type { Log } from '../log';
 import type { Settings } from '../settings/parse';
 import { interfaceTags, TAG_INSTANCE_ID } from '../tags';
@@ -18,6 +31,8 @@ export interface EnsuredInterface {
   readonly subnetId: string;
   readonly networkInterfaceId: string;
   readonly privateIpAddress: string | undefined;
+  /** The IPv4 prefixes delegated to the ENI, as CIDR text. */
+  readonly ipv4Prefixes: readonly string[];
   /** What this call did for the slot. */
   readonly action: 'created' | 'adopted' | 'in-place';
 }
@@ -77,6 +92,34 @@ function* fromRank(cidr: Ipv4Cidr, taken: UsedAddresses, rank: number): Generato
 const ADDRESS_IN_USE_CODES = new Set(['InvalidIPAddress.InUse', 'PrivateIpAddressInUse']);
 /** Generic codes that may or may not mean "address taken": re-read state to decide. */
 const GENERIC_CODES = new Set(['InvalidParameterValue', 'InvalidParameterCombination', 'InvalidParameter']);
+/** Codes that may mean "a requested prefix is taken" (EC2 documents none for it): re-read state to decide. */
+const PREFIX_RACE_CODES = new Set([...ADDRESS_IN_USE_CODES, ...GENERIC_CODES, 'InsufficientCidrBlocks']);
+
+/**
+ * What is taken in one subnet, as seen now: ENI addresses, delegated prefixes, and the subnet's
+ * CIDR reservations by kind. Addresses are never taken from a reservation; prefixes are taken from
+ * `prefix` reservations first and never from `explicit` ones.
+ */
+class SubnetUsage {
+  constructor(
+    readonly addresses: number[],
+    readonly prefixes: Ipv4Range[],
+    readonly explicit: readonly Ipv4Range[],
+    readonly prefixReserved: readonly Ipv4Range[],
+  ) {}
+  forAddresses(): UsedAddresses {
+    return { addresses: this.addresses, ranges: [...this.prefixes, ...this.explicit, ...this.prefixReserved] };
+  }
+  forPrefixes(): UsedAddresses {
+    return { addresses: this.addresses, ranges: [...this.prefixes, ...this.explicit] };
+  }
+}
+
+const prefixText = (block: number) => `${formatIpv4(block)}/28`;
+const rangeOf = (cidr: string): Ipv4Range => {
+  const c = parseCidr(cidr);
+  return { first: c.first, last: c.last };
+};
 
 export const DEFAULT_MAX_ADDRESS_RACES = 128;
 /** Attach errors that settle by themselves: a just-created ENI not yet visible, an instance still pending. */
@@ -87,8 +130,8 @@ const LAUNCH_WINDOW_MS = 15 * 60_000;
 class Ensurer {
   /** ENIs this call created or adopted, in order: what rollback removes. */
   private readonly owned: string[] = [];
-  /** Addresses of each subnet known to be taken, as seen now. */
-  private readonly taken = new Map<string, { addresses: number[]; ranges: Ipv4Range[] }>();
+  /** What is taken in each subnet, as seen now. */
+  private readonly taken = new Map<string, SubnetUsage>();
   racesLost = 0;
   /** Opted-in nodes of the AZ launched recently (read once, on the first lost race). */
   private peers: string[] | undefined;
@@ -99,9 +142,36 @@ class Ensurer {
   ) {}
 
   async run(): Promise<EnsuredInterface[]> {
+    await this.checkFreeBlocks();
     const out: EnsuredInterface[] = [];
     for (const plan of this.request.plans) out.push(await this.ensureSlot(plan));
     return out;
+  }
+
+  /** Prefixes each slot still lacks (all of them for an ENI to create). */
+  private missingPrefixes(plan: SlotPlan): number {
+    const have = plan.kind === 'create' ? 0 : plan.eni.ipv4Prefixes.length;
+    return Math.max(0, this.request.settings.ipv4PrefixesPerInterface - have);
+  }
+
+  /**
+   * Lowest-free mode with prefixes: every subnet has the free aligned /28 blocks its slots need,
+   * checked from the subnet read already made, before anything is created.
+   */
+  private async checkFreeBlocks(): Promise<void> {
+    const { settings } = this.request;
+    if (!settings.useIpsFromStartOfSubnet || settings.ipv4PrefixesPerInterface === 0) return;
+    const needed = new Map<string, number>();
+    for (const plan of this.request.plans) needed.set(plan.subnetId, (needed.get(plan.subnetId) ?? 0) + this.missingPrefixes(plan));
+    for (const [subnetId, n] of needed) {
+      if (n === 0) continue;
+      const subnet = this.request.subnets.get(subnetId);
+      if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
+      const free = countFreeBlocks(parseCidr(subnet.cidrBlock), (await this.takenIn(subnetId, this.request.known)).forPrefixes(), n);
+      if (free < n) {
+        throw new AllocationError(`subnet ${subnetId} (${subnet.cidrBlock}) has ${free} free aligned /28 block${free === 1 ? '' : 's'} for IPv4 prefixes, ${n} needed`);
+      }
+    }
   }
 
   private async ensureSlot(plan: SlotPlan): Promise<EnsuredInterface> {
@@ -113,7 +183,7 @@ class Ensurer {
     if (plan.kind === 'in-place') {
       if (plan.fixDeleteOnTermination) await ec2.setDeleteOnTermination(plan.eni.networkInterfaceId, plan.attachmentId, true);
       if (plan.fixSourceDestCheck) await ec2.setSourceDestCheck(plan.eni.networkInterfaceId, wantSdc);
-      return this.result(plan, plan.eni, 'in-place');
+      return this.result(plan, await this.givePrefixes(plan, plan.eni), 'in-place');
     }
     let eni: InterfaceView;
     if (plan.kind === 'adopt') {
@@ -126,6 +196,8 @@ class Ensurer {
     } else {
       eni = await this.create(plan);
     }
+    // Prefixes right after the create (EC2 takes none with a specific primary address), and those an adopted ENI lacks.
+    eni = await this.givePrefixes(plan, eni);
     const attached = await this.attach(eni, plan);
     if (attached.winner) {
       // Another delivery attached first (or our attach succeeded but its answer was lost): make
@@ -149,6 +221,7 @@ class Ensurer {
       subnetId: plan.subnetId,
       networkInterfaceId: eni.networkInterfaceId,
       privateIpAddress: eni.privateIpAddress,
+      ipv4Prefixes: eni.ipv4Prefixes,
       action,
     };
   }
@@ -159,6 +232,8 @@ class Ensurer {
       subnetId: plan.subnetId,
       securityGroups: settings.securityGroups,
       privateIpAddress,
+      // EC2 picks the prefixes with the create when it picks the address.
+      ipv4PrefixCount: privateIpAddress === undefined && settings.ipv4PrefixesPerInterface > 0 ? settings.ipv4PrefixesPerInterface : undefined,
       description: `eks-multus-eni: ${instance.instanceId} device ${plan.deviceIndex}`,
       tags: interfaceTags(instance.instanceId, plan.deviceIndex, settings.interfaceTags),
     };
@@ -175,7 +250,7 @@ class Ensurer {
     if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
     const cidr = parseCidr(subnet.cidrBlock);
     let taken = await this.takenIn(plan.subnetId, this.request.known);
-    let candidates = freeAddresses(cidr, taken);
+    let candidates = freeAddresses(cidr, taken.forAddresses());
     let losses = 0;
     for (;;) {
       const next = candidates.next();
@@ -208,16 +283,76 @@ class Ensurer {
         taken.addresses.push(next.value);
         const rank = await this.rankAmongLaunching(plan.subnetId, fresh);
         this.deps.log.info('address taken by a concurrent launch; moving on', { subnetId: plan.subnetId, address, losses, rank });
-        candidates = fromRank(cidr, taken, rank);
+        candidates = fromRank(cidr, taken.forAddresses(), rank);
       }
     }
   }
 
   /**
-   * This node's position among the opted-in nodes of its AZ launched recently that have no ENI of
-   * ours in the subnet yet (sorted by instance id), or 0 when that cannot be told.
+   * Delegates the prefixes the ENI lacks (none when it has its ipv4-prefixes-per-interface already).
+   * EC2-picks mode: a count. Lowest-free mode: the lowest free aligned /28 blocks (prefix
+   * reservations first), and a block taken meanwhile by a concurrent launch moves on to the next
+   * free ones, by this node's rank among the launches still waiting, like addresses.
    */
-  private async rankAmongLaunching(subnetId: string, fresh: readonly InterfaceView[]): Promise<number> {
+  private async givePrefixes(plan: SlotPlan, eni: InterfaceView): Promise<InterfaceView> {
+    const missing = this.request.settings.ipv4PrefixesPerInterface - eni.ipv4Prefixes.length;
+    if (missing <= 0) return eni;
+    const { ec2 } = this.deps;
+    const withPrefixes = (got: readonly string[]) => ({ ...eni, ipv4Prefixes: [...eni.ipv4Prefixes, ...got] });
+    if (!this.request.settings.useIpsFromStartOfSubnet) return withPrefixes(await ec2.assignPrefixes(eni.networkInterfaceId, { count: missing }));
+    const subnet = this.request.subnets.get(plan.subnetId);
+    if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
+    const cidr = parseCidr(subnet.cidrBlock);
+    let taken = await this.takenIn(plan.subnetId, this.request.known);
+    let skip = 0;
+    let losses = 0;
+    for (;;) {
+      const used = taken.forPrefixes();
+      let blocks = lowestFreeBlocks(cidr, used, missing, { preferred: taken.prefixReserved, skip });
+      // Fewer free blocks than the rank skips: take the lowest ones after all.
+      if (blocks.length < missing && skip > 0) blocks = lowestFreeBlocks(cidr, used, missing, { preferred: taken.prefixReserved });
+      if (blocks.length < missing) {
+        throw new AllocationError(`subnet ${plan.subnetId} (${subnet.cidrBlock}) has ${blocks.length} free aligned /28 block${blocks.length === 1 ? '' : 's'} for IPv4 prefixes, ${missing} needed`);
+      }
+      const prefixes = blocks.map(prefixText);
+      try {
+        const got = await ec2.assignPrefixes(eni.networkInterfaceId, { prefixes });
+        const assigned = got.length > 0 ? got : prefixes;
+        taken.prefixes.push(...assigned.map(rangeOf));
+        return withPrefixes(assigned);
+      } catch (err) {
+        const code = awsErrorCode(err);
+        if (!code || !PREFIX_RACE_CODES.has(code)) throw err;
+        // Re-read who holds what: a block another ENI now holds (an address or a prefix in it) is a race lost.
+        const fresh = await ec2.describeInterfacesInSubnets([plan.subnetId]);
+        const held = (e: InterfaceView) =>
+          e.networkInterfaceId !== eni.networkInterfaceId &&
+          (e.privateIpAddresses.some((a) => blocks.some((b) => parseIpv4(a) >= b && parseIpv4(a) < b + PREFIX_BLOCK_SIZE)) ||
+            e.ipv4Prefixes.some((p) => blocks.some((b) => rangeOf(p).first <= b + PREFIX_BLOCK_SIZE - 1 && rangeOf(p).last >= b)));
+        if (!fresh.some(held)) throw err;
+        losses++;
+        this.racesLost++;
+        if (pastDeadline(this.deps.deadline)) {
+          throw new AllocationError(`ran out of time in subnet ${plan.subnetId} after ${losses} prefixes were taken by concurrent launches`);
+        }
+        if (losses >= this.deps.maxAddressRaces) {
+          throw new AllocationError(`gave up on IPv4 prefixes in subnet ${plan.subnetId} after ${losses} were taken by concurrent launches`);
+        }
+        taken = await this.takenIn(plan.subnetId, fresh, true);
+        const want = this.request.settings.ipv4PrefixesPerInterface;
+        const rank = await this.rankAmongLaunching(plan.subnetId, fresh, (e) => e.ipv4Prefixes.length >= want);
+        skip = rank * missing;
+        this.deps.log.info('IPv4 prefix taken by a concurrent launch; moving on', { subnetId: plan.subnetId, prefixes, losses, rank, code });
+      }
+    }
+  }
+
+  /**
+   * This node's position among the opted-in nodes of its AZ launched recently that are not yet
+   * served in the subnet (no ENI of ours there, or none that `served` accepts), sorted by instance
+   * id; 0 when that cannot be told.
+   */
+  private async rankAmongLaunching(subnetId: string, fresh: readonly InterfaceView[], served: (eni: InterfaceView) => boolean = () => true): Promise<number> {
     const { instance } = this.request;
     if (!this.peers) {
       try {
@@ -232,27 +367,31 @@ class Ensurer {
         this.peers = [];
       }
     }
-    const served = new Set(fresh.filter((eni) => eni.subnetId === subnetId).map((eni) => eni.tags[TAG_INSTANCE_ID]));
-    const waiting = [...new Set([...this.peers, instance.instanceId])].filter((id) => id === instance.instanceId || !served.has(id)).sort();
+    const done = new Set(fresh.filter((eni) => eni.subnetId === subnetId && served(eni)).map((eni) => eni.tags[TAG_INSTANCE_ID]));
+    const waiting = [...new Set([...this.peers, instance.instanceId])].filter((id) => id === instance.instanceId || !done.has(id)).sort();
     return Math.max(0, waiting.indexOf(instance.instanceId));
   }
 
-  private async takenIn(subnetId: string, known: readonly InterfaceView[], refresh = false) {
+  private async takenIn(subnetId: string, known: readonly InterfaceView[], refresh = false): Promise<SubnetUsage> {
     const cached = this.taken.get(subnetId);
     if (cached && !refresh) return cached;
+    const reservations = await this.deps.ec2.describeCidrReservations(subnetId);
     const addresses: number[] = [];
-    const ranges: Ipv4Range[] = [...(await this.deps.ec2.describeCidrReservations(subnetId))];
+    const prefixes: Ipv4Range[] = [];
     for (const eni of known) {
       if (eni.subnetId !== subnetId) continue;
       for (const a of eni.privateIpAddresses) addresses.push(parseIpv4(a));
-      for (const p of eni.ipv4Prefixes) {
-        const prefix = parseCidr(p);
-        ranges.push({ first: prefix.first, last: prefix.last });
-      }
+      for (const p of eni.ipv4Prefixes) prefixes.push(rangeOf(p));
     }
     // Keep what this call already took in the subnet (a subnet listed for two device indexes).
-    for (const a of cached?.addresses ?? []) addresses.push(a);
-    const entry = { addresses, ranges };
+    addresses.push(...(cached?.addresses ?? []));
+    prefixes.push(...(cached?.prefixes ?? []));
+    const entry = new SubnetUsage(
+      addresses,
+      prefixes,
+      reservations.filter((r) => r.kind !== 'prefix'),
+      reservations.filter((r) => r.kind === 'prefix'),
+    );
     this.taken.set(subnetId, entry);
     return entry;
   }
@@ -357,6 +496,8 @@ export async function ensureInterfaces(deps: EnsureDeps, request: EnsureRequest)
   } catch (err) {
     const cause = asError(err);
     const [removed, leaked] = await ensurer.rollback();
-    throw new EnsureError(cause.message, cause, removed, leaked);
+    // The cause's name is the AWS error code (or our error class): the reason says which.
+    const named = cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
+    throw new EnsureError(named, cause, removed, leaked);
   }
 }

@@ -199,6 +199,7 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
         subnetId: i.subnetId,
         networkInterfaceId: i.networkInterfaceId,
         privateIpAddress: i.privateIpAddress ?? null,
+        ipv4Prefixes: [...i.ipv4Prefixes],
       })),
       actions: [
         ...removals,

@@ -95,3 +95,79 @@ function mergeRanges(sorted: Ipv4Range[], subnet: Ipv4Cidr): Ipv4Range[] {
   }
   return merged;
 }
+
+/** The size of an IPv4 prefix EC2 delegates to an ENI (a /28). */
+export const PREFIX_BLOCK_SIZE = 16;
+
+/**
+ * The free aligned blocks of `size` addresses (a power of two) in ascending order, lazily, as the
+ * first address of each: blocks wholly free of every used address and range and of AWS's reserved
+ * addresses (so never the subnet's first or last block). Cost grows with what is used and the
+ * blocks yielded, never with the subnet's size.
+ */
+export function* freeBlocks(subnet: Ipv4Cidr, used: UsedAddresses, size = PREFIX_BLOCK_SIZE): Generator<number, void, undefined> {
+  const singles = sortedSingles(used.addresses, subnet);
+  const ranges = mergeRanges(sortedRanges(used.ranges ?? [], subnet), subnet);
+  const align = (a: number) => Math.ceil((a - subnet.first) / size) * size + subnet.first;
+  let s = 0;
+  let r = 0;
+  let block = align(subnet.first);
+  while (block + size - 1 <= subnet.last) {
+    const end = block + size - 1;
+    while (r < ranges.length && ranges[r].last < block) r++;
+    if (r < ranges.length && ranges[r].first <= end) {
+      block = align(ranges[r].last + 1);
+      continue;
+    }
+    while (s < singles.length && singles[s] < block) s++;
+    if (s < singles.length && singles[s] <= end) {
+      block = align(singles[s] + 1);
+      continue;
+    }
+    yield block;
+    block += size;
+  }
+}
+
+function inside(block: number, size: number, ranges: readonly Ipv4Range[]): boolean {
+  return ranges.some((r) => r.first <= block && block + size - 1 <= r.last);
+}
+
+/**
+ * The `count` lowest free aligned blocks, those wholly inside `preferred` (the subnet's prefix-type
+ * CIDR reservations, where EC2 takes prefixes from) first, then the lowest elsewhere; `skip` free
+ * blocks are passed over first (a node's rank among concurrent launches). Fewer when the subnet
+ * has fewer.
+ */
+export function lowestFreeBlocks(
+  subnet: Ipv4Cidr,
+  used: UsedAddresses,
+  count: number,
+  options: { preferred?: readonly Ipv4Range[]; skip?: number; size?: number } = {},
+): number[] {
+  const size = options.size ?? PREFIX_BLOCK_SIZE;
+  const preferred = options.preferred ?? [];
+  const ordered = function* (): Generator<number> {
+    if (preferred.length > 0) for (const b of freeBlocks(subnet, used, size)) if (inside(b, size, preferred)) yield b;
+    for (const b of freeBlocks(subnet, used, size)) if (!inside(b, size, preferred)) yield b;
+  };
+  const out: number[] = [];
+  let skip = options.skip ?? 0;
+  if (count <= 0) return out;
+  for (const b of ordered()) {
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
+    out.push(b);
+    if (out.length >= count) break;
+  }
+  return out;
+}
+
+/** How many free aligned blocks the subnet has, counting at most `cap`. */
+export function countFreeBlocks(subnet: Ipv4Cidr, used: UsedAddresses, cap: number, size = PREFIX_BLOCK_SIZE): number {
+  let n = 0;
+  for (const _ of freeBlocks(subnet, used, size)) if (++n >= cap) break;
+  return n;
+}

@@ -9,6 +9,8 @@ export interface InterfaceResult {
   readonly subnetId: string;
   readonly networkInterfaceId: string;
   readonly privateIpAddress: string | null;
+  /** IPv4 prefixes delegated to the ENI (ipv4-prefixes-per-interface), as CIDR text. */
+  readonly ipv4Prefixes: string[];
 }
 
 export interface HandlerResult {

@@ -11,7 +11,7 @@ import type { Log } from '../log';
 import { TAG_INSTANCE_ID } from '../tags';
 import type { LifecyclePort } from './complete';
 import type { LifecycleAction } from './event';
-import type { HandlerResult } from './result';
+import type { HandlerResult, InterfaceResult } from './result';
 
 export interface TerminateDeps {
   readonly ec2: Ec2Port;
@@ -32,7 +32,7 @@ export async function handleTerminate(deps: TerminateDeps, action: LifecycleActi
     ours.find((e) => e.availabilityZone)?.availabilityZone ??
     (await ec2.describeInstance(action.instanceId).catch(() => undefined))?.availabilityZone;
   if (availabilityZone) deps.annotate?.({ availabilityZone });
-  const released: { deviceIndex: number; subnetId: string; networkInterfaceId: string; privateIpAddress: string | null }[] = [];
+  const released: InterfaceResult[] = [];
   const failures: string[] = [];
   for (const eni of ours) {
     const attachedElsewhere = eni.attachment?.instanceId !== undefined && eni.attachment.instanceId !== action.instanceId;
@@ -45,6 +45,7 @@ export async function handleTerminate(deps: TerminateDeps, action: LifecycleActi
         subnetId: eni.subnetId,
         networkInterfaceId: eni.networkInterfaceId,
         privateIpAddress: eni.privateIpAddress ?? null,
+        ipv4Prefixes: [...eni.ipv4Prefixes],
       });
     } catch (err) {
       failures.push(eni.networkInterfaceId);

@@ -7,9 +7,9 @@
  * `checkSettingsTree` is what `npm run settings -- check` runs on the whole tree; `checkNode` is the
  * same validation for one node, run by the launch handler before anything is created.
  */
-import type { Ec2Port, InterfaceView, SubnetView } from '../ec2/port';
+import type { Ec2Port, InstanceTypeView, InterfaceView, SubnetView } from '../ec2/port';
 import { asError, NodeConfigurationError } from '../errors';
-import { countFree, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
+import { countFree, countFreeBlocks, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
 import { parameterName, parseSettings, SETTING_NAMES, type Settings } from './parse';
 
 export interface CheckOptions {
@@ -33,6 +33,8 @@ export interface SubnetReport {
   readonly cidrBlock?: string;
   readonly vpcId?: string;
   readonly freeAddresses?: number;
+  /** With ipv4-prefixes-per-interface > 0: free aligned /28 blocks (counted up to what one node needs). */
+  readonly freePrefixBlocks?: number;
 }
 
 export interface CheckReport {
@@ -48,6 +50,24 @@ export interface CheckReport {
 /** The interface-limit problem, shared by the tree check and the per-node check. */
 function limitProblem(parameter: string, subnetCount: number, instanceType: string, max: number): string {
   return `${parameter}: lists ${subnetCount} subnets, but instance type ${instanceType} allows ${max} network interfaces (1 primary + ${max - 1} multus)`;
+}
+
+/**
+ * The prefix problems of an instance type (shared by the tree check and the per-node check): prefix
+ * delegation needs Nitro or bare metal, and each prefix takes one of the interface's IPv4 slots
+ * (the primary address takes another).
+ */
+export function prefixProblems(configPath: string, prefixes: number, instanceType: string, type: InstanceTypeView): string[] {
+  if (prefixes === 0) return [];
+  const parameter = parameterName(configPath, SETTING_NAMES.ipv4PrefixesPerInterface);
+  if (!type.prefixDelegation) {
+    return [`${parameter}: is ${prefixes}, but instance type ${instanceType} (hypervisor ${type.hypervisor ?? 'unknown'}) is neither Nitro nor bare metal: it takes no IPv4 prefixes`];
+  }
+  const room = type.ipv4AddressesPerInterface - 1;
+  if (prefixes > room) {
+    return [`${parameter}: is ${prefixes}, but instance type ${instanceType} takes ${type.ipv4AddressesPerInterface} IPv4 addresses per interface: at most ${room} prefixes beside the primary address`];
+  }
+  return [];
 }
 
 const subnetParameter = (configPath: string, az: string) => parameterName(configPath, SETTING_NAMES.subnetsPrefix + az);
@@ -139,22 +159,41 @@ export async function checkSettings(
         problems.push(`${parameter}: subnet ${id} is in ${subnet.vpcId}, but the other multus subnets are in ${vpcId}`);
       }
       let free: number | undefined;
+      let freeBlocks: number | undefined;
       try {
         const cidr = parseCidr(subnet.cidrBlock);
         const inSubnet = used.get(id);
-        free = countFree(cidr, {
-          addresses: inSubnet?.addresses ?? [],
-          ranges: [...(inSubnet?.ranges ?? []), ...(reserved.get(id) ?? [])],
-        });
+        const reservations = reserved.get(id) ?? [];
+        const taken = { addresses: inSubnet?.addresses ?? [], ranges: [...(inSubnet?.ranges ?? []), ...reservations] };
+        free = countFree(cidr, taken);
         if (free < minFree) {
           problems.push(
             `${parameter}: subnet ${id} (${subnet.cidrBlock}) has ${free} free IPv4 address${free === 1 ? '' : 'es'}, fewer than ${minFree}`,
           );
         }
+        const k = settings.ipv4PrefixesPerInterface;
+        if (k > 0) {
+          // Blocks may lie in prefix-type reservations (that is where EC2 takes them), not in explicit ones.
+          const blocksTaken = { addresses: taken.addresses, ranges: [...(inSubnet?.ranges ?? []), ...reservations.filter((r) => r.kind !== 'prefix')] };
+          freeBlocks = countFreeBlocks(cidr, blocksTaken, k);
+          if (freeBlocks < k) {
+            problems.push(
+              `${parameter}: subnet ${id} (${subnet.cidrBlock}) has ${freeBlocks} free aligned /28 block${freeBlocks === 1 ? '' : 's'}, fewer than the ${k} ${parameterName(configPath, SETTING_NAMES.ipv4PrefixesPerInterface)} asks for each ENI`,
+            );
+          }
+        }
       } catch (err) {
         problems.push(`${parameter}: free addresses of subnet ${id} could not be counted: ${asError(err).message}`);
       }
-      reports.push({ parameter, subnetId: id, deviceIndex: i + 1, cidrBlock: subnet.cidrBlock, vpcId: subnet.vpcId, freeAddresses: free });
+      reports.push({
+        parameter,
+        subnetId: id,
+        deviceIndex: i + 1,
+        cidrBlock: subnet.cidrBlock,
+        vpcId: subnet.vpcId,
+        freeAddresses: free,
+        ...(freeBlocks !== undefined ? { freePrefixBlocks: freeBlocks } : {}),
+      });
     });
   }
 
@@ -168,20 +207,22 @@ export async function checkSettings(
 
   const limits: Record<string, number> = {};
   for (const instanceType of options.instanceTypes ?? []) {
-    let max: number;
+    let type: InstanceTypeView;
     try {
-      max = await ec2.maxNetworkInterfaces(instanceType);
+      type = await ec2.describeInstanceType(instanceType);
     } catch (err) {
       // An unknown type (InvalidInstanceType) or any other failure: the fit cannot be checked.
       const error = asError(err);
       problems.push(`--instance-type ${instanceType}: its network interface limit is unknown (${error.name}: ${error.message})`);
       continue;
     }
+    const max = type.maxNetworkInterfaces;
     limits[instanceType] = max;
     for (const az of azs) {
       const count = settings.subnetsByAz.get(az)?.length ?? 0;
       if (count + 1 > max) problems.push(limitProblem(subnetParameter(configPath, az), count, instanceType, max));
     }
+    problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, instanceType, type));
   }
 
   return { problems, vpcId, subnets: reports, instanceTypes: limits };
@@ -256,7 +297,7 @@ export async function checkNode(
   ec2: Ec2Port,
   node: NodeFacts,
   subnetIds: readonly string[],
-  _settings: Settings,
+  settings: Settings,
   configPath: string,
 ): Promise<NodeCheck> {
   const parameter = subnetParameter(configPath, node.availabilityZone);
@@ -271,8 +312,9 @@ export async function checkNode(
       problems.push(`${parameter}: subnet ${id} is in ${subnet.vpcId}, not in the node's VPC ${node.vpcId}`);
     }
   }
-  const max = await ec2.maxNetworkInterfaces(node.instanceType);
-  if (subnetIds.length + 1 > max) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, max));
+  const type = await ec2.describeInstanceType(node.instanceType);
+  if (subnetIds.length + 1 > type.maxNetworkInterfaces) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, type.maxNetworkInterfaces));
+  problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, node.instanceType, type));
   return { problems, subnets };
 }
 

@@ -16,6 +16,8 @@ export interface Settings {
   readonly interfaceTags: Readonly<Record<string, string>>;
   readonly sourceDestCheck: boolean;
   readonly onFailure: LifecycleResult;
+  /** IPv4 /28 prefixes delegated to each multus ENI, for pod addresses (0: none). */
+  readonly ipv4PrefixesPerInterface: number;
 }
 
 export const SETTING_NAMES = {
@@ -25,7 +27,11 @@ export const SETTING_NAMES = {
   interfaceTags: 'interface-tags',
   sourceDestCheck: 'source-dest-check',
   onFailure: 'on-failure',
+  ipv4PrefixesPerInterface: 'ipv4-prefixes-per-interface',
 } as const;
+
+/** No instance type takes more IPv4 addresses per interface than 50 (one slot is the primary). */
+export const MAX_IPV4_PREFIXES_PER_INTERFACE = 49;
 
 export const DEFAULT_ON_FAILURE: LifecycleResult = 'ABANDON';
 
@@ -95,6 +101,18 @@ function parseOnFailureInto(values: Record<string, string>, problems: Problems):
   if (value === 'ABANDON' || value === 'CONTINUE') return value;
   problems.add(SETTING_NAMES.onFailure, `must be "ABANDON" or "CONTINUE", not "${value}"`);
   return DEFAULT_ON_FAILURE;
+}
+
+function parseCount(values: Record<string, string>, name: string, max: number, problems: Problems): number {
+  const value = nonEmpty(values, name, problems);
+  if (value === undefined) return 0;
+  if (!/^\d+$/.test(value)) {
+    problems.add(name, `must be a whole number (0 for none), not "${value}"`);
+    return 0;
+  }
+  const n = Number(value);
+  if (n > max) problems.add(name, `is ${n}; no instance type takes more than ${max} per interface`);
+  return n;
 }
 
 /** Parses `k=v,k2=v2`: split on the first `=`; no `aws:` keys, no duplicates, none of our own keys. */
@@ -171,6 +189,7 @@ export function parseSettings(values: Record<string, string>, configPath: string
     interfaceTags: tags,
     sourceDestCheck: parseBoolean(values, SETTING_NAMES.sourceDestCheck, false, problems),
     onFailure: parseOnFailureInto(values, problems),
+    ipv4PrefixesPerInterface: parseCount(values, SETTING_NAMES.ipv4PrefixesPerInterface, MAX_IPV4_PREFIXES_PER_INTERFACE, problems),
   };
   if (problems.list.length > 0) throw new SettingsError(problems.list);
   return settings;
