@@ -15,6 +15,7 @@ import {
   DescribeSubnetsCommand,
   DetachNetworkInterfaceCommand,
   EC2Client,
+  GetSubnetCidrReservationsCommand,
   ModifyNetworkInterfaceAttributeCommand,
   type DescribeInstancesCommandOutput,
   type Instance,
@@ -24,7 +25,7 @@ import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { createLifecycleApp } from 'multus-core';
+import { createLifecycleApp, DEFAULT_MAX_ADDRESS_RACES } from 'multus-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -63,9 +64,12 @@ function ours(id: string, deviceIndex: number, attachment?: { deleteOnTerminatio
   };
 }
 
-function givenNode(attached: NetworkInterface[]) {
+function givenNode(attached: NetworkInterface[], settings: Record<string, string> = {}) {
   ssm.on(GetParametersByPathCommand).resolves({
-    Parameters: [{ Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' }],
+    Parameters: [
+      { Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' },
+      ...Object.entries(settings).map(([name, Value]) => ({ Name: `${env.CONFIG_PATH}/${name}`, Value, Type: 'String' as const })),
+    ],
   });
   const described: { Reservations: NonNullable<DescribeInstancesCommandOutput['Reservations']> & { Instances: Instance[] }[] } = {
     Reservations: [
@@ -164,34 +168,94 @@ describe('launch', () => {
   });
 });
 
+describe('lowest-free allocation', () => {
+  test('every create answered InvalidIPAddress.InUse: the launch gives up after exactly the bound (128 lost races), rolls back, ABANDON', async () => {
+    givenNode([], { 'use-ips-from-start-of-subnet': 'true' });
+    ec2.on(GetSubnetCidrReservationsCommand).resolves({ SubnetIpv4CidrReservations: [] });
+    ec2.on(CreateNetworkInterfaceCommand).rejects(Object.assign(new Error('The specified address is already in use.'), { name: 'InvalidIPAddress.InUse' }));
+
+    const result = await app().handle(fixture('launch.json'));
+
+    expect(DEFAULT_MAX_ADDRESS_RACES).toBe(128);
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(result.reason).toContain(`gave up on subnet ${SUBNETS[0]} after 128 addresses were taken by concurrent launches`);
+    expect(ec2.commandCalls(CreateNetworkInterfaceCommand)).toHaveLength(128);
+    // One address per try, each a different one, from the lowest up.
+    const tried = ec2.commandCalls(CreateNetworkInterfaceCommand).map((c) => c.args[0].input.PrivateIpAddress);
+    expect(new Set(tried).size).toBe(128);
+    expect(tried.slice(0, 2)).toEqual(['10.0.1.4', '10.0.1.5']);
+    expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'ABANDON' });
+  });
+});
+
 describe('terminate', () => {
-  test('ENIs with DeleteOnTermination go with the instance; others of ours are released; foreign ENIs are not touched', async () => {
-    const foreign: NetworkInterface = { ...ours('eni-foreign', 1, { deleteOnTermination: false }), TagSet: [] };
+  /**
+   * Every write that names an ENI is checked against the ENIs the test allows: any other is
+   * recorded and refused. Terminate logs a refused release and goes on, so the test asserts the
+   * record, not only the outcome.
+   */
+  function guardedEc2(enis: NetworkInterface[], allowed: readonly string[]) {
+    const state = new Map(enis.map((e) => [e.NetworkInterfaceId!, e]));
+    const forbidden: string[] = [];
+    const touch = (id: string | undefined) => {
+      if (id && allowed.includes(id)) return;
+      forbidden.push(`${id}`);
+      throw Object.assign(new Error(`the test allows no write to ${id}`), { name: 'UnauthorizedOperation' });
+    };
+    const byAttachment = (attachmentId: string | undefined) => enis.find((e) => e.Attachment?.AttachmentId === attachmentId)?.NetworkInterfaceId;
+    // The tag filter is EC2's; each ENI it returns is still checked against every rule of ours.
+    ec2.on(DescribeNetworkInterfacesCommand).callsFake((input) => ({
+      NetworkInterfaces: input.NetworkInterfaceIds ? input.NetworkInterfaceIds.flatMap((id: string) => state.get(id) ?? []) : [...state.values()],
+    }));
+    ec2.on(DetachNetworkInterfaceCommand).callsFake((input) => {
+      const id = byAttachment(input.AttachmentId);
+      touch(id);
+      state.set(id!, { ...state.get(id!)!, Status: 'available', Attachment: undefined });
+      return {};
+    });
+    ec2.on(DeleteNetworkInterfaceCommand).callsFake((input) => {
+      touch(input.NetworkInterfaceId);
+      state.delete(input.NetworkInterfaceId);
+      return {};
+    });
+    ec2.on(ModifyNetworkInterfaceAttributeCommand).callsFake((input) => touch(input.NetworkInterfaceId));
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    return { forbidden, left: () => [...state.keys()].sort() };
+  }
+
+  test('only ENIs that are ours by every rule are released: DeleteOnTermination ones go with the instance, foreign ones and ours on another instance are never touched', async () => {
+    const OTHER = 'i-0fedcba9876543210';
     const goes = ours('eni-goes', 1, { deleteOnTermination: true });
     const stays = ours('eni-stays', 2, { deleteOnTermination: false });
     const loose = ours('eni-loose', 2);
-    let detached = false;
-    ec2.on(DescribeNetworkInterfacesCommand, { Filters: [{ Name: 'tag:eks-multus-eni/instance-id', Values: [INSTANCE] }] }).resolves({
-      NetworkInterfaces: [foreign, goes, stays, loose],
-    });
-    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-stays'] }).callsFake(() => ({
-      NetworkInterfaces: [detached ? { ...stays, Status: 'available', Attachment: undefined } : stays],
-    }));
-    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-loose'] }).resolves({ NetworkInterfaces: [loose] });
-    ec2.on(DetachNetworkInterfaceCommand).callsFake(() => {
-      detached = true;
-      return {};
-    });
-    asg.on(CompleteLifecycleActionCommand).resolves({});
+    const foreign: NetworkInterface = { ...ours('eni-foreign', 1, { deleteOnTermination: false }), TagSet: [] };
+    const otherOwner: NetworkInterface = { ...ours('eni-other-owner', 1), TagSet: [{ Key: 'eks-multus-eni/instance-id', Value: OTHER }] };
+    const onOther = ours('eni-on-other', 1, { deleteOnTermination: false });
+    const elsewhere: NetworkInterface = { ...onOther, Attachment: { ...onOther.Attachment!, InstanceId: OTHER } };
+    const { forbidden, left } = guardedEc2([foreign, otherOwner, goes, elsewhere, stays, loose], ['eni-stays', 'eni-loose']);
 
     const result = await app().handle(fixture('terminate.json'));
 
+    expect(forbidden).toEqual([]);
     expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', availabilityZone: 'us-east-1a' });
-    expect(result.interfaces.map((i) => i.networkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
-    expect(ec2).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { AttachmentId: 'eni-attach-eni-stays' });
-    expect(ec2).toHaveReceivedCommandTimes(DetachNetworkInterfaceCommand, 1);
-    expect(ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input.NetworkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
+    expect(result.reason).toBeUndefined();
+    expect(result.interfaces.map((i) => [i.networkInterfaceId, i.deviceIndex])).toEqual([
+      ['eni-stays', 2],
+      ['eni-loose', -1],
+    ]);
+    expect(left()).toEqual(['eni-foreign', 'eni-goes', 'eni-on-other', 'eni-other-owner']);
+    expect(ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input.AttachmentId)).toEqual(['eni-attach-eni-stays']);
     expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'CONTINUE', LifecycleHookName: 'eks-multus-eni-terminate' });
+  });
+
+  test('an ENI of ours that cannot be released is named in the reason; the action still completes CONTINUE', async () => {
+    const { forbidden } = guardedEc2([ours('eni-stuck', 2), ours('eni-loose', 1)], ['eni-loose']);
+
+    const result = await app().handle(fixture('terminate.json'));
+
+    expect(forbidden).toEqual(['eni-stuck']);
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', reason: 'could not release eni-stuck' });
+    expect(result.interfaces.map((i) => i.networkInterfaceId)).toEqual(['eni-loose']);
   });
 });
 
