@@ -10,6 +10,7 @@ import { handler } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
 import {
   CONFIG_PATH,
+  createOrphan,
   createVpc,
   eventFor,
   launchNode,
@@ -131,6 +132,24 @@ describe('API failures roll back', () => {
     await expectNothingLeaked();
     expect(await multusInterfaces(clients, instanceId)).toEqual([]);
     expect(await completionsFor(instanceId)).toEqual([expect.objectContaining({ result: 'ABANDON' })]);
+  });
+
+  test('rollback also removes an unattached ENI of ours that no slot adopted (a stray of an interrupted delivery)', async () => {
+    await putSettings(clients, world.layout);
+    const az = world.layout.azs[0];
+    const instanceId = await launchNode(clients, az.nodeSubnet);
+    // Two interrupted deliveries each left an ENI for device index 1: one is adopted, the other is a stray.
+    for (let i = 0; i < 2; i++) await createOrphan(clients, az.multusSubnets[0], instanceId, 1);
+    await control().inject({ service: 'ec2', action: 'AttachNetworkInterface', code: 'UnauthorizedOperation', status: 403, skip: 1 });
+    const creates = async () => (await control().stats()).calls['ec2:CreateNetworkInterface'] ?? 0;
+    const before = await creates();
+
+    const result = await handler(eventFor('launch.json', instanceId));
+
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(result.reason).toContain('UnauthorizedOperation');
+    expect((await creates()) - before).toBe(1); // device index 2's; index 1 adopted an orphan
+    await expectNothingLeaked();
   });
 
   test('throttling is retried by the SDK and the launch succeeds', async () => {

@@ -15,6 +15,8 @@
  *     overlaps and taken addresses refused, InsufficientCidrBlocks);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
  *     node group's Auto Scaling group, the update InProgress, then Successful).
+ *   - DetachNetworkInterface, when a test asks (`keepDetaching`): see fidelity-detach.ts (the ENI stays
+ *     `detaching` for a few describes, and DeleteNetworkInterface meanwhile is InvalidNetworkInterface.InUse).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first.
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
  * Faults can be injected per operation (throttling, 5xx, any code) to exercise SDK retries and
@@ -23,6 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
@@ -71,6 +74,10 @@ export interface ProxyStats {
   readonly rejectedCreates: number;
   readonly rejectedAttaches: number;
   readonly injectedFaults: number;
+  /** DescribeNetworkInterfaces answers that showed an ENI still detaching (keepDetaching). */
+  readonly answeredDetaching: number;
+  /** DeleteNetworkInterface calls refused because the ENI was still detaching. */
+  readonly rejectedDeletes: number;
 }
 
 interface ProxyState {
@@ -168,6 +175,7 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
   const hooks = new LifecycleHookFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'autoscaling', status, code, message) });
   const eks = new EksUpdateFidelity({ forward, query, relay, error: (res, status, code, message) => sendEksError(res, status, code, message) });
   const prefixes = new PrefixFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'ec2', status, code, message) });
+  const detaching = new DetachFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'ec2', status, code, message) });
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -231,6 +239,11 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       hooks.reset();
       eks.reset();
       prefixes.reset();
+      detaching.reset();
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/detaching' && req.method === 'POST') {
+      detaching.keep((JSON.parse(body.toString()) as { describes: number }).describes);
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/completions') return json(200, state.completions);
@@ -242,6 +255,8 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
         rejectedCreates: state.rejectedCreates,
         rejectedAttaches: state.rejectedAttaches,
         injectedFaults: state.injectedFaults,
+        answeredDetaching: detaching.answeredDetaching,
+        rejectedDeletes: detaching.rejectedDeletes,
       };
       return json(200, stats);
     }
@@ -342,9 +357,11 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     }
     if (action === 'DescribeNetworkInterfaces') {
       const out = await forward(req, body);
-      return relay(res, out.status === 200 ? { ...out, body: Buffer.from(prefixes.describe(out.body.toString('utf8')), 'utf8') } : out);
+      return relay(res, out.status === 200 ? { ...out, body: Buffer.from(detaching.describe(prefixes.describe(out.body.toString('utf8'))), 'utf8') } : out);
     }
+    if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
+      if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
       const out = await forward(req, body);
       if (out.status === 200) prefixes.forget(params.get('NetworkInterfaceId') ?? '');
       return relay(res, out);
@@ -433,6 +450,10 @@ export class FidelityControl {
   }
   inject(fault: Fault): Promise<unknown> {
     return this.call('/_fidelity/faults', { method: 'POST', body: JSON.stringify(fault) });
+  }
+  /** From now on, a detached ENI shows `detaching` for the next `describes` describes, as on EC2 (0: at once, as moto). */
+  keepDetaching(describes: number): Promise<unknown> {
+    return this.call('/_fidelity/detaching', { method: 'POST', body: JSON.stringify({ describes }) });
   }
 }
 
