@@ -3,12 +3,11 @@
  * reconcile of a mixed fleet.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { AttachNetworkInterfaceCommand, DescribeNetworkInterfacesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { createClients, createLifecycleApp } from 'multus-core';
 import { handler, clearCaches } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
 import {
-  createOrphan,
   eventFor,
   launchNode,
   multusInterfaces,
@@ -46,43 +45,6 @@ describe('terminate', () => {
     const again = await handler(event);
     expect(again).toMatchObject({ outcome: 'released', interfaces: [], completion: 'already-complete' });
     expect((await control().completions()).filter((c) => c.accepted && c.lifecycleHookName === 'eks-multus-eni-terminate')).toHaveLength(1);
-  });
-});
-
-describe('terminate, where EC2 is slower than moto', () => {
-  test('release deletes only once the ENI is available: while EC2 still shows it detaching (and would refuse the delete), no delete is sent', async () => {
-    await putSettings(clients, world.layout);
-    const node = await launchNode(clients, world.layout.azs[0].nodeSubnet);
-    await handler(eventFor('launch.json', node));
-    // Through the proxy: moto detaches at once; EC2 keeps the ENI detaching for a while.
-    await control().keepDetaching(2);
-
-    const result = await handler(eventFor('terminate.json', node));
-
-    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', completion: 'completed' });
-    expect(result.reason).toBeUndefined();
-    expect(result.interfaces).toHaveLength(2);
-    expect(await ourInterfaces(clients)).toEqual([]);
-    const stats = await control().stats();
-    expect(stats.answeredDetaching).toBe(4); // both ENIs were seen detaching twice
-    expect(stats.rejectedDeletes).toBe(0);
-    expect(stats.calls['ec2:DeleteNetworkInterface']).toBe(2);
-  });
-
-  test('an ENI tagged for the terminating node but attached to another node is neither detached nor deleted', async () => {
-    await putSettings(clients, world.layout);
-    const [node, other] = [await launchNode(clients, world.layout.azs[0].nodeSubnet), await launchNode(clients, world.layout.azs[0].nodeSubnet)];
-    const moved = await createOrphan(clients, world.layout.azs[0].multusSubnets[0], node, 1);
-    await clients.ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: moved, InstanceId: other, DeviceIndex: 1 }));
-
-    const result = await handler(eventFor('terminate.json', node));
-
-    expect(result).toMatchObject({ outcome: 'released', interfaces: [] });
-    const [still] = (await clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [moved] }))).NetworkInterfaces ?? [];
-    expect(still?.Attachment).toMatchObject({ InstanceId: other, Status: 'attached' });
-    const stats = await control().stats();
-    expect(stats.calls['ec2:DetachNetworkInterface']).toBeUndefined();
-    expect(stats.calls['ec2:DeleteNetworkInterface']).toBeUndefined();
   });
 });
 

@@ -265,6 +265,7 @@ export class FakeEc2 implements Ec2Port {
     this.write('detachInterface', attachmentId);
     const eni = this.interfaces.find((e) => e.attachment?.attachmentId === attachmentId);
     if (!eni) throw awsError('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+    if (eni.attachment?.status === 'attaching') throw awsError('IncorrectState', `The attachment ${attachmentId} is still attaching`);
     const left = this.data.detachingDescribes ?? 0;
     if (left > 0) {
       this.detaching.set(eni.networkInterfaceId, left);
