@@ -194,7 +194,7 @@ export class FakeEc2 implements Ec2Port {
   }
 
   async createInterface(request: CreateInterfaceRequest): Promise<InterfaceView> {
-    this.write('createInterface', request.subnetId, request.privateIpAddress);
+    this.write('createInterface', request.subnetId, request.privateIpAddress, request.ipv4PrefixCount);
     const { cidr, blocked } = this.held(request.subnetId);
     const taken = (a: number) => blocked.some((r) => r.first <= a && a <= r.last);
     let address = request.privateIpAddress;
@@ -238,7 +238,7 @@ export class FakeEc2 implements Ec2Port {
     if (!eni) throw awsError('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`);
     if (eni.attachment) throw awsError('InvalidNetworkInterface.InUse', `Interface: [${id}] in use.`);
     this.instance(instanceId);
-    if (deviceIndex === 0 || this.interfaces.some((e) => e.attachment?.instanceId === instanceId && e.attachment.deviceIndex === deviceIndex)) {
+    if (deviceIndex === 0 || this.interfaces.some((e) => e.attachment?.instanceId === instanceId && e.attachment.deviceIndex === deviceIndex && (e.attachment.networkCardIndex ?? 0) === 0)) {
       throw awsError('InvalidParameterValue', `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`);
     }
     const attachmentId = `eni-attach-${String(this.nextAttachment++).padStart(4, '0')}`;
@@ -304,6 +304,8 @@ export function eni(
     deviceIndex?: number;
     deleteOnTermination?: boolean;
     attachmentStatus?: string;
+    networkCardIndex?: number;
+    sourceDestCheck?: boolean;
   } = {},
 ): InterfaceView {
   const addresses = options.addresses ?? [];
@@ -314,7 +316,7 @@ export function eni(
     privateIpAddress: addresses[0],
     privateIpAddresses: addresses,
     ipv4Prefixes: options.prefixes ?? [],
-    sourceDestCheck: false,
+    sourceDestCheck: options.sourceDestCheck ?? false,
     attachment: options.attachedTo
       ? {
           attachmentId: `eni-attach-${id}`,
@@ -322,6 +324,7 @@ export function eni(
           deleteOnTermination: options.deleteOnTermination ?? true,
           status: options.attachmentStatus ?? 'attached',
           instanceId: options.attachedTo,
+          ...(options.networkCardIndex !== undefined ? { networkCardIndex: options.networkCardIndex } : {}),
         }
       : undefined,
     tags: options.tags ?? {},
