@@ -37,7 +37,6 @@ const action: LifecycleAction = {
   transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
 };
 const port = () => new SdkLifecycle(new AutoScalingClient({ region: 'us-east-1' }));
-const validation = (message: string) => Object.assign(new Error(message), { name: 'ValidationError' });
 
 beforeEach(() => asg.reset());
 

@@ -194,3 +194,90 @@ describe('ipv4-prefixes-per-interface', () => {
     expect(result.problems).toEqual([`${PATH}/ipv4-prefixes-per-interface: is 1, but instance type m4.large (hypervisor xen) is neither Nitro nor bare metal: it takes no IPv4 prefixes`]);
   });
 });
+
+describe('the edges of the tree check', () => {
+  test('prefixes up to the per-interface slots are fine; the hypervisor is named when known', async () => {
+    const types = { 'm5.large': { maxNetworkInterfaces: 3, ipv4AddressesPerInterface: 10 }, 'x1.metal': { prefixDelegation: false, hypervisor: undefined } };
+    const ec2 = new FakeEc2({ subnets: [{ subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 }], limits: types });
+    const fine = await checkSettingsTree(ec2, { 'ipv4-prefixes-per-interface': '9', 'subnets/us-east-1a': A1 }, PATH, { instanceTypes: ['m5.large'] });
+    expect(fine.problems.filter((p) => p.includes('ipv4-prefixes'))).toEqual([]);
+    const metal = await checkSettingsTree(ec2, { 'ipv4-prefixes-per-interface': '1', 'subnets/us-east-1a': A1 }, PATH, { instanceTypes: ['x1.metal'] });
+    expect(metal.problems).toContain(`${PATH}/ipv4-prefixes-per-interface: is 1, but instance type x1.metal (hypervisor unknown) is neither Nitro nor bare metal: it takes no IPv4 prefixes`);
+  });
+
+  test('the reference VPC is the one most subnets are in; a tie goes to the first seen', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [
+        { subnetId: A1, vpcId: 'vpc-b', availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 },
+        { subnetId: A2, vpcId: 'vpc-a', availabilityZone: 'us-east-1a', cidrBlock: '10.0.2.0/24', availableIpAddressCount: 251 },
+        { subnetId: B1, vpcId: 'vpc-a', availabilityZone: 'us-east-1b', cidrBlock: '10.0.3.0/24', availableIpAddressCount: 251 },
+      ],
+    });
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1a': `${A1},${A2}`, 'subnets/us-east-1b': B1 }, PATH)).vpcId).toBe('vpc-a');
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1a': `${A1},${A2}` }, PATH)).vpcId).toBe('vpc-b');
+  });
+
+  test('a security group EC2 reports without a VPC is not said to be in another one', async () => {
+    const ec2 = world();
+    const groups = ec2.describeSecurityGroups.bind(ec2);
+    ec2.describeSecurityGroups = async (ids) => (await groups(ids)).map((g) => ({ ...g, vpcId: undefined }));
+    expect((await checkSettingsTree(ec2, { ...clean, 'security-groups': SG_OTHER_VPC }, PATH)).problems).toEqual([]);
+  });
+
+  test('AZs are reported in order, device indexes counted from 1 even for a missing subnet; nothing is described for nothing', async () => {
+    const ec2 = world();
+    const report = await checkSettingsTree(ec2, { 'subnets/us-east-1b': `subnet-0123456789abcdef0,${B1}`, 'subnets/us-east-1a': A1 }, PATH);
+    expect(report.subnets.map((s) => `${s.parameter.slice(PATH.length)} ${s.deviceIndex} ${s.subnetId}`)).toEqual([
+      `/subnets/us-east-1a 1 ${A1}`,
+      '/subnets/us-east-1b 1 subnet-0123456789abcdef0',
+      `/subnets/us-east-1b 2 ${B1}`,
+    ]);
+    const none = new FakeEc2();
+    none.describeSubnets = async () => {
+      throw new Error('must not be called');
+    };
+    none.describeInterfacesInSubnets = none.describeSubnets as never;
+    expect((await checkSettingsTree(none, { 'on-failure': 'CONTINUE' }, PATH)).problems).toHaveLength(1);
+  });
+
+  test('exactly the minimum free is enough; one free address is named in the singular', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [{ subnetId: SMALL, vpcId: VPC, availabilityZone: 'us-east-1b', cidrBlock: '10.0.4.0/28', availableIpAddressCount: 11 }],
+      interfaces: [eni('eni-1', SMALL, { addresses: Array.from({ length: 10 }, (_, i) => `10.0.4.${i + 4}`) })],
+    });
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH)).problems).toEqual([]);
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH, { minFreeAddresses: 2 })).problems).toEqual([
+      `${PATH}/subnets/us-east-1b: subnet ${SMALL} (10.0.4.0/28) has 1 free IPv4 address, fewer than 2`,
+    ]);
+  });
+
+  test('blocks: exactly enough is fine, no count without prefixes; a CIDR EC2 reports that cannot be read is a problem', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [
+        { subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/26', availableIpAddressCount: 59 },
+        { subnetId: A2, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: 'bogus', availableIpAddressCount: 0 },
+      ],
+    });
+    const two = await checkSettingsTree(ec2, { 'subnets/us-east-1a': A1, 'ipv4-prefixes-per-interface': '2' }, PATH);
+    expect(two.problems).toEqual([]);
+    expect(two.subnets[0]).toMatchObject({ freePrefixBlocks: 2 });
+    const none = await checkSettingsTree(ec2, { 'subnets/us-east-1a': A1 }, PATH);
+    expect(none.subnets[0]).not.toHaveProperty('freePrefixBlocks');
+    const bad = await checkSettingsTree(ec2, { 'subnets/us-east-1a': A2 }, PATH);
+    expect(bad.problems).toEqual([`${PATH}/subnets/us-east-1a: free addresses of subnet ${A2} could not be counted: "bogus" is not an IPv4 CIDR block`]);
+  });
+
+  test('what parses is checked: nothing when nothing else is left; an error that is not about settings is thrown', async () => {
+    // Only the bad parameter: nothing left to check against EC2.
+    expect((await checkSettingsTree(world(), { 'subnets/us-east-1a': 'subnet-nothex' }, PATH)).problems).toEqual([`${PATH}/subnets/us-east-1a: "subnet-nothex" is not a subnet id`]);
+    const throwing = new Proxy({}, { ownKeys: () => { throw new TypeError('unreadable'); } }) as Record<string, string>;
+    await expect(checkSettingsTree(world(), throwing, PATH)).rejects.toThrow('unreadable');
+  });
+
+  test('assertNodeSettings joins every problem with "; "', async () => {
+    const settings = parseSettings(clean, PATH);
+    await expect(assertNodeSettings(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 't2.micro' }, ['subnet-0123456789abcdef0', A1, A2], settings, PATH)).rejects.toMatchObject({
+      message: `${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist; ${PATH}/subnets/us-east-1a: lists 3 subnets, but instance type t2.micro allows 2 network interfaces (1 primary + 1 multus)`,
+    });
+  });
+});
