@@ -407,7 +407,8 @@ describe('answering CloudFormation whatever happens', () => {
     const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
 
     expect(body.Status).toBe('FAILED');
-    expect(body.Reason).toMatch(/^AccessDenied: not authorized to perform autoscaling:PutLifecycleHook \(while putting the lifecycle hooks\)/);
+    // The reason names the code and the operation that failed.
+    expect(body.Reason).toMatch(/^AccessDenied: PutLifecycleHook failed: not authorized to perform autoscaling:PutLifecycleHook \(while putting the lifecycle hooks\)/);
   });
 
   test('the response PUT is retried on a 5xx answer', async () => {

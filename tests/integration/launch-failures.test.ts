@@ -5,7 +5,7 @@
  * is leaked and the node is not left waiting on its hook.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createClients, createLifecycleApp } from 'multus-core';
+import { createClients, createLifecycleApp, DEFAULT_MAX_ATTEMPTS } from 'multus-core';
 import { handler } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
 import {
@@ -151,7 +151,8 @@ describe('API failures roll back', () => {
   test('CompleteLifecycleAction failing after the SDK retries: ENIs stay, the handler throws, the redelivery completes', async () => {
     await putSettings(clients, world.layout);
     const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
-    await control().inject({ service: 'autoscaling', action: 'CompleteLifecycleAction', code: 'ServiceUnavailable', status: 503, count: 5 });
+    // Every attempt of the SDK fails (no Lambda context here: no time to try again beyond them).
+    await control().inject({ service: 'autoscaling', action: 'CompleteLifecycleAction', code: 'ServiceUnavailable', status: 503, count: DEFAULT_MAX_ATTEMPTS });
     const event = eventFor('launch.json', instanceId);
 
     await expect(handler(event)).rejects.toMatchObject({ name: 'ServiceUnavailable' });

@@ -61,6 +61,10 @@ export interface Fault {
   readonly skip?: number;
   /** Instead of failing, hold the call this long, then forward it (a slow API). */
   readonly delayMs?: number;
+  /** Never answer (an endpoint that accepts the connection and stalls); the client must give up. */
+  readonly stall?: boolean;
+  /** Carry the call out (forward it to moto), then drop the answer: the client sees the connection close. */
+  readonly dropAnswer?: boolean;
 }
 
 export interface ProxyStats {
@@ -79,6 +83,8 @@ interface ProxyState {
   faults: (Fault & { remaining: number; toSkip: number })[];
   calls: Record<string, number>;
   sequence: string[];
+  /** Until this epoch ms every call is refused at the connection (an outage of the endpoint). */
+  outageUntil: number;
   rejectedCreates: number;
   rejectedAttaches: number;
   injectedFaults: number;
@@ -92,7 +98,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], outageUntil: 0, rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -245,6 +251,11 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       };
       return json(200, stats);
     }
+    if (path === '/_fidelity/outage' && req.method === 'POST') {
+      const { ms } = JSON.parse(body.toString()) as { ms: number };
+      state.outageUntil = Date.now() + ms;
+      return json(200, { ok: true, until: state.outageUntil });
+    }
     if (path === '/_fidelity/faults' && req.method === 'POST') {
       const fault = JSON.parse(body.toString()) as Fault;
       state.faults.push({ ...fault, remaining: fault.count ?? 1, toSkip: fault.skip ?? 0 });
@@ -382,7 +393,19 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     const key = `${service}:${action}`;
     state.calls[key] = (state.calls[key] ?? 0) + 1;
     state.sequence.push(key);
+    if (Date.now() < state.outageUntil) {
+      state.injectedFaults++;
+      req.socket.destroy();
+      return;
+    }
     const fault = takeFault(service, action);
+    if (fault?.stall) return; // no answer, ever: the client's timeout or deadline must end the call
+    if (fault?.dropAnswer) {
+      // EC2 carries the call out; the answer never arrives.
+      await forward(req, body);
+      req.socket.destroy();
+      return;
+    }
     if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
     else if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
     if (service === 'autoscaling') return autoscaling(req, res, body, params, action);
@@ -433,6 +456,10 @@ export class FidelityControl {
   }
   inject(fault: Fault): Promise<unknown> {
     return this.call('/_fidelity/faults', { method: 'POST', body: JSON.stringify(fault) });
+  }
+  /** Every call refused at the connection for the next `ms` milliseconds. */
+  outage(ms: number): Promise<unknown> {
+    return this.call('/_fidelity/outage', { method: 'POST', body: JSON.stringify({ ms }) });
   }
 }
 

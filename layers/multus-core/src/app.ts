@@ -3,6 +3,7 @@
  * The handler in functions/lifecycle stays thin: it builds this once and calls `handle`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { withCallDeadline } from './budget';
 import type { AwsClients } from './clients';
 import { SdkEc2 } from './ec2/sdk';
 import { DEFAULT_MAX_ADDRESS_RACES } from './eni/ensure';
@@ -14,14 +15,19 @@ import type { HeartbeatOptions } from './lifecycle/heartbeat';
 import { handleLaunch } from './lifecycle/launch';
 import type { HandlerResult } from './lifecycle/result';
 import { handleTerminate } from './lifecycle/terminate';
-import { cacheMaxAgeSeconds, normaliseConfigPath, SsmSettingsSource } from './settings/load';
+import { EnvironmentError, readEnvironment } from './environment';
+import { cacheMaxAgeSeconds, SsmSettingsSource } from './settings/load';
 import { isReconcileEvent, parseReconcileRequest, reconcileNodes, type ReconcileReport, type ReconcileRequest } from './reconcile/reconcile';
 
-export const DEFAULT_NODE_TAG_KEY = 'multus-ng';
-/** No new step starts this close to the function's timeout: time kept for rollback and the answer. */
+/**
+ * No new step starts this close to the function's timeout, and AWS calls of the work still in
+ * flight are aborted then: time kept for rollback and the answer.
+ */
 export const WORK_MARGIN_MS = 20_000;
-/** Waits (detach during rollback) end this close to the timeout. */
+/** Waits (detach during rollback) and the rollback's calls end this close to the timeout. */
 const WAIT_MARGIN_MS = 8_000;
+/** The lifecycle answer's calls end this close to the timeout. */
+const ANSWER_MARGIN_MS = 1_000;
 
 /** What the domain needs of Lambda's context: the time left. */
 export interface RemainingTime {
@@ -56,19 +62,24 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
   const lifecycle = options.lifecycle ?? sdkLifecycle;
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
 
-  const nodeTagKey = env.NODE_TAG_KEY?.trim() || DEFAULT_NODE_TAG_KEY;
-  /** What launch and reconcile need; CONFIG_PATH is checked here, when it is needed. */
+  // Read once per container; a bad value is reported by the work that needs it, naming the variable.
+  const environment = readEnvironment(env);
+  const { nodeTagKey } = environment;
+  if (environment.problems.length > 0) logger.error('the function environment is wrong', { problems: environment.problems });
+  /** What launch and reconcile need; a bad environment is an EnvironmentError naming the variables. */
   const nodeDeps = (context?: RemainingTime) => {
+    if (environment.problems.length > 0 || environment.configPath === undefined) throw new EnvironmentError(environment.problems);
     const end = context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
     return {
       ec2,
       lifecycle,
       settings,
-      configPath: normaliseConfigPath(env.CONFIG_PATH),
+      configPath: environment.configPath,
       nodeTagKey,
       log: logger,
       release: end === undefined ? release : { ...release, deadline: end - WAIT_MARGIN_MS },
       deadline: end === undefined ? undefined : end - WORK_MARGIN_MS,
+      answerDeadline: end === undefined ? undefined : end - ANSWER_MARGIN_MS,
       maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
       annotate: (keys: Record<string, string>) => logger.appendKeys(keys),
     };
@@ -76,7 +87,8 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
 
   async function reconcile(request: ReconcileRequest, context?: RemainingTime): Promise<ReconcileReport> {
     // Many nodes at once: no per-node keys on the shared logger (each line names its node).
-    return reconcileNodes({ ...nodeDeps(context), annotate: undefined }, request);
+    const deps = { ...nodeDeps(context), annotate: undefined };
+    return withCallDeadline({ deadline: deps.deadline, what: 'the reconcile' }, () => reconcileNodes(deps, request));
   }
 
   async function handle(event: unknown, context?: RemainingTime): Promise<HandlerResult> {
@@ -119,15 +131,20 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
       if (parsed.kind === 'terminate') {
         const end = context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
         const terminateRelease = end === undefined ? release : { ...release, deadline: end - WAIT_MARGIN_MS };
-        return await handleTerminate({ ec2, lifecycle, log: logger, release: terminateRelease, annotate: (keys) => logger.appendKeys(keys) }, action);
+        return await withCallDeadline({ deadline: end === undefined ? undefined : end - ANSWER_MARGIN_MS, what: 'the terminate' }, () =>
+          handleTerminate({ ec2, lifecycle, log: logger, release: terminateRelease, annotate: (keys) => logger.appendKeys(keys) }, action),
+        );
       }
       let deps;
       try {
         deps = nodeDeps(context);
       } catch (err) {
         const error = asError(err);
-        logger.error('function environment is incomplete', { error });
-        const completion = await lifecycle.complete(action, 'ABANDON');
+        logger.error('function environment is wrong: the node is abandoned', { error });
+        const end = context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
+        const completion = await withCallDeadline({ deadline: end === undefined ? undefined : end - ANSWER_MARGIN_MS, what: 'the lifecycle answer', fresh: true }, () =>
+          lifecycle.complete(action, 'ABANDON'),
+        );
         return {
           outcome: 'failed',
           lifecycleResult: 'ABANDON',

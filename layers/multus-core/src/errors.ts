@@ -51,3 +51,19 @@ export function awsErrorCode(value: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** Codes that say "slow down" (the SDK retries them; a long answer loop may too). */
+const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'SlowDown']);
+
+/**
+ * True for a failure that says nothing about the request itself: no answer at all (a network
+ * error, a timeout), a 5xx, throttling. Not a call our own deadline aborted (AbortError).
+ */
+export function isTransientAwsError(value: unknown): boolean {
+  const name = awsErrorCode(value);
+  if (name === 'AbortError') return false;
+  if (name && THROTTLING_CODES.has(name)) return true;
+  if (name === 'TimeoutError' || name === 'RequestTimeout') return true;
+  const status = (value as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500;
+}

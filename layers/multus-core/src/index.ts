@@ -10,6 +10,8 @@ export * from './tags';
 export * from './cache';
 export * from './log';
 export * from './clients';
+export * from './budget';
+export * from './environment';
 export * from './logger';
 export * from './app';
 export * from './eni/plan';

@@ -6,6 +6,7 @@
  * created or adopted is detached and deleted before the error propagates.
  */
 import type { AttachmentView, Ec2Port, InstanceView, InterfaceView, SubnetView } from '../ec2/port';
+import { withCallDeadline } from '../budget';
 import { AllocationError, asError, awsErrorCode } from '../errors';
 import {
   countFreeBlocks,
@@ -495,7 +496,8 @@ export async function ensureInterfaces(deps: EnsureDeps, request: EnsureRequest)
     return { interfaces: await ensurer.run(), racesLost: ensurer.racesLost };
   } catch (err) {
     const cause = asError(err);
-    const [removed, leaked] = await ensurer.rollback();
+    // The rollback runs after the work's calls were stopped: its own, later deadline.
+    const [removed, leaked] = await withCallDeadline({ deadline: deps.release.deadline, what: 'the rollback', fresh: true }, () => ensurer.rollback());
     // The cause's name is the AWS error code (or our error class): the reason says which.
     const named = cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
     throw new EnsureError(named, cause, removed, leaked);

@@ -3,7 +3,10 @@
  * then complete the lifecycle action: CONTINUE, or the `on-failure` result when the node could not
  * be made multus-ready (after rollback, so nothing is left half-done).
  */
+import { withCallDeadline } from '../budget';
 import { ensureNode, type NodeDeps } from '../eni/node';
+import { asError, isTransientAwsError } from '../errors';
+import type { LifecycleResult } from '../settings/parse';
 import type { LifecyclePort } from './complete';
 import { startHeartbeat, type HeartbeatOptions } from './heartbeat';
 import type { LifecycleAction } from './event';
@@ -12,17 +15,20 @@ import type { HandlerResult } from './result';
 export interface LaunchDeps extends NodeDeps {
   readonly lifecycle: LifecyclePort;
   readonly heartbeat?: HeartbeatOptions;
+  /** Epoch ms at which the lifecycle answer's calls are aborted (just before the function's timeout). */
+  readonly answerDeadline?: number;
 }
 
 export async function handleLaunch(deps: LaunchDeps, action: LifecycleAction): Promise<HandlerResult> {
   const heartbeat = startHeartbeat(deps.lifecycle, deps.log, action, deps.heartbeat);
   let report;
   try {
-    report = await ensureNode(deps, action.instanceId);
+    // A call that stalls is aborted at the work's deadline: the failure path (rollback, on-failure) still has time.
+    report = await withCallDeadline({ deadline: deps.deadline, what: 'the ENI work' }, () => ensureNode(deps, action.instanceId));
   } finally {
     await heartbeat.stop();
   }
-  const completion = await deps.lifecycle.complete(action, report.lifecycleResult);
+  const completion = await answer(deps, action, report.lifecycleResult);
   if (completion === 'already-complete') {
     deps.log.info('lifecycle action was already complete (an earlier delivery completed it)');
   }
@@ -35,4 +41,24 @@ export async function handleLaunch(deps: LaunchDeps, action: LifecycleAction): P
     availabilityZone: report.availabilityZone,
     completion,
   };
+}
+
+/**
+ * Completes the action. When Auto Scaling cannot be reached (no answer, 5xx, throttling) beyond
+ * the SDK's own retries, tries again until the answer's deadline: an endpoint that comes back
+ * while the function still runs gets the answer, instead of leaving the node to the hook's timeout.
+ */
+export async function answer(deps: LaunchDeps, action: LifecycleAction, result: LifecycleResult) {
+  let delay = 1_000;
+  for (;;) {
+    try {
+      return await withCallDeadline({ deadline: deps.answerDeadline, what: 'the lifecycle answer', fresh: true }, () => deps.lifecycle.complete(action, result));
+    } catch (err) {
+      const left = deps.answerDeadline === undefined ? 0 : deps.answerDeadline - Date.now();
+      if (!isTransientAwsError(err) || left < delay + 2_000) throw err;
+      deps.log.warn('the lifecycle answer could not be sent; trying again while the function has time', { error: asError(err), retryInMs: delay });
+      await deps.release.sleep(delay);
+      delay = Math.min(delay * 2, 4_000);
+    }
+  }
 }
