@@ -4,7 +4,8 @@
  * free loopback port, provisions a VPC with multus subnets in two AZs, the SSM settings and
  * opted-in nodes, delivers the launch events to the lifecycle handler and prints each node's
  * multus interfaces. Then overwrites an SSM parameter and shows the next node follow it, without
- * a redeploy. Stops the emulator at the end; can run any number of times.
+ * a redeploy, and turns on IPv4 prefix delegation (pod addresses) for the next node of the other
+ * AZ. Stops the emulator at the end; can run any number of times.
  */
 import { CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { startEmulator, useEmulator, type Emulator } from '../tests/support/emulator';
@@ -14,10 +15,10 @@ const CONFIG_PATH = '/eks-multus-eni/demo';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CACHE_SECONDS = 2;
 
-type Row = [string, string, string, string, string, string, string];
+type Row = [string, string, string, string, string, string, string, string];
 
 function table(rows: Row[]): string {
-  const head: Row = ['node', 'AZ', 'dev', 'subnet', 'ENI', 'IP', 'lifecycle'];
+  const head: Row = ['node', 'AZ', 'dev', 'subnet', 'ENI', 'IP', 'prefixes (pods)', 'lifecycle'];
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const line = (r: Row) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
@@ -52,10 +53,11 @@ async function main(): Promise<void> {
       const result = await handler(world.eventFor('launch.json', instanceId));
       const az = result.availabilityZone ?? '?';
       if (result.interfaces.length === 0) {
-        rows.push([instanceId, az, '-', '-', '-', '-', `${result.lifecycleResult} (${result.outcome}: ${result.reason ?? ''})`]);
+        rows.push([instanceId, az, '-', '-', '-', '-', '-', `${result.lifecycleResult} (${result.outcome}: ${result.reason ?? ''})`]);
       }
       for (const i of result.interfaces) {
-        rows.push([instanceId, az, String(i.deviceIndex), i.subnetId, i.networkInterfaceId, i.privateIpAddress ?? '', `${result.lifecycleResult} (${result.outcome})`]);
+        const prefixes = i.ipv4Prefixes.length > 0 ? i.ipv4Prefixes.join(',') : '-';
+        rows.push([instanceId, az, String(i.deviceIndex), i.subnetId, i.networkInterfaceId, i.privateIpAddress ?? '', prefixes, `${result.lifecycleResult} (${result.outcome})`]);
       }
       return result;
     };
@@ -84,6 +86,16 @@ async function main(): Promise<void> {
     console.log(`\nThe next node in ${az.az} follows the new list, without a redeploy:\n`);
     rows.length = 0;
     await deliver(await world.launchNode(clients, az.nodeSubnet));
+    console.log(table(rows));
+
+    const other = layout.azs[1];
+    console.log(`\naws ssm put-parameter --overwrite --name ${CONFIG_PATH}/ipv4-prefixes-per-interface --type String --value 2`);
+    await world.putSetting(clients, 'ipv4-prefixes-per-interface', '2');
+    await new Promise((r) => setTimeout(r, CACHE_SECONDS * 1000 + 200));
+    console.log(`\nThe next node (in ${other.az}) gets two /28 prefixes per multus ENI: 32 pod addresses per interface that the VPC routes`);
+    console.log('to it; the node agent turns them into a node-local CNI config (ipvlan + host-local over exactly those addresses):\n');
+    rows.length = 0;
+    await deliver(await world.launchNode(clients, other.nodeSubnet));
     console.log(table(rows));
 
     const completions = await emulator.control.completions();

@@ -14,10 +14,13 @@ test('npm run demo prints the table, follows the SSM change and exits 0', async 
   expect(out.status).toBe(0);
   const rows = out.stdout.split('\n').filter((l) => /^i-[0-9a-f]+\s/.test(l));
   const attached = rows.filter((l) => l.includes('CONTINUE (attached)'));
-  expect(attached).toHaveLength(4 * 2 + 3); // 4 nodes x 2 subnets, then the follow-up node x 3
+  expect(attached).toHaveLength(4 * 2 + 3 + 2); // 4 nodes x 2 subnets, the follow-up node x 3, the node with prefixes x 2
   expect(rows.filter((l) => l.includes('skipped: instance does not carry the opt-in tag multus-ng'))).toHaveLength(1);
-  expect(out.stdout).toMatch(/^\s*i-\S+\s+us-east-1a\s+1\s+subnet-\S+\s+eni-\S+\s+10\.0\.1\.4\s+CONTINUE \(attached\)$/m);
+  expect(out.stdout).toMatch(/^\s*i-\S+\s+us-east-1a\s+1\s+subnet-\S+\s+eni-\S+\s+10\.0\.1\.4\s+-\s+CONTINUE \(attached\)$/m);
   const followUp = out.stdout.slice(out.stdout.indexOf('follows the new list'));
   expect(followUp).toMatch(/\s3\s+subnet-\S+\s+eni-\S+\s+10\.0\.100\.4\s/);
-  expect(out.stdout).toContain('Lifecycle actions completed: 6');
+  // us-east-1b's first multus subnet is 10.0.4.0/24: two nodes took .4 and .5; the next takes .6 and the two lowest free /28s.
+  const withPrefixes = out.stdout.slice(out.stdout.indexOf('two /28 prefixes per multus ENI'));
+  expect(withPrefixes).toMatch(/\s1\s+subnet-\S+\s+eni-\S+\s+10\.0\.4\.6\s+10\.0\.4\.16\/28,10\.0\.4\.32\/28\s+CONTINUE \(attached\)/);
+  expect(out.stdout).toContain('Lifecycle actions completed: 7');
 });
