@@ -3,6 +3,8 @@
  * against the emulator through the standard AWS SDK environment. stdout holds only the result
  * JSON line; logs go to stderr; exit 0 when the handler returns, non-zero when it throws.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resetEmulator } from '../support/context';
 import { run } from '../support/run';
@@ -26,8 +28,6 @@ test('a launch event with --env-vars env.json: one JSON line on stdout, logs on 
     new PutParameterCommand({ Name: '/eks-multus-eni/eks-multus-eni/subnets/us-east-1a', Value: layout.azs[0].multusSubnets.join(','), Type: 'StringList' }),
   );
   const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
-  const { writeFileSync, readFileSync, mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const event = JSON.parse(readFileSync(join(ROOT, 'events', 'launch.json'), 'utf8'));
   event.detail.EC2InstanceId = instanceId;
   const eventPath = join(mkdtempSync(join(tmpdir(), 'invoke-')), 'event.json');
@@ -44,10 +44,14 @@ test('a launch event with --env-vars env.json: one JSON line on stdout, logs on 
   expect((await multusInterfaces(clients, instanceId)).map((e) => e.NetworkInterfaceId)).toEqual(result.interfaces.map((i: { networkInterfaceId: string }) => i.networkInterfaceId));
 });
 
-test('a test notification: ignored, exit 0', async () => {
-  const out = await invoke(['events/test-notification.json', '--env-vars', 'env.json']);
+test('an event of another hook than the template\'s: ignored (LAUNCH_HOOK_NAME comes from the template, as SAM sets it), exit 0', async () => {
+  const event = JSON.parse(readFileSync(join(ROOT, 'events', 'launch.json'), 'utf8'));
+  event.detail.LifecycleHookName = 'someone-elses-hook';
+  const eventPath = join(mkdtempSync(join(tmpdir(), 'invoke-')), 'event.json');
+  writeFileSync(eventPath, JSON.stringify(event));
+  const out = await invoke([eventPath, '--env-vars', 'env.json']);
   expect(out.status).toBe(0);
-  expect(JSON.parse(out.stdout)).toMatchObject({ outcome: 'ignored', lifecycleResult: null });
+  expect(JSON.parse(out.stdout)).toMatchObject({ outcome: 'ignored', lifecycleResult: null, reason: expect.stringContaining('someone-elses-hook is not one of ours (eks-multus-eni-launch, eks-multus-eni-terminate)') });
 });
 
 test('the malformed event: the handler throws, exit non-zero, nothing on stdout', async () => {

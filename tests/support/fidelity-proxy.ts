@@ -167,7 +167,7 @@ class Mutex {
   }
 }
 
-export async function startFidelityProxy(motoEndpoint: string): Promise<FidelityProxy> {
+export async function startFidelityProxy(motoEndpoint: string, port = 0): Promise<FidelityProxy> {
   let state = freshState();
   const mutex = new Mutex();
   // Lifecycle hooks where moto differs (PutLifecycleHook checks, NotificationMetadata): tests/support/fidelity-hooks.ts.
@@ -421,11 +421,14 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const bound = typeof address === 'object' && address ? address.port : 0;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${bound}`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -291,6 +291,26 @@ describe('the EventBridge rule CloudFormation gets', () => {
   });
 });
 
+test('the lifecycle events of events/ are what the rule delivers (pattern matched) for a stack named eks-multus-eni on multus-cluster/multus-ng', () => {
+  const rule = Object.values(deployed.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties?.EventPattern ?? {}).includes('Lifecycle Action'));
+  const pattern = rule!.Properties!.EventPattern as { source: string[]; 'detail-type': string[]; detail: { LifecycleHookName: unknown[]; NotificationMetadata: unknown[] } };
+  const defaults = (name: string) => String(template.Parameters![name].Default);
+  const hooks = [defaults('LaunchHookName'), defaults('TerminateHookName')];
+  expect(pattern.detail.LifecycleHookName).toEqual([{ Ref: 'LaunchHookName' }, { Ref: 'TerminateHookName' }]);
+  // The metadata the hook installer writes, for that stack, cluster and node group.
+  const metadata = 'eks-multus-eni:eks-multus-eni:multus-cluster/multus-ng';
+  expect(pattern.detail.NotificationMetadata).toEqual([METADATA]);
+  for (const file of ['launch.json', 'terminate.json', 'warm-pool-launch.json']) {
+    const event = JSON.parse(readFileSync(join(ROOT, 'events', file), 'utf8'));
+    expect({ file, source: pattern.source.includes(event.source) }).toEqual({ file, source: true });
+    expect({ file, type: pattern['detail-type'].includes(event['detail-type']) }).toEqual({ file, type: true });
+    expect({ file, hook: hooks.includes(event.detail.LifecycleHookName) }).toEqual({ file, hook: true });
+    expect({ file, metadata: event.detail.NotificationMetadata }).toEqual({ file, metadata });
+  }
+  const created = JSON.parse(readFileSync(join(ROOT, 'events', 'hook-installer-create.json'), 'utf8'));
+  expect(created.ResourceProperties.NotificationMetadata).toBe(metadata);
+});
+
 describe.each(Object.keys(roles))('%s operations', (fn) => {
   test('has an explicit log group with retention', () => {
     const logGroup = (deployed.Resources[fn].Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
