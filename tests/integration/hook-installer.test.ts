@@ -88,7 +88,7 @@ describe('Create', () => {
     });
     // An existing node group: its nodes ran before the hooks, and the reason says what to do about them.
     expect(body.Reason).toContain('2 opted-in node(s) were running before the hooks: their multus ENIs were attached after boot');
-    expect(body.Reason).toContain('replace the others');
+    expect(body.Reason).toContain('kubelet registered without the eks-multus-eni/ready=true label): replace them once');
     expect(body.Data.ScalingConfig).toBeUndefined();
     expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(4096);
 

@@ -4,7 +4,8 @@
  *   - CompleteLifecycleAction / RecordLifecycleActionHeartbeat (moto lacks them): recorded; a second
  *     completion of the same action gets ValidationError "No active Lifecycle Action found";
  *     DescribeAutoScalingInstances reports Pending:Wait until the action is completed;
- *   - CreateNetworkInterface with a PrivateIpAddress already in use: InvalidIPAddress.InUse; with a
+ *   - CreateNetworkInterface with a ClientToken seen before: the first create's answer again, nothing
+ *     new (EC2's idempotency: a retry after a lost answer converges); with a PrivateIpAddress already in use: InvalidIPAddress.InUse; with a
  *     security group that does not exist: InvalidGroup.NotFound; with one of another VPC than the
  *     subnet's: InvalidParameter "... belong to different networks" (moto accepts both);
  *   - AttachNetworkInterface at an occupied device index: InvalidParameterValue, and an ENI that is
@@ -22,7 +23,7 @@
  * Everything else is forwarded to moto unchanged.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
@@ -85,6 +86,8 @@ interface ProxyState {
   sequence: string[];
   /** Until this epoch ms every call is refused at the connection (an outage of the endpoint). */
   outageUntil: number;
+  /** CreateNetworkInterface answers by ClientToken. */
+  createsByToken: Map<string, { status: number; headers: Record<string, string>; body: Buffer }>;
   rejectedCreates: number;
   rejectedAttaches: number;
   injectedFaults: number;
@@ -98,7 +101,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], outageUntil: 0, rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -329,6 +332,9 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     }
     if (action === 'CreateNetworkInterface') {
       return mutex.run(async () => {
+        const token = params.get('ClientToken');
+        const earlier = token ? state.createsByToken.get(token) : undefined;
+        if (earlier) return relay(res, earlier);
         const address = params.get('PrivateIpAddress');
         if (address) {
           const subnetId = params.get('SubnetId') ?? '';
@@ -345,7 +351,11 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
             return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
           }
         }
-        return prefixes.create(req, res, params);
+        const out = await prefixes.create(req, params);
+        if (Array.isArray(out)) return sendError(res, 'ec2', 400, out[0], out[1]);
+        const relayed = out as { status: number; headers: Record<string, string>; body: Buffer };
+        if (relayed.status === 200 && token) state.createsByToken.set(token, relayed);
+        return relay(res, relayed);
       });
     }
     if (action === 'AssignPrivateIpAddresses' && [...params.keys()].some((k) => k.startsWith('Ipv4Prefix'))) {
@@ -400,14 +410,15 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     }
     const fault = takeFault(service, action);
     if (fault?.stall) return; // no answer, ever: the client's timeout or deadline must end the call
-    if (fault?.dropAnswer) {
-      // EC2 carries the call out; the answer never arrives.
-      await forward(req, body);
-      req.socket.destroy();
-      return;
-    }
     if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
-    else if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
+    else if (fault && !fault.dropAnswer) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
+    // Dropped answer: EC2 carries the call out (everything below runs, into a sink), the answer never arrives.
+    const out = fault?.dropAnswer ? new ServerResponse(req) : res;
+    await route(req, out, body, params, service, action);
+    if (fault?.dropAnswer) req.socket.destroy();
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, service: string, action: string): Promise<void> {
     if (service === 'autoscaling') return autoscaling(req, res, body, params, action);
     if (service === 'ec2') return ec2(req, res, body, params, action);
     if (service === 'eks') return eks.handle(req, res, body, action);

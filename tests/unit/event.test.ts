@@ -16,6 +16,7 @@ describe('parseLifecycleEvent', () => {
         transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
         origin: 'EC2',
         destination: 'AutoScalingGroup',
+        region: 'us-east-1',
       },
     });
     expect(parseLifecycleEvent(fixture('terminate.json'))).toMatchObject({ kind: 'terminate', action: { transition: 'autoscaling:EC2_INSTANCE_TERMINATING' } });

@@ -82,6 +82,7 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
       answerDeadline: end === undefined ? undefined : end - ANSWER_MARGIN_MS,
       maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
       annotate: (keys: Record<string, string>) => logger.appendKeys(keys),
+      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     };
   };
 

@@ -143,7 +143,7 @@ class Ensurer {
   ) {}
 
   async run(): Promise<EnsuredInterface[]> {
-    await this.checkFreeBlocks();
+    await this.checkRoom();
     const out: EnsuredInterface[] = [];
     for (const plan of this.request.plans) out.push(await this.ensureSlot(plan));
     return out;
@@ -156,21 +156,39 @@ class Ensurer {
   }
 
   /**
-   * Lowest-free mode with prefixes: every subnet has the free aligned /28 blocks its slots need,
-   * checked from the subnet read already made, before anything is created.
+   * Every subnet has room for what its slots need, checked before anything is created, at no extra
+   * call. Lowest-free mode: free addresses and (with prefixes) free aligned /28 blocks, from the
+   * subnet read already made. EC2-picks mode: the subnet's free-address count from DescribeSubnets
+   * (a prefix takes 16).
    */
-  private async checkFreeBlocks(): Promise<void> {
-    const { settings } = this.request;
-    if (!settings.useIpsFromStartOfSubnet || settings.ipv4PrefixesPerInterface === 0) return;
-    const needed = new Map<string, number>();
-    for (const plan of this.request.plans) needed.set(plan.subnetId, (needed.get(plan.subnetId) ?? 0) + this.missingPrefixes(plan));
-    for (const [subnetId, n] of needed) {
-      if (n === 0) continue;
+  private async checkRoom(): Promise<void> {
+    const { settings, plans } = this.request;
+    const need = new Map<string, { addresses: number; blocks: number }>();
+    for (const plan of plans) {
+      const n = need.get(plan.subnetId) ?? { addresses: 0, blocks: 0 };
+      if (plan.kind === 'create') n.addresses++;
+      n.blocks += this.missingPrefixes(plan);
+      need.set(plan.subnetId, n);
+    }
+    for (const [subnetId, n] of need) {
+      if (n.addresses === 0 && n.blocks === 0) continue;
       const subnet = this.request.subnets.get(subnetId);
       if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
-      const free = countFreeBlocks(parseCidr(subnet.cidrBlock), (await this.takenIn(subnetId, this.request.known)).forPrefixes(), n);
-      if (free < n) {
-        throw new AllocationError(`subnet ${subnetId} (${subnet.cidrBlock}) has ${free} free aligned /28 block${free === 1 ? '' : 's'} for IPv4 prefixes, ${n} needed`);
+      const where = `subnet ${subnetId} (${subnet.cidrBlock})`;
+      if (!settings.useIpsFromStartOfSubnet) {
+        const wanted = n.addresses + n.blocks * PREFIX_BLOCK_SIZE;
+        const free = subnet.availableIpAddressCount;
+        if (free !== undefined && free < wanted) throw new AllocationError(`${where} has ${free} free IPv4 addresses, ${wanted} needed`);
+        continue;
+      }
+      const cidr = parseCidr(subnet.cidrBlock);
+      const taken = await this.takenIn(subnetId, this.request.known);
+      const freeAddresses = lowestFree(cidr, taken.forAddresses(), n.addresses).length;
+      if (freeAddresses < n.addresses) throw new AllocationError(`${where} has ${freeAddresses} free IPv4 address${freeAddresses === 1 ? '' : 'es'}, ${n.addresses} needed`);
+      if (n.blocks === 0) continue;
+      const free = countFreeBlocks(cidr, taken.forPrefixes(), n.blocks);
+      if (free < n.blocks) {
+        throw new AllocationError(`${where} has ${free} free aligned /28 block${free === 1 ? '' : 's'} for IPv4 prefixes, ${n.blocks} needed`);
       }
     }
   }

@@ -27,6 +27,8 @@ export interface NodeDeps extends EnsureDeps {
   readonly configPath: string;
   /** Adds keys to every later log line (Powertools `appendKeys`). */
   readonly annotate?: (keys: Record<string, string>) => void;
+  /** The region the clients talk to (AWS_REGION), for messages. */
+  readonly region?: string;
 }
 
 export interface NodeOptions {
@@ -34,6 +36,8 @@ export interface NodeOptions {
   readonly dryRun?: boolean;
   /** Also remove ENIs of ours on the node that the settings no longer call for. */
   readonly prune?: boolean;
+  /** The region the event came from: a mismatch with the clients' is named when the instance is not found. */
+  readonly eventRegion?: string;
 }
 
 export type PlannedAction = 'create' | 'adopt' | 'in-place' | 'fix' | 'remove';
@@ -119,7 +123,14 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
   let availabilityZone: string | undefined;
   try {
     let instance = await describeSettled(deps, instanceId, () => true);
-    if (!instance) throw new NodeConfigurationError(`instance ${instanceId} does not exist (EC2 does not know it)`);
+    if (!instance) {
+      const where = deps.region ? ` in ${deps.region}` : '';
+      const mismatch =
+        options.eventRegion && deps.region && options.eventRegion !== deps.region
+          ? `: the event comes from ${options.eventRegion}, but the function talks to ${deps.region} (AWS_REGION)`
+          : ' (EC2 does not know it)';
+      throw new NodeConfigurationError(`instance ${instanceId} does not exist${where}${mismatch}`);
+    }
     if (GONE_STATES.has(instance.state ?? '')) throw new NodeConfigurationError(`instance ${instanceId} is ${instance.state}`);
     availabilityZone = instance.availabilityZone;
     deps.annotate?.({ availabilityZone });

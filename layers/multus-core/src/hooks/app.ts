@@ -23,6 +23,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HookInstallerClients } from './clients';
 import type { Ec2Port } from '../ec2/port';
 import { SdkEc2 } from '../ec2/sdk';
+import { EnvironmentError, readEnvironment } from '../environment';
 import { asError } from '../errors';
 import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
@@ -100,6 +101,11 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   const send = options.send ?? sendResponse;
   const margin = options.responseMarginMs ?? DEFAULT_RESPONSE_MARGIN_MS;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // Read once; Create and Update refuse to start with a bad value (Delete needs none of them).
+  const environment = readEnvironment(env);
+  const checkEnvironment = () => {
+    if (environment.problems.length > 0) throw new EnvironmentError(environment.problems);
+  };
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
 
   function summary(run: Run): string {
@@ -120,9 +126,9 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     const n = run.nodes.attached + run.nodes.conflicts.length;
     if (n === 0) return '';
     return (
-      `. ${n} opted-in node(s) were running before the hooks: their multus ENIs were attached after boot. ` +
-      'Nodes whose launch template installs the node agent (nested/launch-template.yaml) configure them as they appear; ' +
-      'replace the others (drain, then terminate each: the node group launches the replacements through the hook)'
+      `. ${n} opted-in node(s) were running before the hooks: their multus ENIs were attached after boot ` +
+      '(the node agent configures them as they appear, but kubelet registered without the eks-multus-eni/ready=true label): ' +
+      'replace them once (drain, then terminate each: the node group launches the replacements through the hooks)'
     );
   }
 
@@ -173,6 +179,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   async function create(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the function environment';
+    checkEnvironment();
     run.phase = 'reading the resource properties';
     const target = parseHookTarget(envelope.resourceProperties);
     run.phase = 'putting the lifecycle hooks';
@@ -191,6 +199,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   async function update(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the function environment';
+    checkEnvironment();
     run.phase = 'reading the resource properties';
     const target = parseHookTarget(envelope.resourceProperties);
     let old: HookTarget | undefined;

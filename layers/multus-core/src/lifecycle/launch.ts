@@ -24,7 +24,7 @@ export async function handleLaunch(deps: LaunchDeps, action: LifecycleAction): P
   let report;
   try {
     // A call that stalls is aborted at the work's deadline: the failure path (rollback, on-failure) still has time.
-    report = await withCallDeadline({ deadline: deps.deadline, what: 'the ENI work' }, () => ensureNode(deps, action.instanceId));
+    report = await withCallDeadline({ deadline: deps.deadline, what: 'the ENI work' }, () => ensureNode(deps, action.instanceId, { eventRegion: action.region }));
   } finally {
     await heartbeat.stop();
   }

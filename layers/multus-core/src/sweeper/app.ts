@@ -13,6 +13,7 @@ import { parseEnvelope, physicalIdFor, type RequestEnvelope } from '../custom-re
 import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from '../custom-resource/response';
 import { SdkEc2 } from '../ec2/sdk';
 import { DEFAULT_RELEASE_OPTIONS, type ReleaseOptions } from '../eni/release';
+import { EnvironmentError, readEnvironment } from '../environment';
 import { asError } from '../errors';
 import { cleanupSubnets, type CleanupReport } from './cleanup';
 import { sweepOptionsFromEnv, sweepOrphans, type SweepOptions, type SweepSummary } from './sweep';
@@ -37,7 +38,10 @@ export interface LambdaContextLike {
 }
 
 export interface SweeperApp {
-  readonly options: SweepOptions;
+  /** The sweep's settings; undefined when the environment is wrong (`problems` names it). */
+  readonly options: SweepOptions | undefined;
+  /** Bad values of the environment, each naming its variable (a sweep refuses to start with any). */
+  readonly problems: readonly string[];
   /** A scheduled sweep. */
   handle(): Promise<SweepSummary>;
   /** The stack's clean-up (a CloudFormation custom resource request): answers CloudFormation, returns what it sent. */
@@ -59,9 +63,21 @@ function cleanupReason(report: CleanupReport, subnets: readonly string[]): strin
   return parts.join('; ');
 }
 
-/** Reads SWEEP_GRACE_MINUTES and SWEEP_DRY_RUN once: a bad value fails the cold start, naming it. */
+/**
+ * Reads SWEEP_GRACE_MINUTES, SWEEP_DRY_RUN and the SDK's settings once per container. A bad value
+ * does not fail the cold start (the stack's clean-up must still answer CloudFormation): a sweep
+ * refuses to start, naming the variable.
+ */
 export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
-  const sweepOptions: SweepOptions = { ...sweepOptionsFromEnv(options.env ?? process.env), now: options.now };
+  const env = options.env ?? process.env;
+  const problems = [...readEnvironment(env, false).problems];
+  let sweepOptions: SweepOptions | undefined;
+  try {
+    sweepOptions = { ...sweepOptionsFromEnv(env), now: options.now };
+  } catch (err) {
+    problems.push(...((err as { problems?: string[] }).problems ?? [asError(err).message]));
+  }
+  if (problems.length > 0) options.logger.error('the function environment is wrong', { problems });
   // Nothing is cached: every sweep sees EC2 as it is.
   const ec2 = new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => 0 });
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
@@ -85,8 +101,10 @@ export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
 
   return {
     options: sweepOptions,
-    handle() {
+    problems,
+    async handle() {
       options.logger.resetKeys();
+      if (!sweepOptions || problems.length > 0) throw new EnvironmentError(problems);
       return sweepOrphans({ ec2, log: options.logger, release }, sweepOptions);
     },
     async handleCleanup(event: unknown, context?: LambdaContextLike) {
