@@ -7,6 +7,8 @@
  * a redeploy, and turns on IPv4 prefix delegation (pod addresses) for the next node of the other
  * AZ. Stops the emulator at the end; can run any number of times.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { startEmulator, useEmulator, type Emulator } from '../tests/support/emulator';
 
@@ -51,13 +53,23 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const deliver = async (instanceId: string) => {
       const result = await handler(world.eventFor('launch.json', instanceId));
+      return show(instanceId, result);
+    };
+    /** A node without a lifecycle hook (Karpenter): its EC2 state-change notification. */
+    const notify = async (instanceId: string) => {
+      const event = JSON.parse(readFileSync(join(__dirname, '..', 'events', 'state-change.json'), 'utf8'));
+      event.detail = { 'instance-id': instanceId, state: 'pending' };
+      return show(instanceId, await handler(event));
+    };
+    const show = (instanceId: string, result: Awaited<ReturnType<typeof handler>>) => {
       const az = result.availabilityZone ?? '?';
+      const lifecycle = result.lifecycleResult ?? 'no hook';
       if (result.interfaces.length === 0) {
-        rows.push([instanceId, az, '-', '-', '-', '-', '-', `${result.lifecycleResult} (${result.outcome}: ${result.reason ?? ''})`]);
+        rows.push([instanceId, az, '-', '-', '-', '-', '-', `${lifecycle} (${result.outcome}: ${result.reason ?? ''})`]);
       }
       for (const i of result.interfaces) {
         const prefixes = i.ipv4Prefixes.length > 0 ? i.ipv4Prefixes.join(',') : '-';
-        rows.push([instanceId, az, String(i.deviceIndex), i.subnetId, i.networkInterfaceId, i.privateIpAddress ?? '', prefixes, `${result.lifecycleResult} (${result.outcome})`]);
+        rows.push([instanceId, az, String(i.deviceIndex), i.subnetId, i.networkInterfaceId, i.privateIpAddress ?? '', prefixes, `${lifecycle} (${result.outcome})`]);
       }
       return result;
     };
@@ -96,6 +108,12 @@ async function main(): Promise<void> {
     console.log('to it; the node agent turns them into a node-local CNI config (ipvlan + host-local over exactly those addresses):\n');
     rows.length = 0;
     await deliver(await world.launchNode(clients, other.nodeSubnet));
+    console.log(table(rows));
+
+    console.log('\nA node without a lifecycle hook (as Karpenter launches it: no Auto Scaling group), opted in by its tag;');
+    console.log('its EC2 state-change notification (pending) gives it the same multus ENIs, with no lifecycle action to complete:\n');
+    rows.length = 0;
+    await notify(await world.launchNode(clients, other.nodeSubnet));
     console.log(table(rows));
 
     const completions = await emulator.control.completions();

@@ -9,7 +9,8 @@
  * CONFIG_PATH of env.json, the EKS cluster and node group the hook-installer events name, with its
  * Auto Scaling group, our two hooks (NotificationMetadata included) and two opted-in nodes, one more
  * opted-in node waiting on its launch hook, one for the warm-pool launch, one that already has its
- * multus ENIs (for the terminate event). The hook-installer events answer a loopback listener of
+ * multus ENIs (for the terminate event), one outside any group (the state-change event, as of a
+ * Karpenter node). The hook-installer events answer a loopback listener of
  * this process, which prints what CloudFormation would get; never an AWS address.
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,7 +62,13 @@ async function provision(emulator: Emulator, responseUrl: () => string): Promise
   if (installed.Status !== 'SUCCESS') throw new Error(`putting the hooks failed: ${installed.Reason}`);
 
   const az = layout.azs[0];
-  const [launching, warm, terminating] = [await world.launchNode(clients, az.nodeSubnet), await world.launchNode(clients, az.nodeSubnet), await world.launchNode(clients, az.nodeSubnet)];
+  const [launching, warm, terminating, hookless] = [
+    await world.launchNode(clients, az.nodeSubnet),
+    await world.launchNode(clients, az.nodeSubnet),
+    await world.launchNode(clients, az.nodeSubnet),
+    // Outside any Auto Scaling group, as Karpenter launches it.
+    await world.launchNode(clients, az.nodeSubnet),
+  ];
   // The terminating node went through its launch already: it has multus ENIs to release.
   const { createClients, createLifecycleApp } = await import('multus-core');
   const app = createLifecycleApp({ clients: createClients(), logger: quiet });
@@ -75,12 +82,16 @@ async function provision(emulator: Emulator, responseUrl: () => string): Promise
     return event;
   };
   const custom = (file: string) => ({ ...source(file), ResponseURL: responseUrl() });
+  const stateChange = source('state-change.json');
+  stateChange.detail = { ...(stateChange.detail as Dict), 'instance-id': hookless };
+  stateChange.resources = [`arn:aws:ec2:${String(stateChange.region)}:${String(stateChange.account)}:instance/${hookless}`];
   const reconcile = source('reconcile.json');
   reconcile.detail = { ...(reconcile.detail as Dict), autoScalingGroupName: group.autoScalingGroupName };
   return {
     'launch.json': lifecycle('launch.json', launching),
     'warm-pool-launch.json': lifecycle('warm-pool-launch.json', warm),
     'terminate.json': lifecycle('terminate.json', terminating),
+    'state-change.json': stateChange,
     'reconcile.json': reconcile,
     'malformed.json': source('malformed.json'),
     'scheduled.json': source('scheduled.json'),

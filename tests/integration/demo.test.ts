@@ -22,5 +22,8 @@ test('npm run demo prints the table, follows the SSM change and exits 0', async 
   // us-east-1b's first multus subnet is 10.0.4.0/24: two nodes took .4 and .5; the next takes .6 and the two lowest free /28s.
   const withPrefixes = out.stdout.slice(out.stdout.indexOf('two /28 prefixes per multus ENI'));
   expect(withPrefixes).toMatch(/\s1\s+subnet-\S+\s+eni-\S+\s+10\.0\.4\.6\s+10\.0\.4\.16\/28,10\.0\.4\.32\/28\s+CONTINUE \(attached\)/);
+  // The node without a hook: its two ENIs (with the prefixes the setting still asks for), no lifecycle action.
+  const hookless = out.stdout.slice(out.stdout.indexOf('A node without a lifecycle hook'));
+  expect(hookless.split('\n').filter((l) => l.includes('no hook (attached)'))).toHaveLength(2);
   expect(out.stdout).toContain('Lifecycle actions completed: 7');
 });

@@ -50,6 +50,7 @@ test('it prints the SDK environment on its fixed port and one invoke command per
 const EXPECTED: Record<string, (out: { status: number | null; stdout: string; stderr: string }) => void> = {
   'launch.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', completion: 'completed' }),
   'warm-pool-launch.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE' }),
+  'state-change.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'attached', lifecycleResult: null, interfaces: [expect.anything(), expect.anything()] }),
   'terminate.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', interfaces: [expect.anything(), expect.anything()] }),
   'reconcile.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'reconciled', reconcile: { dryRun: true, summary: { failed: 0 } } }),
   'malformed.json': (o) => {

@@ -298,11 +298,18 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       return sendXml(res, 200, `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/>${requestId}</CompleteLifecycleActionResponse>`);
     }
     if (action === 'DescribeAutoScalingInstances') {
+      // The instances a lifecycle action was seen for (they launched through a hook, whatever moto
+      // knows of their group): Pending:Wait until the action is completed. The others as moto
+      // knows them: members of its groups, or absent (an instance outside any group).
       const ids = members(params, 'InstanceIds.member');
-      const items = ids.map((id) => {
+      const moto = (await forward(req, body)).body.toString('utf8');
+      const items = ids.flatMap((id) => {
+        const seen = [...state.completions, ...state.heartbeats].some((c) => c.instanceId === id);
+        if (!seen) return [...moto.matchAll(/<member>([\s\S]*?)<\/member>/g)].filter((m) => m[1].includes(`<InstanceId>${id}</InstanceId>`)).map((m) => m[0]);
         const last = [...state.completions].reverse().find((c) => c.instanceId === id && c.accepted);
+        const group = [...state.completions].reverse().find((c) => c.instanceId === id)?.autoScalingGroupName ?? 'unknown';
         const lifecycleState = !last ? 'Pending:Wait' : last.result === 'ABANDON' ? 'Terminating' : 'InService';
-        return `<member><InstanceId>${id}</InstanceId><AutoScalingGroupName>${escapeXml(last?.autoScalingGroupName ?? 'unknown')}</AutoScalingGroupName><AvailabilityZone>unknown</AvailabilityZone><LifecycleState>${lifecycleState}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`;
+        return [`<member><InstanceId>${id}</InstanceId><AutoScalingGroupName>${escapeXml(group)}</AutoScalingGroupName><AvailabilityZone>unknown</AvailabilityZone><LifecycleState>${lifecycleState}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`];
       });
       return sendXml(res, 200, `<DescribeAutoScalingInstancesResponse xmlns="${ASG_NS}"><DescribeAutoScalingInstancesResult><AutoScalingInstances>${items.join('')}</AutoScalingInstances></DescribeAutoScalingInstancesResult>${requestId}</DescribeAutoScalingInstancesResponse>`);
     }

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { parseTemplate, type Template } from '../../scripts/lib/template';
 import { AGENT_FILES, embed } from '../../scripts/embed-agent';
+import { nodeUserData } from '../../scripts/node-user-data';
 
 const NESTED = join(__dirname, '..', '..', 'nested');
 const INFRA_PATH = join(NESTED, 'infra.yaml');
@@ -438,6 +439,33 @@ describe('user data: the node agent and the boot step', () => {
     const worst = renderUserData({ MaxPods: '110', NodeLabels: 'team=cnf,tier=edge', NodegroupName: 'x'.repeat(63), MultusInterfaceCount: '15', WaitTimeoutSeconds: '3600' });
     expect(Buffer.byteLength(worst, 'utf8')).toBeLessThan(16 * 1024 - 2 * 1024);
   });
+
+  test('npm run node-user-data prints the same script, rendered with the same values, as its own MIME document (for Karpenter and self-managed nodes)', () => {
+    const values = { MultusInterfaceCount: '3', WaitTimeoutSeconds: '120', MultusCniConfDir: '/etc/cni/custom.d' };
+    const printed = parseMime(nodeUserData({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d' }));
+
+    expect(printed.headers['mime-version']).toBe('1.0');
+    expect(printed.parts.map((p) => p.headers['content-type'].split(';')[0])).toEqual(['text/x-shellscript']);
+    expect(printed.parts[0].body.trimEnd()).toBe(userDataScript(values).trimEnd());
+    expect(printed.parts[0].body).toContain('MULTUS_INTERFACE_COUNT=3\nMULTUS_WAIT_TIMEOUT_SECONDS=120\nMULTUS_CNI_CONF_DIR=/etc/cni/custom.d\n');
+  });
+
+  test('the README\'s Karpenter manifest, run with bash as written (kubectl apply replaced by a file): an EC2NodeClass whose userData is that output and whose tags opt the node in', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.split(/^## /m).find((s) => s.startsWith('Karpenter and self-managed nodes')) ?? '';
+    const snippet = /```sh\n(CLUSTER=[\s\S]*?\nMANIFEST)\n```/.exec(section)?.[1];
+    expect(snippet).toContain('kubectl apply -f - <<MANIFEST');
+    const out = join(work, 'karpenter.yaml');
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', snippet!.replace('kubectl apply -f -', `cat >${out}`)], { cwd: join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+
+    const [nodeClass, nodePool] = YAML.parseAllDocuments(readFileSync(out, 'utf8')).map((d) => d.toJS() as Dict);
+    expect([nodeClass.kind, nodePool.kind]).toEqual(['EC2NodeClass', 'NodePool']);
+    const spec = nodeClass.spec as Dict;
+    expect(spec.userData).toBe(nodeUserData({ interfaces: 2, waitSeconds: 300, cniConfDir: '/etc/cni/multus/net.d' }));
+    expect(spec.tags).toEqual({ [String((launch.Parameters?.NodeTagKey as Dict).Default)]: 'true' });
+  }, 60_000);
 
   test('passes bash -n', () => {
     const path = join(work, 'syntax.sh');

@@ -248,9 +248,12 @@ test('each function may do only its own lifecycle work: complete actions (lifecy
 });
 
 describe('the EventBridge rule CloudFormation gets', () => {
-  const rules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern);
+  const rules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern && !r.Condition);
 
-  test('the only other rule is the sweeper\'s schedule', () => {
+  test('the only other rules are the sweeper\'s schedule and, behind HooklessNodes, the state-change rule', () => {
+    expect(Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Condition).map(([id, r]) => [id, r.Condition])).toEqual([
+      ['HooklessNodesRule', 'HandlingHooklessNodes'],
+    ]);
     const schedules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && !r.Properties?.EventPattern);
     expect(schedules.map(([, r]) => [r.Properties?.ScheduleExpression, (r.Properties?.Targets as { Arn: unknown }[])[0].Arn])).toEqual([
       [{ Ref: 'SweepSchedule' }, { 'Fn::GetAtt': ['SweeperFunction', 'Arn'] }],
@@ -278,6 +281,7 @@ describe('the EventBridge rule CloudFormation gets', () => {
       },
     ]);
     const queues = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+    // No queue of SAM's own: ours, shared with the state-change rule (behind HooklessNodes).
     expect(queues.map(([id]) => id)).toEqual(['LifecycleDeadLetterQueue']);
     const policy = resources.LifecycleDeadLetterQueuePolicy.Properties?.PolicyDocument as { Statement: Statement[] & { Principal?: unknown }[] };
     expect(policy.Statement).toEqual([
@@ -285,7 +289,14 @@ describe('the EventBridge rule CloudFormation gets', () => {
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
         Resource: DLQ_ARN,
-        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['LifecycleFunctionLifecycleAction', 'Arn'] } } },
+        Condition: {
+          ArnEquals: {
+            'aws:SourceArn': [
+              { 'Fn::GetAtt': ['LifecycleFunctionLifecycleAction', 'Arn'] },
+              { 'Fn::If': ['HandlingHooklessNodes', { 'Fn::GetAtt': ['HooklessNodesRule', 'Arn'] }, { Ref: 'AWS::NoValue' }] },
+            ],
+          },
+        },
       }),
     ]);
   });
@@ -705,5 +716,32 @@ describe.each(Object.keys(roles))('IAM of %s against the Service Authorization R
     for (const [action, types] of granted) {
       for (const type of SAR[action]?.types ?? []) expect({ action, type, covered: types.has(type) }).toEqual({ action, type, covered: true });
     }
+  });
+});
+
+describe('nodes without a lifecycle hook (HooklessNodes)', () => {
+  test('off by default; the rule matches pending and running state changes only and targets the lifecycle function, with a retry policy and the lifecycle dead-letter queue', () => {
+    expect(template.Parameters?.HooklessNodes).toMatchObject({ Default: 'false', AllowedValues: ['false', 'true'] });
+    expect(template.Conditions?.HandlingHooklessNodes).toEqual({ 'Fn::Equals': [{ Ref: 'HooklessNodes' }, 'true'] });
+    const rule = resources.HooklessNodesRule;
+    expect(rule.Condition).toBe('HandlingHooklessNodes');
+    expect(rule.Properties?.EventPattern).toEqual({ source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'], detail: { state: ['pending', 'running'] } });
+    expect(rule.Properties?.Targets).toEqual([
+      {
+        Id: 'LifecycleFunction',
+        Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] } },
+      },
+    ]);
+    expect(resources.HooklessNodesPermission.Properties).toMatchObject({ Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': ['HooklessNodesRule', 'Arn'] } });
+  });
+
+  test('events/state-change.json is what that rule delivers', () => {
+    const event = JSON.parse(readFileSync(join(ROOT, 'events', 'state-change.json'), 'utf8'));
+    const pattern = resources.HooklessNodesRule.Properties?.EventPattern as { source: string[]; 'detail-type': string[]; detail: { state: string[] } };
+    expect(pattern.source).toContain(event.source);
+    expect(pattern['detail-type']).toContain(event['detail-type']);
+    expect(pattern.detail.state).toContain(event.detail.state);
   });
 });

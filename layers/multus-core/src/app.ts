@@ -14,6 +14,7 @@ import { parseLifecycleEvent } from './lifecycle/event';
 import type { HeartbeatOptions } from './lifecycle/heartbeat';
 import { handleLaunch } from './lifecycle/launch';
 import type { HandlerResult } from './lifecycle/result';
+import { handleStateChange, isStateChangeEvent, parseStateChange } from './lifecycle/state-change';
 import { handleTerminate } from './lifecycle/terminate';
 import { EnvironmentError, readEnvironment } from './environment';
 import { cacheMaxAgeSeconds, SsmSettingsSource } from './settings/load';
@@ -103,6 +104,7 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
         throw err;
       }
     }
+    if (isStateChangeEvent(event)) return stateChange(event, context);
     let parsed;
     try {
       parsed = parseLifecycleEvent(event);
@@ -160,6 +162,36 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
       // Only completing the lifecycle action (or the terminate cleanup) gets here: the ENIs stay,
       // and the throw makes Lambda retry, so the redelivery finds them in place and completes.
       logger.error('lifecycle action could not be completed; the event will be retried', { error: asError(err) });
+      throw err;
+    }
+  }
+
+  /** A node without a lifecycle hook (Karpenter, self-managed): its state-change notification. */
+  async function stateChange(event: unknown, context?: RemainingTime): Promise<HandlerResult> {
+    let change;
+    try {
+      change = parseStateChange(event);
+    } catch (err) {
+      logger.error('malformed state-change event; nothing was done', { error: asError(err) });
+      throw err;
+    }
+    logger.appendKeys({ instanceId: change.instanceId, state: change.state });
+    let deps;
+    try {
+      deps = nodeDeps(context);
+    } catch (err) {
+      // No hook waits for an answer: the bad environment is the result (a retry would not help).
+      const error = asError(err);
+      logger.error('function environment is wrong: the node gets no multus ENIs', { error });
+      return { outcome: 'failed', lifecycleResult: null, instanceId: change.instanceId, interfaces: [], reason: `${error.name}: ${error.message}` };
+    }
+    const launchHookName = env.LAUNCH_HOOK_NAME?.trim() || 'eks-multus-eni-launch';
+    try {
+      const result = await withCallDeadline({ deadline: deps.deadline, what: 'the ENI work' }, () => handleStateChange({ ...deps, launchHookName }, change));
+      logger.info(`state change handled: ${result.outcome}`, { reason: result.reason });
+      return result;
+    } catch (err) {
+      logger.error('the node could not be given its multus ENIs; the event will be retried', { error: asError(err) });
       throw err;
     }
   }

@@ -23,6 +23,7 @@ export * from './lifecycle/result';
 export * from './lifecycle/launch';
 export * from './eni/node';
 export * from './lifecycle/terminate';
+export * from './lifecycle/state-change';
 export * from './lifecycle/heartbeat';
 export * from './reconcile/reconcile';
 export * from './settings/check';
