@@ -99,12 +99,12 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * One line: per metric (in the order first seen), its total (counts) or its spread (durations),
+ * One line: per metric (in the order of `order`, then as first seen), its total (counts) or its spread (durations),
  * and, for a metric with a dimension of its own, the split by the first one, e.g.
  * `Launches 7 (attached 6, skipped 1)`. A value is counted once per document, not once per
  * dimension set it is published under.
  */
-export function summariseEmf(docs: readonly EmfDocument[]): string {
+export function summariseEmf(docs: readonly EmfDocument[], order: readonly string[] = []): string {
   const base = new Set(['service', 'function']);
   const byName = new Map<string, { unit: string; values: number[]; split: string | undefined; parts: Map<string, number> }>();
   const namespaces = new Set<string>();
@@ -124,7 +124,8 @@ export function summariseEmf(docs: readonly EmfDocument[]): string {
       }
     }
   }
-  const parts = [...byName].map(([name, e]) => {
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const parts = [...byName].sort(([a], [b]) => rank(a) - rank(b)).map(([name, e]) => {
     if (e.unit !== 'Count') {
       const sorted = [...e.values].sort((a, b) => a - b);
       const unit = e.unit === 'Milliseconds' ? ' ms' : ` ${e.unit}`;

@@ -1,6 +1,7 @@
 /**
  * The README's quick start: `npm run demo` prints each node's multus interfaces and shows the next
- * node following an SSM overwrite, then exits 0. It starts and stops its own emulator.
+ * node following an SSM overwrite, ends with one line summing up the metrics the handler emitted,
+ * then exits 0. It starts and stops its own emulator.
  */
 import { join } from 'node:path';
 import { run } from '../support/run';
@@ -23,4 +24,8 @@ test('npm run demo prints the table, follows the SSM change and exits 0', async 
   const withPrefixes = out.stdout.slice(out.stdout.indexOf('two /28 prefixes per multus ENI'));
   expect(withPrefixes).toMatch(/\s1\s+subnet-\S+\s+eni-\S+\s+10\.0\.4\.6\s+10\.0\.4\.16\/28,10\.0\.4\.32\/28\s+CONTINUE \(attached\)/);
   expect(out.stdout).toContain('Lifecycle actions completed: 7');
+  // The last line: the metrics of those 7 launches, read from the EMF the handler wrote (none of it left in the output).
+  const last = out.stdout.trim().split('\n').pop()!;
+  expect(last).toMatch(/^Metrics emitted \(\d+ EMF documents, namespace EksMultusEni\): ColdStart 1; Launches 7 \(attached 6, skipped 1\); LaunchDuration p50 \d+ ms, max \d+ ms \(7 values\); InterfacesCreated 13; InterfacesAdopted 0; AddressRacesLost 0; HeartbeatsSent 0$/);
+  expect(out.stdout).not.toContain('"_aws"');
 });
