@@ -30,6 +30,13 @@ function table(samples: readonly EmfSample[]) {
 
 const NO_DIMENSIONS = {};
 
+/** The rows of one launch answered: by outcome, by result, by outcome in its AZ. */
+const launch = (outcome: string, lifecycleResult: string) => [
+  ['Launches', { outcome }, [1], 'Count'],
+  ['Launches', { lifecycleResult }, [1], 'Count'],
+  ['Launches', { outcome, availabilityZone: 'us-east-1a' }, [1], 'Count'],
+];
+
 test('a launch in lowest-free mode that loses one address race', async () => {
   await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'true' });
   const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
@@ -41,9 +48,7 @@ test('a launch in lowest-free mode that loses one address race', async () => {
   const rows = table(samples);
   expect(rows).toEqual(
     expect.arrayContaining([
-      ['Launches', { outcome: 'attached' }, [1], 'Count'],
-      ['Launches', { lifecycleResult: 'CONTINUE' }, [1], 'Count'],
-      ['Launches', { outcome: 'attached', availabilityZone: 'us-east-1a' }, [1], 'Count'],
+      ...launch('attached', 'CONTINUE'),
       ['InterfacesCreated', NO_DIMENSIONS, [2], 'Count'],
       ['InterfacesAdopted', NO_DIMENSIONS, [0], 'Count'],
       ['AddressRacesLost', NO_DIMENSIONS, [1], 'Count'],
@@ -64,9 +69,7 @@ test('a failed launch: the settings name a subnet EC2 does not know; ABANDON, a 
   const rows = table(samples);
   expect(rows).toEqual(
     expect.arrayContaining([
-      ['Launches', { outcome: 'failed' }, [1], 'Count'],
-      ['Launches', { lifecycleResult: 'ABANDON' }, [1], 'Count'],
-      ['Launches', { outcome: 'failed', availabilityZone: 'us-east-1a' }, [1], 'Count'],
+      ...launch('failed', 'ABANDON'),
       ['SettingsErrors', NO_DIMENSIONS, [1], 'Count'],
     ]),
   );

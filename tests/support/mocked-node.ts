@@ -5,6 +5,8 @@
  */
 import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import {
+  AttachNetworkInterfaceCommand,
+  CreateNetworkInterfaceCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
@@ -93,4 +95,12 @@ export function givenNode(attached: NetworkInterface[]) {
   ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: attached });
   asg.on(CompleteLifecycleActionCommand).resolves({});
   return described;
+}
+
+/** EC2 creates each ENI as `eni-<last letter of its subnet>` (at 10.0.0.9), and attaches it (unless `attach` is false). */
+export function ec2CreatesInterfaces(options: { attach?: boolean } = {}) {
+  ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
+    NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
+  }));
+  if (options.attach !== false) ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
 }

@@ -21,7 +21,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import 'aws-sdk-client-mock-jest';
 import { createLifecycleApp } from 'multus-core';
-import { app, env, fixture, givenNode, INSTANCE, mocks, ours, SUBNETS } from '../support/mocked-node';
+import { app, ec2CreatesInterfaces, env, fixture, givenNode, INSTANCE, mocks, ours, SUBNETS } from '../support/mocked-node';
 
 const { ec2, asg, ssm } = mocks;
 
@@ -34,10 +34,7 @@ beforeEach(() => {
 describe('launch', () => {
   test('every new attachment gets DeleteOnTermination=true and the source/dest check off', async () => {
     givenNode([]);
-    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
-      NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
-    }));
-    ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+    ec2CreatesInterfaces();
 
     const result = await app().handle(fixture('launch.json'));
 
@@ -162,9 +159,7 @@ describe('what settles by itself', () => {
     'an attach answered with %s (instance still pending, ENI not visible yet) is retried until it works',
     async (code) => {
       givenNode([]);
-      ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
-        NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
-      }));
+      ec2CreatesInterfaces({ attach: false });
       const notYet = Object.assign(new Error('not yet'), { name: code });
       ec2
         .on(AttachNetworkInterfaceCommand)

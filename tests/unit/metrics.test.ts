@@ -26,7 +26,7 @@ import { createHookInstallerApp, type HooksPort } from 'multus-core/hooks';
 import type { EmfDocument, EmfSample } from '../../scripts/lib/emf';
 import { captureEmf, samplesOf } from '../support/emf';
 import { eni, FakeEc2 } from '../support/fake-ec2';
-import { app, env, fixture, givenNode, INSTANCE, mocks, ours, SUBNETS } from '../support/mocked-node';
+import { app, ec2CreatesInterfaces, env, fixture, givenNode, INSTANCE, mocks, ours, SUBNETS } from '../support/mocked-node';
 
 const { ec2, asg, ssm } = mocks;
 const FUNCTION = 'eks-multus-eni-LifecycleFunction-Ab12Cd34';
@@ -170,10 +170,7 @@ function valueOf(samples: readonly EmfSample[], name: string, dimensions: Record
 describe('the lifecycle function', () => {
   test('a launch: Launches by outcome, result and AZ, its duration, the ENIs created, no race, no heartbeat, the cold start', async () => {
     givenNode([]);
-    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
-      NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
-    }));
-    ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+    ec2CreatesInterfaces();
 
     const out = record(await captureEmf(() => lifecycleApp().handle(fixture('launch.json'))));
 
@@ -196,9 +193,7 @@ describe('the lifecycle function', () => {
 
   test('a failed launch: Launches failed and ABANDON, the rolled-back ENI, no ENI created', async () => {
     givenNode([]);
-    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
-      NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, SourceDestCheck: true },
-    }));
+    ec2CreatesInterfaces({ attach: false });
     ec2.on(AttachNetworkInterfaceCommand).rejects(Object.assign(new Error('no'), { name: 'UnauthorizedOperation' }));
     ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-a'] }).resolves({ NetworkInterfaces: [{ NetworkInterfaceId: 'eni-a', Status: 'available' }] });
 
