@@ -72,7 +72,9 @@ export function createFunctionMetrics(options: FunctionMetricsOptions): Function
     logger: {
       debug: () => {},
       info: (...content: unknown[]) => log.info(`metrics: ${text(content)}`),
-      warn: (...content: unknown[]) => SHARED_SET_KEY.test(text(content)) || log.warn(`metrics: ${text(content)}`),
+      warn: (...content: unknown[]) => {
+        if (!SHARED_SET_KEY.test(text(content))) log.warn(`metrics: ${text(content)}`);
+      },
       error: (...content: unknown[]) => log.error(`metrics: ${text(content)}`),
     },
   });

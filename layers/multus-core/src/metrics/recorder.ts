@@ -1,7 +1,7 @@
 /**
  * What the domain needs to count things: a metric of the catalog, a value, the dimension values
- * it has. The Powertools adapter (metrics/powertools.ts) publishes them as EMF; tests and local
- * tools may use the no-op one. Pure: no AWS import.
+ * it has. The Powertools adapter (metrics/powertools.ts) publishes them as EMF; a domain function
+ * given no recorder counts nothing. Pure: no AWS import.
  */
 import type { DimensionName, MetricDefinition } from './catalog';
 
@@ -11,9 +11,6 @@ export interface MetricRecorder {
   /** Records one value of `metric` under each of its dimension sets that `dimensions` has values for. */
   add(metric: MetricDefinition, value: number, dimensions?: MetricDimensions): void;
 }
-
-/** Records nothing. */
-export const noMetrics: MetricRecorder = { add() {} };
 
 /**
  * The dimension sets a value is published under: each set of the metric whose dimensions all
