@@ -5,12 +5,16 @@
  * opted-in nodes, delivers the launch events to the lifecycle handler and prints each node's
  * multus interfaces. Then overwrites an SSM parameter and shows the next node follow it, without
  * a redeploy, and turns on IPv4 prefix delegation (pod addresses) for the next node of the other
- * AZ. Stops the emulator at the end; can run any number of times.
+ * AZ. Ends with one line summing up the metrics the handler emitted: the EMF documents it wrote to
+ * stdout, taken off the demo's output and read back. Stops the emulator at the end; can run any
+ * number of times.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSubnetCommand } from '@aws-sdk/client-ec2';
 import { startEmulator, useEmulator, type Emulator } from '../tests/support/emulator';
+import { METRICS } from '../layers/multus-core/src/metrics/catalog';
+import { onEmf, summariseEmf, type EmfDocument } from './lib/emf';
 
 const CONFIG_PATH = '/eks-multus-eni/demo';
 // The demo may run on Node 20 (Lambda runs 22): the SDK's reminder about that is noise here.
@@ -29,6 +33,9 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   let emulator: Emulator | undefined;
+  // The metrics (EMF) the handler writes to stdout, as in Lambda: kept for the summary, off the tables.
+  const emf: EmfDocument[] = [];
+  const stopEmf = onEmf((doc) => emf.push(doc));
   try {
     console.log('Starting the local AWS emulator (moto) on a free loopback port...');
     emulator = await startEmulator();
@@ -38,6 +45,8 @@ async function main(): Promise<void> {
       NODE_TAG_KEY: 'multus-ng',
       POWERTOOLS_PARAMETERS_MAX_AGE: String(CACHE_SECONDS),
       POWERTOOLS_LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'ERROR',
+      // As Lambda sets it for a function invoked on demand: the first invocation counts as a cold start.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     });
     const world = await import('../tests/support/world');
     const { handler } = await import('../functions/lifecycle/handler');
@@ -118,7 +127,9 @@ async function main(): Promise<void> {
 
     const completions = await emulator.control.completions();
     console.log(`\nLifecycle actions completed: ${completions.filter((c) => c.accepted).length} (${completions.map((c) => c.result).join(', ')})`);
+    console.log(summariseEmf(emf, Object.values(METRICS).map((m) => m.name)));
   } finally {
+    stopEmf();
     await emulator?.stop();
   }
 }

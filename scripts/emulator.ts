@@ -16,6 +16,7 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emulatorEnv, startEmulator, useEmulator, type Emulator } from '../tests/support/emulator';
+import { onEmf } from './lib/emf';
 import { ROOT } from './lib/sam-build';
 
 export const DEFAULT_PORT = 4566;
@@ -54,6 +55,8 @@ async function provision(emulator: Emulator, responseUrl: () => string): Promise
   const group = await nodegroups.createNodegroup(clients, layout, { nodes: 2, clusterName: String(props.ClusterName), nodegroupName: String(props.NodegroupName) });
 
   // The hooks, put by the hook installer itself (it also gives the two running nodes their ENIs).
+  // Its metrics and the lifecycle function's below (EMF on stdout) are no part of the emulator's output.
+  const stopEmf = onEmf(() => {});
   const { createHookInstallerApp, createHookInstallerClients, createLogger } = await import('multus-core/hooks');
   const quiet = createLogger();
   quiet.setLogLevel('ERROR');
@@ -74,6 +77,7 @@ async function provision(emulator: Emulator, responseUrl: () => string): Promise
   const app = createLifecycleApp({ clients: createClients(), logger: quiet });
   const launched = await app.handle(world.eventFor('launch.json', terminating, { AutoScalingGroupName: group.autoScalingGroupName }));
   if (launched.outcome !== 'attached') throw new Error(`preparing the terminating node failed: ${launched.reason}`);
+  stopEmf();
 
   const lifecycle = (file: string, instanceId: string) => {
     const event = source(file);

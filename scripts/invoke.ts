@@ -63,11 +63,13 @@ async function main(): Promise<void> {
   if (!process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION) {
     fail('AWS_REGION is not set: point the AWS SDK environment (AWS_ENDPOINT_URL, AWS_REGION, credentials) at the endpoint to use (npm run emulator prints it)');
   }
-  // As SAM: only what the template declares for this function reaches it.
+  // As SAM: only what the template declares for this function reaches it, and the function's name
+  // (AWS_LAMBDA_FUNCTION_NAME, the logical id, as sam local invoke sets it: the metrics' `function`).
   const env = functionEnvironment(fn, process.env, envFile as Record<string, unknown>);
   for (const name of declaredAnywhere(ROOT)) delete process.env[name];
-  Object.assign(process.env, env);
-  // Everything the handler writes (Powertools logs, the SDK's notices) goes to stderr; stdout is the result alone.
+  Object.assign(process.env, { AWS_LAMBDA_FUNCTION_NAME: fn.logicalId }, env);
+  // Everything the handler writes (Powertools logs, its metrics as EMF, the SDK's notices) goes to
+  // stderr; stdout is the result alone. In Lambda the EMF goes to stdout, which is the log.
   const stdoutWrite = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const mod = (await import(join(ROOT, fn.source))) as Record<string, unknown>;

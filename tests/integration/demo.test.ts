@@ -1,6 +1,7 @@
 /**
  * The README's quick start: `npm run demo` prints each node's multus interfaces and shows the next
- * node following an SSM overwrite, then exits 0. It starts and stops its own emulator.
+ * node following an SSM overwrite, ends with one line summing up the metrics the handler emitted,
+ * then exits 0. It starts and stops its own emulator.
  */
 import { join } from 'node:path';
 import { run } from '../support/run';
@@ -26,4 +27,8 @@ test('npm run demo prints the table, follows the SSM change and exits 0', async 
   const hookless = out.stdout.slice(out.stdout.indexOf('A node without a lifecycle hook'));
   expect(hookless.split('\n').filter((l) => l.includes('no hook (attached)'))).toHaveLength(2);
   expect(out.stdout).toContain('Lifecycle actions completed: 7');
+  // The last line: the metrics of those 8 launches (7 through the hook, 1 without), read from the EMF the handler wrote (none of it left in the output).
+  const last = out.stdout.trim().split('\n').pop()!;
+  expect(last).toMatch(/^Metrics emitted \(\d+ EMF documents, namespace EksMultusEni\): ColdStart 1; Launches 8 \(attached 7, skipped 1\); LaunchDuration p50 \d+ ms, max \d+ ms \(8 values\); InterfacesCreated 15; InterfacesAdopted 0; AddressRacesLost 0; HeartbeatsSent 0$/);
+  expect(out.stdout).not.toContain('"_aws"');
 });

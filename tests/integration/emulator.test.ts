@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseEmfLines } from '../../scripts/lib/emf';
 import { freePort } from '../support/moto';
 import { run } from '../support/run';
 
@@ -69,5 +70,10 @@ test('every event it wrote does what its file name says through npm run invoke',
     const out = await run(TSX, [join(ROOT, 'scripts', 'invoke.ts'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env } });
     if (file !== 'malformed.json') expect({ file, status: out.status, stdoutLines: out.stdout.trim().split('\n').length }).toEqual({ file, status: 0, stdoutLines: 1 });
     EXPECTED[file](out);
+    // Its metrics went to stderr (EMF), under the name sam local invoke gives the function; a
+    // malformed event and a dry-run reconcile change nothing and count nothing.
+    const fn = args.includes('--function') ? args[args.indexOf('--function') + 1] : 'LifecycleFunction';
+    const functions = [...new Set(parseEmfLines(out.stderr).map((d) => d.function))];
+    expect({ file, functions }).toEqual({ file, functions: ['malformed.json', 'reconcile.json'].includes(file) ? [] : [fn] });
   }
 }, 120_000);

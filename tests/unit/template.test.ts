@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTING_NAMES } from 'multus-core';
+import { LAUNCH_UNSUCCESSFUL_DETAIL_TYPE, SETTING_NAMES } from 'multus-core';
 import { samTransform } from '../../scripts/lib/sam-transform';
 import { loadTemplate, type Dict, type Template } from '../../scripts/lib/template';
 import { findTool } from '../support/moto';
@@ -247,8 +247,10 @@ test('each function may do only its own lifecycle work: complete actions (lifecy
   ]);
 });
 
-describe('the EventBridge rule CloudFormation gets', () => {
+describe('the EventBridge rules CloudFormation gets', () => {
+  // Always there (the state-change rule, behind HooklessNodes, is checked below).
   const rules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern && !r.Condition);
+  const rule = (id: string) => rules.find(([ruleId]) => ruleId === id)![1];
 
   test('the only other rules are the sweeper\'s schedule and, behind HooklessNodes, the state-change rule', () => {
     expect(Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Condition).map(([id, r]) => [id, r.Condition])).toEqual([
@@ -260,9 +262,12 @@ describe('the EventBridge rule CloudFormation gets', () => {
     ]);
   });
 
-  test('matches only lifecycle actions of our hook names carrying the metadata the hook installer writes', () => {
-    expect(rules.map(([id]) => id)).toEqual(['LifecycleFunctionLifecycleAction']);
-    expect(rules[0][1].Properties?.EventPattern).toEqual({
+  test('two: the lifecycle actions, and the unsuccessful launches of the node group', () => {
+    expect(rules.map(([id]) => id).sort()).toEqual(['LifecycleFunctionLaunchUnsuccessful', 'LifecycleFunctionLifecycleAction']);
+  });
+
+  test('the lifecycle rule matches only lifecycle actions of our hook names carrying the metadata the hook installer writes', () => {
+    expect(rule('LifecycleFunctionLifecycleAction').Properties?.EventPattern).toEqual({
       source: ['aws.autoscaling'],
       'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
       detail: { LifecycleHookName: [{ Ref: 'LaunchHookName' }, { Ref: 'TerminateHookName' }], NotificationMetadata: [METADATA] },
@@ -271,8 +276,8 @@ describe('the EventBridge rule CloudFormation gets', () => {
     expect(resources.NodegroupLifecycleHooks.Properties).toMatchObject({ LaunchHookName: { Ref: 'LaunchHookName' }, TerminateHookName: { Ref: 'TerminateHookName' } });
   });
 
-  test('targets the lifecycle function with a retry policy and our dead-letter queue (no queue of SAM\'s own)', () => {
-    expect(rules[0][1].Properties?.Targets).toEqual([
+  test('the lifecycle rule targets the lifecycle function with a retry policy and our dead-letter queue (no queue of SAM\'s own)', () => {
+    expect(rule('LifecycleFunctionLifecycleAction').Properties?.Targets).toEqual([
       {
         Id: expect.any(String),
         Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] },
@@ -298,6 +303,18 @@ describe('the EventBridge rule CloudFormation gets', () => {
           },
         },
       }),
+    ]);
+  });
+
+  test("the unsuccessful-launch rule: Auto Scaling's EC2 Instance Launch Unsuccessful of the node group's Auto Scaling groups only, to the lifecycle function", () => {
+    const unsuccessful = rule('LifecycleFunctionLaunchUnsuccessful');
+    expect(unsuccessful.Properties?.EventPattern).toEqual({
+      source: ['aws.autoscaling'],
+      'detail-type': [LAUNCH_UNSUCCESSFUL_DETAIL_TYPE],
+      detail: { AutoScalingGroupName: { 'Fn::Split': [',', { 'Fn::GetAtt': ['NodegroupLifecycleHooks', 'AutoScalingGroupNames'] }] } },
+    });
+    expect(unsuccessful.Properties?.Targets).toEqual([
+      { Id: expect.any(String), Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 } },
     ]);
   });
 });

@@ -21,6 +21,23 @@ export class MalformedEventError extends Error {
 /** The node cannot be given its multus interfaces as configured (limits, wrong subnet, conflicts). */
 export class NodeConfigurationError extends Error {
   override readonly name = 'NodeConfigurationError';
+  constructor(
+    message: string,
+    /** True when the settings are the cause (they do not fit the node), not the node's own state. */
+    readonly fromSettings = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * True for a failure an operator fixes in the settings or the function environment: a bad SSM
+ * setting (SettingsError), settings that do not fit the node, a bad environment (EnvironmentError).
+ */
+export function isSettingsProblem(value: unknown): boolean {
+  const name = awsErrorCode(value);
+  if (name === 'SettingsError' || name === 'EnvironmentError') return true;
+  return name === 'NodeConfigurationError' && (value as { fromSettings?: unknown }).fromSettings === true;
 }
 
 /**

@@ -29,3 +29,5 @@ export * from './reconcile/reconcile';
 export * from './settings/check';
 export * from './sweeper';
 export * from './custom-resource';
+export * from './lifecycle/unsuccessful';
+export * from './metrics';

@@ -72,6 +72,8 @@ export class EnsureError extends Error {
     override readonly cause: Error,
     readonly rolledBack: readonly string[],
     readonly leaked: readonly string[],
+    /** Address (or prefix) races lost before the failure. */
+    readonly racesLost = 0,
   ) {
     super(message);
   }
@@ -518,6 +520,6 @@ export async function ensureInterfaces(deps: EnsureDeps, request: EnsureRequest)
     const [removed, leaked] = await withCallDeadline({ deadline: deps.release.deadline, what: 'the rollback', fresh: true }, () => ensurer.rollback());
     // The cause's name is the AWS error code (or our error class): the reason says which.
     const named = cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
-    throw new EnsureError(named, cause, removed, leaked);
+    throw new EnsureError(named, cause, removed, leaked, ensurer.racesLost);
   }
 }

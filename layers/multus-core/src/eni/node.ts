@@ -6,8 +6,10 @@
  */
 import type { InstanceView, InterfaceView } from '../ec2/port';
 import { assertNodeSettings, securityGroupProblems } from '../settings/check';
-import { asError, awsErrorCode, NodeConfigurationError } from '../errors';
+import { asError, awsErrorCode, isSettingsProblem, NodeConfigurationError } from '../errors';
 import type { InterfaceResult } from '../lifecycle/result';
+import { METRICS, type MetricDefinition } from '../metrics/catalog';
+import type { MetricRecorder } from '../metrics/recorder';
 import {
   DEFAULT_ON_FAILURE,
   parameterName,
@@ -29,6 +31,8 @@ export interface NodeDeps extends EnsureDeps {
   readonly annotate?: (keys: Record<string, string>) => void;
   /** The region the clients talk to (AWS_REGION), for messages. */
   readonly region?: string;
+  /** Counts ENIs created, adopted, released and rolled back, races lost, settings errors. */
+  readonly metrics?: MetricRecorder;
 }
 
 export interface NodeOptions {
@@ -73,7 +77,7 @@ const GROUP_REFUSAL_CODES = new Set(['InvalidGroup.NotFound', 'InvalidSecurityGr
 async function explainFailure(deps: NodeDeps, err: unknown, instance: InstanceView, settings: ReturnType<typeof parseSettings>): Promise<unknown> {
   if (!(err instanceof EnsureError) || !settings.securityGroups || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
   const problems = await securityGroupProblems(deps.ec2, settings, deps.configPath, instance.vpcId, `the node's VPC ${instance.vpcId}`).catch(() => []);
-  return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`) : err;
+  return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`, true) : err;
 }
 
 /**
@@ -119,8 +123,10 @@ export function unwantedInterfaces(instance: InstanceView, subnetIds: readonly s
  */
 export async function ensureNode(deps: NodeDeps, instanceId: string, options: NodeOptions = {}): Promise<NodeReport> {
   const { ec2, log } = deps;
+  const count = (metric: MetricDefinition, value: number) => deps.metrics?.add(metric, value);
   let onFailure: LifecycleResult = DEFAULT_ON_FAILURE;
   let availabilityZone: string | undefined;
+  let failedEnsure: EnsureError | undefined;
   try {
     let instance = await describeSettled(deps, instanceId, () => true);
     if (!instance) {
@@ -176,7 +182,10 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       action: 'remove' as const,
     }));
     if (unwanted.length > 0 && !options.dryRun) {
-      for (const eni of unwanted) await releaseInterface(ec2, eni.networkInterfaceId, deps.release);
+      for (const eni of unwanted) {
+        await releaseInterface(ec2, eni.networkInterfaceId, deps.release);
+        count(METRICS.interfacesReleased, 1);
+      }
       log.info('pruned ENIs of ours that the settings no longer call for', { instanceId, networkInterfaceIds: unwanted.map((e) => e.networkInterfaceId) });
       instance = (await ec2.describeInstance(instanceId)) ?? instance;
       known = await describeKnown();
@@ -196,9 +205,13 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
     }
     const ready = instance;
     const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings }).catch(async (err: unknown) => {
+      if (err instanceof EnsureError) failedEnsure = err;
       throw await explainFailure(deps, err, ready, settings);
     });
     log.info('multus interfaces in place', { instanceId, interfaces: ensured.interfaces, racesLost: ensured.racesLost });
+    count(METRICS.interfacesCreated, ensured.interfaces.filter((i) => i.action === 'created').length);
+    count(METRICS.interfacesAdopted, ensured.interfaces.filter((i) => i.action === 'adopted').length);
+    count(METRICS.addressRacesLost, ensured.racesLost);
     return {
       instanceId,
       outcome: 'attached',
@@ -225,6 +238,11 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
   } catch (err) {
     const error = asError(err);
     log.error('node could not be made multus-ready', { instanceId, error, onFailure });
+    if (failedEnsure) {
+      count(METRICS.interfacesRolledBack, failedEnsure.rolledBack.length);
+      count(METRICS.addressRacesLost, failedEnsure.racesLost);
+    }
+    if (isSettingsProblem(error)) count(METRICS.settingsErrors, 1);
     return {
       instanceId,
       outcome: 'failed',

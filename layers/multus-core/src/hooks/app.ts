@@ -24,7 +24,9 @@ import type { HookInstallerClients } from './clients';
 import type { Ec2Port } from '../ec2/port';
 import { SdkEc2 } from '../ec2/sdk';
 import { EnvironmentError, readEnvironment } from '../environment';
-import { asError } from '../errors';
+import { asError, isSettingsProblem } from '../errors';
+import { METRICS } from '../metrics/catalog';
+import { createFunctionMetrics, withMetrics, type FunctionMetrics } from '../metrics/powertools';
 import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
 import { cacheMaxAgeSeconds } from '../settings/load';
@@ -57,6 +59,8 @@ export interface HookInstallerOptions {
   readonly budgetMs?: number;
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The function's metrics (EMF); by default the hook installer's own (the running nodes' ENIs counted there too). */
+  readonly metrics?: FunctionMetrics;
 }
 
 export interface LambdaContextLike {
@@ -96,7 +100,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   const { logger } = options;
   const env = options.env ?? process.env;
   const hooks = options.hooks ?? new SdkHooks(options.clients.eks, options.clients.autoscaling);
-  const reconciler = options.reconciler ?? createLifecycleApp({ clients: options.clients, logger, env });
+  const metrics = options.metrics ?? createFunctionMetrics({ role: 'hook-installer', log: logger, env });
+  const reconciler = options.reconciler ?? createLifecycleApp({ clients: options.clients, logger, env, metrics });
   const ec2 = options.ec2 ?? new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => cacheMaxAgeSeconds(env) * 1000 });
   const send = options.send ?? sendResponse;
   const margin = options.responseMarginMs ?? DEFAULT_RESPONSE_MARGIN_MS;
@@ -257,6 +262,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
 
   function failure(envelope: RequestEnvelope, run: Run, physicalResourceId: string, err: unknown): CustomResourceOutcome {
     const error = asError(err);
+    if (isSettingsProblem(error)) metrics.add(METRICS.settingsErrors, 1);
     const done = run.steps.length > 0 ? ` Done before the failure: ${run.steps.join(', ')}.` : '';
     const rollback = envelope.requestType === 'Create' && run.steps.length > 0 ? ' The rollback removes the hooks again.' : '';
     logger.error(`custom resource ${envelope.requestType} failed while ${run.phase}`, { error, steps: run.steps });
@@ -283,6 +289,11 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   async function handle(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
+    return withMetrics(metrics, () => answer(event, context));
+  }
+
+  /** One custom resource request: the work, bounded by the function's time, then the answer to CloudFormation. */
+  async function answer(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
     logger.resetKeys();
     let envelope: RequestEnvelope;
     try {
@@ -323,6 +334,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     const body = buildResponse(envelope, outcome);
     const log = body.Status === 'SUCCESS' ? logger.info.bind(logger) : logger.error.bind(logger);
     log(`answering CloudFormation: ${body.Status}`, { reason: body.Reason, physicalResourceId: body.PhysicalResourceId, data: body.Data });
+    metrics.add(METRICS.customResourceResponses, 1, { requestType: envelope.requestType, status: body.Status });
     const left = context ? context.getRemainingTimeInMillis() : margin;
     try {
       await send(envelope.responseUrl, body, { timeoutMs: Math.max(1000, Math.min(5000, Math.floor(left / 4))), attempts: 3, backoffMs: 500 });

@@ -6,6 +6,8 @@
 import { withCallDeadline } from '../budget';
 import { ensureNode, type NodeDeps } from '../eni/node';
 import { asError, isTransientAwsError } from '../errors';
+import { METRICS } from '../metrics/catalog';
+import type { MetricRecorder } from '../metrics/recorder';
 import type { LifecycleResult } from '../settings/parse';
 import type { LifecyclePort } from './complete';
 import { startHeartbeat, type HeartbeatOptions } from './heartbeat';
@@ -19,7 +21,19 @@ export interface LaunchDeps extends NodeDeps {
   readonly answerDeadline?: number;
 }
 
+/**
+ * The metrics of one answered launch: Launches by outcome, result and AZ, its duration (from
+ * `startedAt`, epoch ms) and the heartbeats it sent.
+ */
+export function recordLaunch(metrics: MetricRecorder | undefined, result: HandlerResult, startedAt: number, heartbeats = 0): void {
+  if (!metrics) return;
+  metrics.add(METRICS.launches, 1, { outcome: result.outcome, lifecycleResult: result.lifecycleResult ?? undefined, availabilityZone: result.availabilityZone });
+  metrics.add(METRICS.launchDuration, Date.now() - startedAt);
+  metrics.add(METRICS.heartbeatsSent, heartbeats);
+}
+
 export async function handleLaunch(deps: LaunchDeps, action: LifecycleAction): Promise<HandlerResult> {
+  const startedAt = Date.now();
   const heartbeat = startHeartbeat(deps.lifecycle, deps.log, action, deps.heartbeat);
   let report;
   try {
@@ -32,7 +46,7 @@ export async function handleLaunch(deps: LaunchDeps, action: LifecycleAction): P
   if (completion === 'already-complete') {
     deps.log.info('lifecycle action was already complete (an earlier delivery completed it)');
   }
-  return {
+  const result: HandlerResult = {
     outcome: report.outcome === 'planned' ? 'attached' : report.outcome,
     lifecycleResult: report.lifecycleResult,
     instanceId: action.instanceId,
@@ -41,6 +55,8 @@ export async function handleLaunch(deps: LaunchDeps, action: LifecycleAction): P
     availabilityZone: report.availabilityZone,
     completion,
   };
+  recordLaunch(deps.metrics, result, startedAt, heartbeat.sent);
+  return result;
 }
 
 /**

@@ -11,6 +11,7 @@ import { MalformedEventError } from '../errors';
 import { ensureNode, type NodeDeps, type NodeReport } from '../eni/node';
 import { pastDeadline } from '../eni/release';
 import type { LifecyclePort } from '../lifecycle/complete';
+import { METRICS } from '../metrics/catalog';
 
 export const RECONCILE_SOURCE = 'eks-multus-eni';
 export const RECONCILE_DETAIL_TYPE = 'Reconcile Multus Interfaces';
@@ -146,6 +147,9 @@ export async function reconcileNodes(deps: ReconcileDeps, request: ReconcileRequ
   const count = (outcome: NodeReport['outcome']) => nodes.filter((n) => n.outcome === outcome).length;
   const actions: Record<string, number> = {};
   for (const node of nodes) for (const a of node.actions) actions[a.action] = (actions[a.action] ?? 0) + 1;
+  if (!request.dryRun) {
+    for (const [action, n] of Object.entries(actions)) if (action !== 'in-place') deps.metrics?.add(METRICS.reconcileChanges, n, { action });
+  }
   const report: ReconcileReport = {
     dryRun: request.dryRun,
     prune: request.prune,

@@ -330,6 +330,6 @@ export async function assertNodeSettings(
   configPath: string,
 ): Promise<Map<string, SubnetView>> {
   const { problems, subnets } = await checkNode(ec2, node, subnetIds, settings, configPath);
-  if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '));
+  if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '), true);
   return subnets;
 }

@@ -15,6 +15,8 @@ import { SdkEc2 } from '../ec2/sdk';
 import { DEFAULT_RELEASE_OPTIONS, type ReleaseOptions } from '../eni/release';
 import { EnvironmentError, readEnvironment } from '../environment';
 import { asError } from '../errors';
+import { METRICS } from '../metrics/catalog';
+import { createFunctionMetrics, withMetrics, type FunctionMetrics } from '../metrics/powertools';
 import { cleanupSubnets, type CleanupReport } from './cleanup';
 import { sweepOptionsFromEnv, sweepOrphans, type SweepOptions, type SweepSummary } from './sweep';
 
@@ -31,6 +33,8 @@ export interface SweeperAppOptions {
   readonly send?: ResponseSender;
   /** Pause between looks at ENIs still going with their instances (clean-up). */
   readonly pollMs?: number;
+  /** The function's metrics (EMF); by default the sweeper's own. */
+  readonly metrics?: FunctionMetrics;
 }
 
 export interface LambdaContextLike {
@@ -82,6 +86,7 @@ export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
   const ec2 = new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => 0 });
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
   const send = options.send ?? sendResponse;
+  const metrics = options.metrics ?? createFunctionMetrics({ role: 'sweeper', log: options.logger, env });
 
   async function cleanup(envelope: RequestEnvelope, context?: LambdaContextLike): Promise<CustomResourceOutcome> {
     const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
@@ -99,27 +104,35 @@ export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
     };
   }
 
+  /** The stack's clean-up: does the work, answers CloudFormation (always, FAILED on an error) and returns the answer. */
+  async function cleanupAndAnswer(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
+    options.logger.resetKeys();
+    const envelope = parseEnvelope(event);
+    options.logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId });
+    const outcome = await cleanup(envelope, context).catch((err: unknown): CustomResourceOutcome => {
+      const error = asError(err);
+      options.logger.error('clean-up failed', { error });
+      return { status: 'FAILED', physicalResourceId: envelope.physicalResourceId ?? physicalIdFor(envelope), reason: `${error.name}: ${error.message}` };
+    });
+    const body = buildResponse(envelope, outcome);
+    options.logger.info(`answering CloudFormation: ${body.Status}`, { reason: body.Reason });
+    metrics.add(METRICS.customResourceResponses, 1, { requestType: envelope.requestType, status: body.Status });
+    await send(envelope.responseUrl, body, { timeoutMs: 5000, attempts: 3, backoffMs: 500 });
+    return body;
+  }
+
   return {
     options: sweepOptions,
     problems,
-    async handle() {
-      options.logger.resetKeys();
-      if (!sweepOptions || problems.length > 0) throw new EnvironmentError(problems);
-      return sweepOrphans({ ec2, log: options.logger, release }, sweepOptions);
-    },
-    async handleCleanup(event: unknown, context?: LambdaContextLike) {
-      options.logger.resetKeys();
-      const envelope = parseEnvelope(event);
-      options.logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId });
-      const outcome = await cleanup(envelope, context).catch((err: unknown): CustomResourceOutcome => {
-        const error = asError(err);
-        options.logger.error('clean-up failed', { error });
-        return { status: 'FAILED', physicalResourceId: envelope.physicalResourceId ?? physicalIdFor(envelope), reason: `${error.name}: ${error.message}` };
-      });
-      const body = buildResponse(envelope, outcome);
-      options.logger.info(`answering CloudFormation: ${body.Status}`, { reason: body.Reason });
-      await send(envelope.responseUrl, body, { timeoutMs: 5000, attempts: 3, backoffMs: 500 });
-      return body;
-    },
+    handle: () =>
+      withMetrics(metrics, async () => {
+        options.logger.resetKeys();
+        if (!sweepOptions || problems.length > 0) {
+          metrics.add(METRICS.settingsErrors, 1);
+          throw new EnvironmentError(problems);
+        }
+        return sweepOrphans({ ec2, log: options.logger, release, metrics }, sweepOptions);
+      }),
+    handleCleanup: (event: unknown, context?: LambdaContextLike) => withMetrics(metrics, () => cleanupAndAnswer(event, context)),
   };
 }
