@@ -176,18 +176,18 @@ export function renderMarkdown(r: BenchResults, machine: MachineInfo, targets: T
     );
   }
   if (r.parse) {
-    out.push('', '### Reading a subnet: paginated DescribeNetworkInterfaces (1,000 ENIs a page, one address each)', '');
+    out.push('', '### Reading a subnet: DescribeNetworkInterfaces, pages of 1,000 ENIs (one address each), in process', '');
     out.push(
       table(
-        ['addresses', 'pages', 'XML', 'SDK objects -> interfaceView -> used set (median)', 'XML -> SDK deserialiser -> adapter -> used set (median)', 'per ENI (XML path)', 'old-style list of text (median)', 'consistent'],
+        ['addresses', 'pages', 'XML', 'SDK deserialiser + views (main), median', 'page scanner into a bit set (now), median', 'per ENI: SDK / scanner', 'SDK / scanner', 'consistent'],
         r.parse.map((p) => [
           int(p.used),
           p.pages,
           kib(p.xmlBytes),
-          ms(p.objects.median),
-          ms(p.xml.median),
-          ms(p.xml.median / p.used),
-          ms(p.oldStyle.median),
+          ms(p.sdk.median),
+          ms(p.scanner.median),
+          `${ms(p.sdk.median / p.used)} / ${ms(p.scanner.median / p.used)}`,
+          ratio(p.sdk.median / p.scanner.median),
           p.consistent,
         ]),
       ),

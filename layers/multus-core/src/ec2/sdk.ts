@@ -1,6 +1,7 @@
 /**
  * The Ec2Port over @aws-sdk/client-ec2. Subnets, security groups, CIDR reservations and instance
- * type limits change rarely and are cached for the settings' max age.
+ * type limits change rarely and are cached for the settings' max age. Whole subnets and address
+ * windows are read from EC2's XML with the page scanner (scan.ts) instead of the SDK's deserialiser.
  */
 import {
   AssignPrivateIpAddressesCommand,
@@ -26,7 +27,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { TtlCache } from '../cache';
 import { awsErrorCode } from '../errors';
-import { parseCidr } from '../ipv4';
+import { AddressSet, parseCidr } from '../ipv4';
+import { scanInterfacePage, type ScannedInterface } from './scan';
 import type {
   AttachmentView,
   CidrReservation,
@@ -37,6 +39,8 @@ import type {
   InterfaceView,
   PrefixRequest,
   SecurityGroupView,
+  SubnetScan,
+  SubnetScanRequest,
   SubnetView,
   TaggedInstance,
 } from './port';
@@ -79,6 +83,44 @@ export function interfaceView(eni: NetworkInterface): InterfaceView {
 export interface SdkEc2Options {
   /** Milliseconds that subnets, groups, reservations and instance-type limits stay cached. */
   readonly cacheMaxAgeMs: () => number;
+  /** ENIs per DescribeNetworkInterfaces page (EC2 takes 5 to 1,000); 1,000 unless a test wants many pages. */
+  readonly pageSize?: number;
+}
+
+/** What the SDK is given to parse once the raw answer is taken: an empty page. */
+const EMPTY_PAGE = Buffer.from('<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><networkInterfaceSet/></DescribeNetworkInterfacesResponse>');
+
+async function bodyBytes(body: unknown): Promise<Buffer> {
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (typeof body === 'string' || body instanceof Uint8Array) return Buffer.from(body as string);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array | string>) chunks.push(Buffer.from(chunk as string));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Sends a DescribeNetworkInterfaces and returns its answer as EC2 wrote it. A middleware innermost
+ * in the deserialize step takes the body of a successful answer (each attempt's: the SDK's retries
+ * still run) and hands the SDK's deserialiser an empty page instead; error answers go to the SDK
+ * untouched, so errors, codes and retries are the SDK's.
+ */
+async function sendForText(ec2: EC2Client, command: DescribeNetworkInterfacesCommand): Promise<Buffer> {
+  let answer: Buffer | undefined;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      const response = out.response as { statusCode?: number; body?: unknown };
+      if (response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300) {
+        answer = await bodyBytes(response.body);
+        response.body = EMPTY_PAGE;
+      }
+      return out;
+    },
+    { step: 'deserialize', priority: 'low', name: 'eksMultusEniRawAnswer' },
+  );
+  await ec2.send(command);
+  if (!answer) throw new Error('DescribeNetworkInterfaces returned no answer');
+  return answer;
 }
 
 export class SdkEc2 implements Ec2Port {
@@ -87,10 +129,13 @@ export class SdkEc2 implements Ec2Port {
   private readonly reservations: TtlCache<CidrReservation[]>;
   private readonly limits: TtlCache<InstanceTypeView>;
 
+  private readonly pageSize: number;
+
   constructor(
     private readonly ec2: EC2Client,
     options: SdkEc2Options,
   ) {
+    this.pageSize = options.pageSize ?? 1000;
     this.subnets = new TtlCache(options.cacheMaxAgeMs);
     this.groups = new TtlCache(options.cacheMaxAgeMs);
     this.reservations = new TtlCache(options.cacheMaxAgeMs);
@@ -155,6 +200,9 @@ export class SdkEc2 implements Ec2Port {
           availabilityZone: instance.Placement?.AvailabilityZone ?? '',
           state: instance.State?.Name,
           launchTime: instance.LaunchTime,
+          subnetIds: (instance.NetworkInterfaces ?? [])
+            .filter((n) => (n.Attachment?.DeviceIndex ?? 0) > 0 && n.SubnetId)
+            .map((n) => n.SubnetId as string),
         });
       }
       NextToken = out.NextToken;
@@ -227,11 +275,57 @@ export class SdkEc2 implements Ec2Port {
     return this.describeInterfaces([{ Name: `tag:${tagKey}`, Values: [tagValue] }]);
   }
 
-  describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]> {
-    return this.describeInterfaces([
-      { Name: 'subnet-id', Values: [subnetId] },
-      { Name: 'addresses.private-ip-address', Values: [address] },
-    ]);
+  /** Every page of DescribeNetworkInterfaces with these filters, each ENI handed to `visit` by the scanner; pages and bytes read. */
+  private async scanPages(filters: Filter[], visit: (eni: ScannedInterface) => void, tagKey?: string): Promise<{ pages: number; bytes: number }> {
+    let NextToken: string | undefined;
+    let pages = 0;
+    let bytes = 0;
+    do {
+      const answer = await sendForText(this.ec2, new DescribeNetworkInterfacesCommand({ Filters: filters, NextToken, MaxResults: this.pageSize }));
+      pages++;
+      bytes += answer.length;
+      NextToken = scanInterfacePage(answer.toString('utf8'), visit, tagKey).nextToken;
+    } while (NextToken);
+    return { pages, bytes };
+  }
+
+  async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
+    const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
+    const owners = new Map<string, Set<string>>();
+    const kept: InterfaceView[] = [];
+    const look = request.keep !== undefined || (request.watch?.size ?? 0) > 0;
+    const read = await this.scanPages(
+      [{ Name: 'subnet-id', Values: request.subnets.map((s) => s.subnetId) }],
+      (eni) => {
+        const subnetId = eni.subnetId();
+        const set = held.get(subnetId);
+        if (!set) return;
+        eni.forEachAddress((a) => set.add(a));
+        eni.forEachPrefix((p) => set.addRange(p));
+        if (!look) return;
+        const owner = eni.tagValue();
+        if (owner === undefined) return;
+        if (owner === request.keep) kept.push(eni.view());
+        if (request.watch?.has(owner)) owners.set(subnetId, (owners.get(subnetId) ?? new Set()).add(owner));
+      },
+      request.ownerTag,
+    );
+    return { held, kept, owners, ...read };
+  }
+
+  async describeInterfacesWithAddresses(subnetId: string, addresses: readonly string[]): Promise<InterfaceView[]> {
+    const views: InterfaceView[] = [];
+    // A filter takes at most 200 values.
+    for (let i = 0; i < addresses.length; i += 200) {
+      await this.scanPages(
+        [
+          { Name: 'subnet-id', Values: [subnetId] },
+          { Name: 'addresses.private-ip-address', Values: addresses.slice(i, i + 200) },
+        ],
+        (eni) => views.push(eni.view()),
+      );
+    }
+    return views;
   }
 
   async describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined> {

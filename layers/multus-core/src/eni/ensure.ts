@@ -419,7 +419,7 @@ class Ensurer {
     const code = awsErrorCode(err);
     if (code && ADDRESS_IN_USE_CODES.has(code)) return true;
     if (!code || !GENERIC_CODES.has(code)) return false;
-    const holders = await this.deps.ec2.describeInterfacesWithAddress(subnetId, address);
+    const holders = await this.deps.ec2.describeInterfacesWithAddresses(subnetId, [address]);
     return holders.length > 0;
   }
 
