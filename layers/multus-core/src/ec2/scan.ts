@@ -20,28 +20,43 @@ export class MalformedAnswerError extends Error {
 /** The next position of a token at or after a position, remembered: positions asked for only grow. */
 class Cursor {
   private at = -2;
+  private readonly token: Buffer;
   constructor(
-    private readonly text: string,
-    private readonly token: string,
-  ) {}
+    private readonly page: Buffer,
+    private readonly end: number,
+    token: string,
+  ) {
+    this.token = Buffer.from(token, 'utf8');
+  }
   next(from: number): number {
     if (this.at === -1) return -1;
-    if (this.at < from) this.at = this.text.indexOf(this.token, from);
+    if (this.at < from) {
+      this.at = this.page.indexOf(this.token, from);
+      if (this.at >= this.end) this.at = -1;
+    }
     return this.at;
   }
 }
 
 const ITEM = '<item>';
 const ITEM_END = '</item>';
+const LT = 60;
 
-/** A dotted quad between two positions of the text, as a number (no substring made). */
-function ipv4At(text: string, start: number, end: number): number {
+function startsAt(page: Buffer, token: string, at: number): boolean {
+  if (at + token.length > page.length) return false;
+  for (let i = 0; i < token.length; i++) if (page[at + i] !== token.charCodeAt(i)) return false;
+  return true;
+}
+
+/** A dotted quad between two positions of the page, as a number (no string made). */
+function ipv4At(page: Buffer, start: number, end: number): number {
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
+  const bad = () => new InvalidIpv4Error(`"${page.toString('utf8', start, end)}" is not an IPv4 address`);
   for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
+    const c = page[i];
     if (c === 46 && digits > 0 && dots < 3) {
       value = value * 256 + octet;
       octet = 0;
@@ -51,11 +66,11 @@ function ipv4At(text: string, start: number, end: number): number {
       octet = octet * 10 + (c - 48);
       digits++;
     } else {
-      throw new InvalidIpv4Error(`"${text.slice(start, end)}" is not an IPv4 address`);
+      throw bad();
     }
-    if (octet > 255) throw new InvalidIpv4Error(`"${text.slice(start, end)}" is not an IPv4 address`);
+    if (octet > 255) throw bad();
   }
-  if (dots !== 3 || digits === 0) throw new InvalidIpv4Error(`"${text.slice(start, end)}" is not an IPv4 address`);
+  if (dots !== 3 || digits === 0) throw bad();
   return value * 256 + octet;
 }
 
@@ -96,26 +111,30 @@ export interface PageSummary {
 }
 
 /**
- * Calls `visit` for each ENI of a DescribeNetworkInterfaces answer, in order. `tagKey`: the tag
- * whose value `tagValue()` reads.
+ * Calls `visit` for each ENI of a DescribeNetworkInterfaces answer (its first `length` bytes), in
+ * order. `tagKey`: the tag whose value `tagValue()` reads.
  */
-export function scanInterfacePage(xml: string, visit: (eni: ScannedInterface) => void, tagKey?: string): PageSummary {
-  const open = xml.indexOf('<networkInterfaceSet');
-  if (open < 0) throw new MalformedAnswerError('a DescribeNetworkInterfaces answer without networkInterfaceSet');
-  const items = new Cursor(xml, ITEM);
-  const ends = new Cursor(xml, ITEM_END);
-  const addresses = new Cursor(xml, '<privateIpAddress>');
-  const prefixes = new Cursor(xml, '<ipv4Prefix>');
-  const subnets = new Cursor(xml, '<subnetId>');
+export function scanInterfacePage(answer: Buffer | string, visit: (eni: ScannedInterface) => void, tagKey?: string, length?: number): PageSummary {
+  const page = typeof answer === 'string' ? Buffer.from(answer, 'utf8') : answer;
+  const size = length ?? page.length;
+  const text = (from: number, to: number) => page.toString('utf8', from, to);
+  const open = page.indexOf('<networkInterfaceSet');
+  if (open < 0 || open >= size) throw new MalformedAnswerError('a DescribeNetworkInterfaces answer without networkInterfaceSet');
+  const items = new Cursor(page, size, ITEM);
+  const ends = new Cursor(page, size, ITEM_END);
+  const addresses = new Cursor(page, size, '<privateIpAddress>');
+  const prefixes = new Cursor(page, size, '<ipv4Prefix>');
+  const subnets = new Cursor(page, size, '<subnetId>');
   const keyToken = tagKey === undefined ? undefined : `<key>${encodeXmlText(tagKey)}</key>`;
-  const keys = keyToken === undefined ? undefined : new Cursor(xml, keyToken);
+  const keyLength = keyToken === undefined ? 0 : Buffer.byteLength(keyToken);
+  const keys = keyToken === undefined ? undefined : new Cursor(page, size, keyToken);
 
   let start = 0;
   let end = 0;
-  /** The text of an element whose opening tag (`token`) is at `at`, up to its closing tag. */
+  /** Where the text of an element whose opening tag (`token`) is at `at` begins and ends. */
   const textAfter = (at: number, token: string): [number, number] => {
     const from = at + token.length;
-    const to = xml.indexOf('<', from);
+    const to = page.indexOf(LT, from);
     if (to < 0 || to > end) throw new MalformedAnswerError(`an unterminated ${token} in a DescribeNetworkInterfaces answer`);
     return [from, to];
   };
@@ -124,22 +143,22 @@ export function scanInterfacePage(xml: string, visit: (eni: ScannedInterface) =>
       const at = subnets.next(start);
       if (at < 0 || at > end) return '';
       const [from, to] = textAfter(at, '<subnetId>');
-      return xml.slice(from, to);
+      return text(from, to);
     },
     forEachAddress(fn) {
       for (let at = addresses.next(start); at >= 0 && at < end; at = addresses.next(at + 1)) {
         const [from, to] = textAfter(at, '<privateIpAddress>');
-        fn(ipv4At(xml, from, to));
+        fn(ipv4At(page, from, to));
       }
     },
     forEachPrefix(fn) {
       for (let at = prefixes.next(start); at >= 0 && at < end; at = prefixes.next(at + 1)) {
         const [from, to] = textAfter(at, '<ipv4Prefix>');
-        const slash = xml.indexOf('/', from);
-        if (slash < 0 || slash > to) throw new MalformedAnswerError(`"${xml.slice(from, to)}" is not an IPv4 prefix`);
-        const base = ipv4At(xml, from, slash);
-        const bits = Number(xml.slice(slash + 1, to));
-        if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new MalformedAnswerError(`"${xml.slice(from, to)}" is not an IPv4 prefix`);
+        const slash = page.indexOf(47 /* / */, from);
+        if (slash < 0 || slash > to) throw new MalformedAnswerError(`"${text(from, to)}" is not an IPv4 prefix`);
+        const base = ipv4At(page, from, slash);
+        const bits = Number(text(slash + 1, to));
+        if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new MalformedAnswerError(`"${text(from, to)}" is not an IPv4 prefix`);
         fn({ first: base, last: base + 2 ** (32 - bits) - 1 });
       }
     },
@@ -148,25 +167,25 @@ export function scanInterfacePage(xml: string, visit: (eni: ScannedInterface) =>
       const at = keys.next(start);
       if (at < 0 || at > end) return undefined;
       // EC2 writes <key> then <value> (an empty value as <value/>); any other layout: read the whole tag set.
-      let v = at + keyToken.length;
-      while (xml.charCodeAt(v) <= 32) v++;
-      if (xml.startsWith('<value/>', v)) return '';
-      if (!xml.startsWith('<value>', v)) return eni.view().tags[tagKey ?? ''];
-      const close = xml.indexOf('</value>', v);
+      let v = at + keyLength;
+      while (page[v] <= 32) v++;
+      if (startsAt(page, '<value/>', v)) return '';
+      if (!startsAt(page, '<value>', v)) return eni.view().tags[tagKey ?? ''];
+      const close = page.indexOf('</value>', v);
       if (close < 0 || close > end) throw new MalformedAnswerError('an unterminated tag value in a DescribeNetworkInterfaces answer');
-      return decodeXmlText(xml.slice(v + '<value>'.length, close));
+      return decodeXmlText(text(v + '<value>'.length, close));
     },
     view() {
-      return interfaceOfElement(parseElement(xml.slice(start - ITEM.length, end + ITEM_END.length)));
+      return interfaceOfElement(parseElement(text(start - ITEM.length, end + ITEM_END.length)));
     },
   };
 
   let count = 0;
-  let p = xml.indexOf('>', open) + 1;
-  const selfClosed = xml[p - 2] === '/';
+  let p = page.indexOf('>', open) + 1;
+  const selfClosed = page[p - 2] === 47;
   while (!selfClosed) {
-    while (p < xml.length && xml.charCodeAt(p) <= 32) p++;
-    if (!xml.startsWith(ITEM, p)) break;
+    while (p < size && page[p] <= 32) p++;
+    if (!startsAt(page, ITEM, p)) break;
     start = p + ITEM.length;
     let depth = 1;
     let q = start;
@@ -187,12 +206,12 @@ export function scanInterfacePage(xml: string, visit: (eni: ScannedInterface) =>
     count++;
     p = q;
   }
-  if (!selfClosed && !xml.startsWith('</networkInterfaceSet>', p)) throw new MalformedAnswerError('a DescribeNetworkInterfaces answer whose networkInterfaceSet does not end');
-  const token = xml.indexOf('<nextToken>', p);
+  if (!selfClosed && !startsAt(page, '</networkInterfaceSet>', p)) throw new MalformedAnswerError('a DescribeNetworkInterfaces answer whose networkInterfaceSet does not end');
+  const token = page.indexOf('<nextToken>', p);
   let nextToken: string | undefined;
-  if (token >= 0) {
-    const close = xml.indexOf('</nextToken>', token);
-    nextToken = decodeXmlText(xml.slice(token + '<nextToken>'.length, close)) || undefined;
+  if (token >= 0 && token < size) {
+    const close = page.indexOf('</nextToken>', token);
+    nextToken = decodeXmlText(text(token + '<nextToken>'.length, close)) || undefined;
   }
   return { interfaces: count, nextToken };
 }

@@ -90,28 +90,46 @@ export interface SdkEc2Options {
 /** What the SDK is given to parse once the raw answer is taken: an empty page. */
 const EMPTY_PAGE = Buffer.from('<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><networkInterfaceSet/></DescribeNetworkInterfacesResponse>');
 
-async function bodyBytes(body: unknown): Promise<Buffer> {
-  if (body === undefined || body === null) return Buffer.alloc(0);
-  if (typeof body === 'string' || body instanceof Uint8Array) return Buffer.from(body as string);
-  const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Uint8Array | string>) chunks.push(Buffer.from(chunk as string));
-  return Buffer.concat(chunks);
+/**
+ * Where a read keeps the answer it is scanning: one buffer for all its pages (grown when a page is
+ * bigger), so that a read of many pages leaves no megabytes of garbage per page behind.
+ */
+class PageBuffer {
+  bytes = Buffer.allocUnsafe(256 * 1024);
+  length = 0;
+
+  async fill(body: unknown): Promise<void> {
+    this.length = 0;
+    if (body === undefined || body === null) return;
+    const chunks = typeof body === 'string' || body instanceof Uint8Array ? [body] : (body as AsyncIterable<Uint8Array | string>);
+    for await (const chunk of chunks) {
+      const piece = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (this.length + piece.length > this.bytes.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.length + piece.length));
+        this.bytes.copy(grown, 0, 0, this.length);
+        this.bytes = grown;
+      }
+      this.bytes.set(piece, this.length);
+      this.length += piece.length;
+    }
+  }
 }
 
 /**
- * Sends a DescribeNetworkInterfaces and returns its answer as EC2 wrote it. A middleware innermost
- * in the deserialize step takes the body of a successful answer (each attempt's: the SDK's retries
- * still run) and hands the SDK's deserialiser an empty page instead; error answers go to the SDK
- * untouched, so errors, codes and retries are the SDK's.
+ * Sends a DescribeNetworkInterfaces and leaves its answer, as EC2 wrote it, in `into`. A middleware
+ * innermost in the deserialize step takes the body of a successful answer (each attempt's: the
+ * SDK's retries still run) and hands the SDK's deserialiser an empty page instead; error answers
+ * go to the SDK untouched, so errors, codes and retries are the SDK's.
  */
-async function sendForText(ec2: EC2Client, command: DescribeNetworkInterfacesCommand): Promise<Buffer> {
-  let answer: Buffer | undefined;
+async function sendForPage(ec2: EC2Client, command: DescribeNetworkInterfacesCommand, into: PageBuffer): Promise<void> {
+  let answered = false;
   command.middlewareStack.add(
     (next) => async (args) => {
       const out = await next(args);
       const response = out.response as { statusCode?: number; body?: unknown };
       if (response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300) {
-        answer = await bodyBytes(response.body);
+        await into.fill(response.body);
+        answered = true;
         response.body = EMPTY_PAGE;
       }
       return out;
@@ -119,8 +137,7 @@ async function sendForText(ec2: EC2Client, command: DescribeNetworkInterfacesCom
     { step: 'deserialize', priority: 'low', name: 'eksMultusEniRawAnswer' },
   );
   await ec2.send(command);
-  if (!answer) throw new Error('DescribeNetworkInterfaces returned no answer');
-  return answer;
+  if (!answered) throw new Error('DescribeNetworkInterfaces returned no answer');
 }
 
 export class SdkEc2 implements Ec2Port {
@@ -280,11 +297,12 @@ export class SdkEc2 implements Ec2Port {
     let NextToken: string | undefined;
     let pages = 0;
     let bytes = 0;
+    const page = new PageBuffer();
     do {
-      const answer = await sendForText(this.ec2, new DescribeNetworkInterfacesCommand({ Filters: filters, NextToken, MaxResults: this.pageSize }));
+      await sendForPage(this.ec2, new DescribeNetworkInterfacesCommand({ Filters: filters, NextToken, MaxResults: this.pageSize }), page);
       pages++;
-      bytes += answer.length;
-      NextToken = scanInterfacePage(answer.toString('utf8'), visit, tagKey).nextToken;
+      bytes += page.length;
+      NextToken = scanInterfacePage(page.bytes, visit, tagKey, page.length).nextToken;
     } while (NextToken);
     return { pages, bytes };
   }
