@@ -63,7 +63,7 @@ export class FakeEc2 implements Ec2Port {
       if (!set) continue;
       for (const a of eni.privateIpAddresses) set.add(parseIpv4(a));
       for (const p of eni.ipv4Prefixes) set.addRange(parseCidr(p));
-      const owner = eni.tags[request.ownerTag];
+      const owner = request.ownerTag === undefined ? undefined : eni.tags[request.ownerTag];
       if (owner !== undefined && owner === request.keep) kept.push(eni);
       if (owner !== undefined && request.watch?.has(owner)) owners.set(eni.subnetId, (owners.get(eni.subnetId) ?? new Set()).add(owner));
     }

@@ -58,8 +58,8 @@ export interface TaggedInstance {
 /** A read of whole subnets that keeps of each ENI only what allocation needs. */
 export interface SubnetScanRequest {
   readonly subnets: readonly { readonly subnetId: string; readonly block: Ipv4Range }[];
-  /** The tag that names an ENI's owner (our instance-id tag). */
-  readonly ownerTag: string;
+  /** The tag that names an ENI's owner (our instance-id tag): needed with `keep` and `watch`. */
+  readonly ownerTag?: string;
   /** The ENIs whose owner is this are kept whole (the node's own). */
   readonly keep?: string;
   /** Owners to look out for: which of them hold an ENI in each subnet. */
