@@ -294,10 +294,10 @@ export function renderMarkdown(r: BenchResults, machine: MachineInfo, targets: T
     );
   }
   if (r.latency) {
-    out.push('', '## 3. Handler time per launch (emulator, 2 subnets, sequential)', '');
+    out.push('', '## 3. Handler time per launch (emulator, 2 empty /24 subnets, sequential; a fresh process is in section 7)', '');
     out.push(
       table(
-        ['mode', 'first launch (cold)', 'warm min', 'warm median', 'warm p95', 'warm max', 'launches', 'failures'],
+        ['mode', 'first launch of a new app (in this warm process)', 'warm min', 'warm median', 'warm p95', 'warm max', 'launches', 'failures'],
         r.latency.map((l) => [l.mode, ms(l.coldMs), ms(l.warm.min), ms(l.warm.median), ms(l.warm.p95), ms(l.warm.max), l.launches, l.failures]),
       ),
     );
