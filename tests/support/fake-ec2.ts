@@ -3,8 +3,8 @@
  * security groups, CIDR reservations, ENIs, instance states and instance-type limits as plain data.
  * Writes are recorded; operations a test does not set up throw, so nothing passes by accident.
  */
-import type { CidrReservation, Ec2Port, InstanceTypeView, InstanceView, InterfaceView, SecurityGroupView, SubnetView, TaggedInstance } from 'multus-core';
-import { parseCidr } from 'multus-core';
+import type { CidrReservation, Ec2Port, InstanceTypeView, InstanceView, InterfaceView, SecurityGroupView, SubnetScan, SubnetScanRequest, SubnetView, TaggedInstance } from 'multus-core';
+import { AddressSet, parseCidr, parseIpv4 } from 'multus-core';
 
 export interface FakeEc2Data {
   subnets?: SubnetView[];
@@ -53,6 +53,24 @@ export class FakeEc2 implements Ec2Port {
   }
   async describeInterfacesInSubnets(ids: readonly string[]): Promise<InterfaceView[]> {
     return this.interfaces.filter((e) => ids.includes(e.subnetId));
+  }
+  async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
+    const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
+    const owners = new Map<string, Set<string>>();
+    const kept: InterfaceView[] = [];
+    for (const eni of this.interfaces) {
+      const set = held.get(eni.subnetId);
+      if (!set) continue;
+      for (const a of eni.privateIpAddresses) set.add(parseIpv4(a));
+      for (const p of eni.ipv4Prefixes) set.addRange(parseCidr(p));
+      const owner = request.ownerTag === undefined ? undefined : eni.tags[request.ownerTag];
+      if (owner !== undefined && owner === request.keep) kept.push(eni);
+      if (owner !== undefined && request.watch?.has(owner)) owners.set(eni.subnetId, (owners.get(eni.subnetId) ?? new Set()).add(owner));
+    }
+    return { held, kept, owners, pages: 1, bytes: 0 };
+  }
+  async describeInterfacesWithAddresses(subnetId: string, addresses: readonly string[]): Promise<InterfaceView[]> {
+    return this.interfaces.filter((e) => e.subnetId === subnetId && e.privateIpAddresses.some((a) => addresses.includes(a)));
   }
   async describeInterfacesWithTagKey(tagKey: string): Promise<InterfaceView[]> {
     return this.interfaces.filter((e) => tagKey in e.tags);
@@ -111,9 +129,6 @@ export class FakeEc2 implements Ec2Port {
   }
   describeInterfacesByTag(): Promise<InterfaceView[]> {
     throw new Error('FakeEc2.describeInterfacesByTag is not set up');
-  }
-  describeInterfacesWithAddress(): Promise<InterfaceView[]> {
-    throw new Error('FakeEc2.describeInterfacesWithAddress is not set up');
   }
   describeTaggedInstances(): Promise<TaggedInstance[]> {
     throw new Error('FakeEc2.describeTaggedInstances is not set up');

@@ -59,7 +59,11 @@ export class PrefixFidelity {
   /** ENI id to its subnet and delegated prefixes. */
   private readonly byEni = new Map<string, { subnetId: string; prefixes: string[] }>();
 
-  constructor(private readonly tools: ProxyTools) {}
+  constructor(
+    private readonly tools: ProxyTools,
+    /** Addresses held in a subnet by ENIs moto does not know (the proxy's bulk ENIs), as ranges. */
+    private readonly heldElsewhere: (subnetId: string) => Range[] = () => [],
+  ) {}
 
   reset(): void {
     this.byEni.clear();
@@ -92,6 +96,7 @@ export class PrefixFidelity {
         { first: cidr.last, last: cidr.last },
         ...explicit,
         ...addresses.map((a) => ({ first: a, last: a })),
+        ...this.heldElsewhere(subnetId),
         ...this.prefixesIn(subnetId),
       ],
       prefixReserved,

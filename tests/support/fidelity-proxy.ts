@@ -14,9 +14,12 @@
  *     rejected, NotificationMetadata kept and described).
  *   - IPv4 prefix delegation (moto ignores it): see fidelity-prefixes.ts (prefixes kept, described,
  *     overlaps and taken addresses refused, InsufficientCidrBlocks);
+ *   - DescribeNetworkInterfaces: see fidelity-interfaces.ts (pages of MaxResults with NextToken,
+ *     address filters matching secondary addresses too, bulk ENIs for subnets with thousands);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
  *     node group's Auto Scaling group, the update InProgress, then Successful).
- * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first.
+ * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
+ * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
  * Faults can be injected per operation (throttling, 5xx, any code) to exercise SDK retries and
  * rollback at the HTTP level, where the SDK's middleware really runs.
@@ -26,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
+import { InterfaceListing, type InterfaceReads } from './fidelity-interfaces';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
 
 export interface Completion {
@@ -73,6 +77,10 @@ export interface ProxyStats {
   readonly calls: Record<string, number>;
   /** Every `service:Action`, in the order received. */
   readonly sequence: string[];
+  /** Bytes of the answers per `service:Action`. */
+  readonly bytes: Record<string, number>;
+  /** DescribeNetworkInterfaces by kind: whole subnets (`subnet-id` only) and their pages, address windows, others. */
+  readonly interfaceReads: InterfaceReads;
   readonly rejectedCreates: number;
   readonly rejectedAttaches: number;
   readonly injectedFaults: number;
@@ -84,6 +92,7 @@ interface ProxyState {
   faults: (Fault & { remaining: number; toSkip: number })[];
   calls: Record<string, number>;
   sequence: string[];
+  bytes: Record<string, number>;
   /** Until this epoch ms every call is refused at the connection (an outage of the endpoint). */
   outageUntil: number;
   /** CreateNetworkInterface answers by ClientToken. */
@@ -101,7 +110,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], bytes: {}, outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -170,13 +179,21 @@ class Mutex {
   }
 }
 
+/** An admin request carries no credentials: moto needs a signature's scope to route a call of our own to EC2. */
+function asEc2Caller(req: IncomingMessage): IncomingMessage {
+  const headers = { ...req.headers, authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0' };
+  return { ...req, headers } as IncomingMessage;
+}
+
 export async function startFidelityProxy(motoEndpoint: string, port = 0): Promise<FidelityProxy> {
   let state = freshState();
   const mutex = new Mutex();
   // Lifecycle hooks where moto differs (PutLifecycleHook checks, NotificationMetadata): tests/support/fidelity-hooks.ts.
   const hooks = new LifecycleHookFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'autoscaling', status, code, message) });
   const eks = new EksUpdateFidelity({ forward, query, relay, error: (res, status, code, message) => sendEksError(res, status, code, message) });
-  const prefixes = new PrefixFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'ec2', status, code, message) });
+  const ec2Tools = { forward, query, relay, error: (res: ServerResponse, status: number, code: string, message: string) => sendError(res, 'ec2', status, code, message) };
+  const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => prefixes.describe(xml));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -240,6 +257,25 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       hooks.reset();
       eks.reset();
       prefixes.reset();
+      listing.reset();
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/stats/reset' && req.method === 'POST') {
+      state.calls = {};
+      state.sequence = [];
+      state.bytes = {};
+      state.rejectedCreates = 0;
+      state.rejectedAttaches = 0;
+      listing.resetReads();
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/bulk' && req.method === 'POST') {
+      const { subnetId, count } = JSON.parse(body.toString()) as { subnetId: string; count: number };
+      return json(200, await listing.addBulk(asEc2Caller(req), subnetId, count));
+    }
+    if (path === '/_fidelity/bulk/free' && req.method === 'POST') {
+      const { subnetId, addresses } = JSON.parse(body.toString()) as { subnetId: string; addresses: string[] };
+      listing.freeBulk(subnetId, addresses);
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/completions') return json(200, state.completions);
@@ -248,6 +284,8 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       const stats: ProxyStats = {
         calls: state.calls,
         sequence: state.sequence,
+        bytes: state.bytes,
+        interfaceReads: listing.reads,
         rejectedCreates: state.rejectedCreates,
         rejectedAttaches: state.rejectedAttaches,
         injectedFaults: state.injectedFaults,
@@ -353,7 +391,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
           });
           const inUse = new Set([...xml.matchAll(/<privateIpAddress>([^<]+)<\/privateIpAddress>/g)].map((m) => m[1]));
           const n = ipToNumber(address);
-          if (inUse.has(address) || prefixes.prefixesIn(subnetId).some((r) => r.first <= n && n <= r.last)) {
+          if (inUse.has(address) || listing.holds(subnetId, address) || prefixes.prefixesIn(subnetId).some((r) => r.first <= n && n <= r.last)) {
             state.rejectedCreates++;
             return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
           }
@@ -368,10 +406,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     if (action === 'AssignPrivateIpAddresses' && [...params.keys()].some((k) => k.startsWith('Ipv4Prefix'))) {
       return mutex.run(() => prefixes.assign(req, res, params));
     }
-    if (action === 'DescribeNetworkInterfaces') {
-      const out = await forward(req, body);
-      return relay(res, out.status === 200 ? { ...out, body: Buffer.from(prefixes.describe(out.body.toString('utf8')), 'utf8') } : out);
-    }
+    if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
     if (action === 'DeleteNetworkInterface') {
       const out = await forward(req, body);
       if (out.status === 200) prefixes.forget(params.get('NetworkInterfaceId') ?? '');
@@ -410,6 +445,12 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     const key = `${service}:${action}`;
     state.calls[key] = (state.calls[key] ?? 0) + 1;
     state.sequence.push(key);
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.end = ((...args: unknown[]) => {
+      const chunk = args[0];
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) state.bytes[key] = (state.bytes[key] ?? 0) + Buffer.byteLength(chunk);
+      return end(...args);
+    }) as typeof res.end;
     if (Date.now() < state.outageUntil) {
       state.injectedFaults++;
       req.socket.destroy();
@@ -481,6 +522,18 @@ export class FidelityControl {
   /** Every call refused at the connection for the next `ms` milliseconds. */
   outage(ms: number): Promise<unknown> {
     return this.call('/_fidelity/outage', { method: 'POST', body: JSON.stringify({ ms }) });
+  }
+  /** Clears the call, byte and rejection counts only (completions and everything else stay). */
+  resetStats(): Promise<unknown> {
+    return this.call('/_fidelity/stats/reset', { method: 'POST' });
+  }
+  /** `count` bulk ENIs in the subnet, at its lowest free addresses (see fidelity-interfaces.ts). */
+  bulk(subnetId: string, count: number): Promise<{ first: string; last: string }> {
+    return this.call('/_fidelity/bulk', { method: 'POST', body: JSON.stringify({ subnetId, count }) });
+  }
+  /** Removes the bulk ENIs holding these addresses. */
+  freeBulk(subnetId: string, addresses: readonly string[]): Promise<unknown> {
+    return this.call('/_fidelity/bulk/free', { method: 'POST', body: JSON.stringify({ subnetId, addresses }) });
   }
 }
 

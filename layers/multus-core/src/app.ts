@@ -7,6 +7,7 @@ import { withCallDeadline } from './budget';
 import type { AwsClients } from './clients';
 import { SdkEc2 } from './ec2/sdk';
 import { DEFAULT_MAX_ADDRESS_RACES } from './eni/ensure';
+import { SubnetMaps } from './eni/maps';
 import { DEFAULT_RELEASE_OPTIONS, type ReleaseOptions } from './eni/release';
 import { asError, isSettingsProblem, SettingsError } from './errors';
 import { SdkLifecycle, type LifecyclePort } from './lifecycle/complete';
@@ -68,6 +69,8 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
   const lifecycle = options.lifecycle ?? sdkLifecycle;
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
   const metrics = options.metrics ?? createFunctionMetrics({ role: 'lifecycle', log: logger, env });
+  // The container's maps of its lowest-free subnets, kept as long as the settings.
+  const maps = new SubnetMaps(cacheMaxAgeMs);
 
   // Read once per container; a bad value is reported by the work that needs it, naming the variable.
   const environment = readEnvironment(env);
@@ -88,6 +91,7 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
       deadline: end === undefined ? undefined : end - WORK_MARGIN_MS,
       answerDeadline: end === undefined ? undefined : end - ANSWER_MARGIN_MS,
       maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
+      maps,
       annotate: (keys: Record<string, string>) => logger.appendKeys(keys),
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
       metrics,
@@ -241,6 +245,7 @@ export function createLifecycleApp(options: LifecycleAppOptions): LifecycleApp {
     reconcile,
     clearCaches() {
       ec2.clearCaches();
+      maps.clear();
       settings.clearCache();
       sdkLifecycle.clearCaches();
     },

@@ -16,6 +16,7 @@ export * from './logger';
 export * from './app';
 export * from './eni/plan';
 export * from './eni/ensure';
+export * from './eni/maps';
 export * from './eni/release';
 export * from './lifecycle/event';
 export * from './lifecycle/complete';

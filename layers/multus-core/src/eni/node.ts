@@ -4,7 +4,8 @@
  * transition and by reconcile; dry-run plans without changing anything, prune removes ENIs of ours
  * that the settings no longer call for.
  */
-import type { InstanceView, InterfaceView } from '../ec2/port';
+import type { InstanceView, InterfaceView, SubnetView } from '../ec2/port';
+import { parseCidr, type AddressSet } from '../ipv4';
 import { assertNodeSettings, securityGroupProblems } from '../settings/check';
 import { asError, awsErrorCode, isSettingsProblem, NodeConfigurationError } from '../errors';
 import type { InterfaceResult } from '../lifecycle/result';
@@ -62,6 +63,39 @@ export interface NodeReport {
 }
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+/** What a node's launch reads of its lowest-free subnets before it plans. */
+interface SubnetsRead {
+  /** The node's own ENIs (in those subnets when read whole; anywhere when found by tag). */
+  readonly known: InterfaceView[];
+  /** Per subnet, the addresses held: this launch's copies. */
+  readonly held: ReadonlyMap<string, AddressSet>;
+  /** `whole`: every ENI of the subnets read (no map younger than the cache age); `map`: the container's maps. */
+  readonly read: 'whole' | 'map';
+}
+
+/**
+ * Lowest-free mode's first read. With a map of every subnet younger than the cache age (a warm
+ * container): the maps, and the node's own ENIs by tag (one small call, as in EC2-picks mode).
+ * Otherwise every ENI of the subnets, one DescribeNetworkInterfaces for all of them, page by page
+ * into bit sets, keeping whole only the node's own ENIs; the maps are kept for the next launches.
+ */
+async function readSubnets(deps: NodeDeps, instanceId: string, subnetIds: readonly string[], subnets: ReadonlyMap<string, SubnetView>): Promise<SubnetsRead> {
+  const ids = [...new Set(subnetIds)];
+  const maps = ids.map((id) => deps.maps?.get(id));
+  if (maps.every((m) => m !== undefined)) {
+    const known = await deps.ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
+    return { known, held: new Map(ids.map((id, i) => [id, maps[i] as AddressSet])), read: 'map' };
+  }
+  const blocks = ids.map((subnetId) => {
+    const subnet = subnets.get(subnetId);
+    if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
+    return { subnetId, block: parseCidr(subnet.cidrBlock) };
+  });
+  const scan = await deps.ec2.scanSubnets({ subnets: blocks, ownerTag: TAG_INSTANCE_ID, keep: instanceId });
+  for (const [subnetId, held] of scan.held) deps.maps?.put(subnetId, held);
+  return { known: scan.kept, held: scan.held, read: 'whole' };
+}
 /**
  * Codes CreateNetworkInterface answers a bad security group with: missing or malformed ids, and
  * the generic ones (a group of another VPC is an InvalidParameter). The groups are then re-read
@@ -169,11 +203,8 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       instance = await describeSettled(deps, instanceId, (i) => !detachingAt(i));
       if (!instance || detachingAt(instance)) throw new NodeConfigurationError(`instance ${instanceId}: an ENI at a multus device index is still detaching`);
     }
-    const describeKnown = () =>
-      settings.useIpsFromStartOfSubnet
-        ? ec2.describeInterfacesInSubnets(subnetIds)
-        : ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
-    let known: InterfaceView[] = await describeKnown();
+    const read = settings.useIpsFromStartOfSubnet ? await readSubnets(deps, instanceId, subnetIds, subnets) : undefined;
+    let known: InterfaceView[] = read ? read.known : await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
     const unwanted = options.prune ? unwantedInterfaces(instance, subnetIds, known) : [];
     const removals = unwanted.map((e) => ({
       deviceIndex: e.attachment?.deviceIndex ?? -1,
@@ -188,7 +219,8 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       }
       log.info('pruned ENIs of ours that the settings no longer call for', { instanceId, networkInterfaceIds: unwanted.map((e) => e.networkInterfaceId) });
       instance = (await ec2.describeInstance(instanceId)) ?? instance;
-      known = await describeKnown();
+      // The pruned ENIs' addresses stay held in the maps (handed out again after the next whole read).
+      known = await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
     }
     const plans = options.dryRun && unwanted.length > 0
       ? planInterfaces({ ...instance, interfaces: instance.interfaces.filter((a) => !unwanted.some((u) => u.networkInterfaceId === a.networkInterfaceId)) }, subnetIds, known, settings.sourceDestCheck)
@@ -204,11 +236,16 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       });
     }
     const ready = instance;
-    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings }).catch(async (err: unknown) => {
+    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings, held: read?.held }).catch(async (err: unknown) => {
       if (err instanceof EnsureError) failedEnsure = err;
       throw await explainFailure(deps, err, ready, settings);
     });
-    log.info('multus interfaces in place', { instanceId, interfaces: ensured.interfaces, racesLost: ensured.racesLost });
+    log.info('multus interfaces in place', {
+      instanceId,
+      interfaces: ensured.interfaces,
+      racesLost: ensured.racesLost,
+      ...(read ? { subnetsRead: read.read, addressWindows: ensured.windows, wholeRereads: ensured.wholeRereads } : {}),
+    });
     count(METRICS.interfacesCreated, ensured.interfaces.filter((i) => i.action === 'created').length);
     count(METRICS.interfacesAdopted, ensured.interfaces.filter((i) => i.action === 'adopted').length);
     count(METRICS.addressRacesLost, ensured.racesLost);
