@@ -27,5 +27,7 @@ module.exports = {
       globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
       setupFiles: ['<rootDir>/tests/support/quiet.ts', '<rootDir>/tests/support/test-env.ts'],
     },
+    // The node agent, run for real as root in network namespaces (no emulator).
+    { ...shared, displayName: 'node-agent', testMatch: ['<rootDir>/tests/node-agent/**/*.test.ts'] },
   ],
 };

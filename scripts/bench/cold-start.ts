@@ -250,7 +250,8 @@ export async function runColdStart(emulator: Emulator, progress: (line: string) 
       for (const v of launchVariants) {
         const event = JSON.stringify(launchEvent(nodes[n++]));
         const { stdout } = await run(process.execPath, ['-e', LAUNCH_SCRIPT], { env: envFor(v, { BENCH_EVENT: event }) });
-        const out = JSON.parse(stdout) as { invokeMs: number; outcome: string; maxRssKb: number };
+        // The handler's metrics (EMF, one document per line) come first on stdout, as in Lambda; the result is the last line.
+        const out = JSON.parse(stdout.trim().split('\n').pop() ?? '') as { invokeMs: number; outcome: string; maxRssKb: number };
         const s = rss.get(v.name)!;
         s.rss.push(out.maxRssKb / 1024);
         s.invoke.push(out.invokeMs);

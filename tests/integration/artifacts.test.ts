@@ -18,6 +18,7 @@ import { run } from '../support/run';
 import { createOrphan, createVpc, eventFor, launchNode, multusInterfaces, ourInterfaces, putSettings, worldClients } from '../support/world';
 import { createNodegroup, customResourceEvent, hooksOn, startResponseServer } from '../support/nodegroup-world';
 import { loadTemplate } from '../../scripts/lib/template';
+import { emfSamples, parseEmfLines } from '../../scripts/lib/emf';
 
 /** A fresh machine's shell after `npm ci`: no node_modules/.bin on PATH (npm test puts one there), no npm run-script variables. */
 const shell = userShellEnv(process.env, true);
@@ -90,7 +91,9 @@ async function runBuilt(id: string, event: unknown, env: Record<string, string> 
   expect(child.status).toBe(0);
   const { result, resolved } = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}');
   expect(resolved).toBe(join(output.layers.MultusCoreLayer, 'nodejs', 'node_modules', 'multus-core', 'index.js'));
-  return result;
+  // The metrics, as Lambda gets them: EMF on stdout (the function's log), none on stderr.
+  expect(parseEmfLines(child.stderr)).toEqual([]);
+  return { result, emf: emfSamples(parseEmfLines(child.stdout)) };
 }
 
 test('the layer lands at nodejs/node_modules/multus-core with a package.json, and its hooks entry beside', () => {
@@ -126,9 +129,17 @@ test('the built handler, loaded with the built layer, attaches multus ENIs on a 
   await putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
   const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
 
-  const result = await runBuilt('LifecycleFunction', eventFor('launch.json', instanceId));
+  const { result, emf } = await runBuilt('LifecycleFunction', eventFor('launch.json', instanceId), { AWS_LAMBDA_FUNCTION_NAME: 'stack-LifecycleFunction-1', AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' });
 
   expect(result).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', instanceId });
+  const fn = { service: 'eks-multus-eni', function: 'stack-LifecycleFunction-1' };
+  expect(emf.map((m) => [m.namespace, m.name, m.dimensions, m.values])).toEqual(
+    expect.arrayContaining([
+      ['EksMultusEni', 'ColdStart', fn, [1]],
+      ['EksMultusEni', 'Launches', { ...fn, outcome: 'attached' }, [1]],
+      ['EksMultusEni', 'InterfacesCreated', fn, [2]],
+    ]),
+  );
   expect(result.interfaces.map((i: { privateIpAddress: string }) => i.privateIpAddress)).toEqual(['10.0.1.4', '10.0.2.4']);
   expect((await multusInterfaces(clients, instanceId)).map((e) => e.NetworkInterfaceId)).toEqual(
     result.interfaces.map((i: { networkInterfaceId: string }) => i.networkInterfaceId),
@@ -144,12 +155,19 @@ test('the built hook installer, loaded with the built layer, puts the hooks, fix
   const server = await startResponseServer();
   try {
     // The ResponseURL server lives in this process too.
-    const result = await runBuilt('HookInstallerFunction', customResourceEvent('hook-installer-create.json', server.url(), world));
+    const { result, emf } = await runBuilt('HookInstallerFunction', customResourceEvent('hook-installer-create.json', server.url(), world));
 
     expect(result).toMatchObject({ Status: 'SUCCESS', Data: { AutoScalingGroupNames: world.autoScalingGroupName, NodesAttached: '1' } });
     expect(server.responses.map((r) => r.body)).toEqual([result]);
     expect((await hooksOn(world.autoScalingGroupName)).map((h) => h.LifecycleHookName)).toEqual(['eks-multus-eni-launch', 'eks-multus-eni-terminate']);
     expect(await multusInterfaces(clients, world.instanceIds[0])).toHaveLength(2);
+    // The running node's ENIs and the answer, counted by the hook installer.
+    expect(emf.map((m) => [m.name, m.dimensions, m.values])).toEqual(
+      expect.arrayContaining([
+        ['InterfacesCreated', { service: 'eks-multus-eni', function: 'hook-installer' }, [2]],
+        ['CustomResourceResponses', { service: 'eks-multus-eni', function: 'hook-installer', requestType: 'Create', status: 'SUCCESS' }, [1]],
+      ]),
+    );
   } finally {
     await server.close();
   }
@@ -165,8 +183,13 @@ test('the built sweeper, loaded with the built layer, deletes an orphan of ours 
   const orphan = await createOrphan(clients, layout.azs[0].multusSubnets[0], gone, 1);
 
   const scheduled = JSON.parse(readFileSync(join(ROOT, 'events', 'scheduled.json'), 'utf8'));
-  const result = await runBuilt('SweeperFunction', scheduled, { SWEEP_GRACE_MINUTES: '30', SWEEP_DRY_RUN: 'false' });
+  const { result, emf } = await runBuilt('SweeperFunction', scheduled, { SWEEP_GRACE_MINUTES: '30', SWEEP_DRY_RUN: 'false' });
 
   expect(result).toMatchObject({ deleted: 1, failed: 0 });
+  expect(emf.map((m) => [m.name, m.values])).toEqual([
+    ['SweepCandidates', [1]],
+    ['SweepDeletions', [1]],
+    ['SweepFailures', [0]],
+  ]);
   expect((await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId)).not.toContain(orphan);
 });

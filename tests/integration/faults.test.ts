@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createClients, createLifecycleApp } from 'multus-core';
+import { createClients, createLifecycleApp, DEFAULT_MAX_ATTEMPTS } from 'multus-core';
 import { handler } from '../../functions/lifecycle/handler';
 import { cleanEmulatorEachTest, control } from '../support/context';
 import {
@@ -56,7 +56,8 @@ test('a throttling storm longer than the retries: the node fails cleanly, ABANDO
   layout = await createVpc(clients, ['us-east-1a'], 3);
   await putSettings(clients, layout);
   const node = await launchNode(clients, layout.azs[0].nodeSubnet);
-  await control().inject({ service: 'ec2', action: 'AttachNetworkInterface', code: 'RequestLimitExceeded', status: 503, count: 5, skip: 1 });
+  // One more throttled answer than the SDK's attempts (DEFAULT_MAX_ATTEMPTS).
+  await control().inject({ service: 'ec2', action: 'AttachNetworkInterface', code: 'RequestLimitExceeded', status: 503, count: DEFAULT_MAX_ATTEMPTS, skip: 1 });
 
   const result = await handler(eventFor('launch.json', node));
 

@@ -88,7 +88,7 @@ describe('Create', () => {
     });
     // An existing node group: its nodes ran before the hooks, and the reason says what to do about them.
     expect(body.Reason).toContain('2 opted-in node(s) were running before the hooks: their multus ENIs were attached after boot');
-    expect(body.Reason).toContain('replace the others');
+    expect(body.Reason).toContain('kubelet registered without the eks-multus-eni/ready=true label): replace them once');
     expect(body.Data.ScalingConfig).toBeUndefined();
     expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(4096);
 
@@ -407,7 +407,8 @@ describe('answering CloudFormation whatever happens', () => {
     const body = await send(customResourceEvent('hook-installer-create.json', server.url(), world));
 
     expect(body.Status).toBe('FAILED');
-    expect(body.Reason).toMatch(/^AccessDenied: not authorized to perform autoscaling:PutLifecycleHook \(while putting the lifecycle hooks\)/);
+    // The reason names the code and the operation that failed.
+    expect(body.Reason).toMatch(/^AccessDenied: PutLifecycleHook failed: not authorized to perform autoscaling:PutLifecycleHook \(while putting the lifecycle hooks\)/);
   });
 
   test('the response PUT is retried on a 5xx answer', async () => {

@@ -1,9 +1,13 @@
 /**
  * `npm run invoke` as a user runs it: a separate process on an events/ fixture with --env-vars,
  * against the emulator through the standard AWS SDK environment. stdout holds only the result
- * JSON line; logs go to stderr; exit 0 when the handler returns, non-zero when it throws.
+ * JSON line; logs and the metrics (EMF, which Powertools writes to stdout) go to stderr; exit 0
+ * when the handler returns, non-zero when it throws.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { emfSamples, parseEmfLines } from '../../scripts/lib/emf';
 import { resetEmulator } from '../support/context';
 import { run } from '../support/run';
 import { createVpc, launchNode, multusInterfaces, worldClients } from '../support/world';
@@ -26,8 +30,6 @@ test('a launch event with --env-vars env.json: one JSON line on stdout, logs on 
     new PutParameterCommand({ Name: '/eks-multus-eni/eks-multus-eni/subnets/us-east-1a', Value: layout.azs[0].multusSubnets.join(','), Type: 'StringList' }),
   );
   const instanceId = await launchNode(clients, layout.azs[0].nodeSubnet);
-  const { writeFileSync, readFileSync, mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const event = JSON.parse(readFileSync(join(ROOT, 'events', 'launch.json'), 'utf8'));
   event.detail.EC2InstanceId = instanceId;
   const eventPath = join(mkdtempSync(join(tmpdir(), 'invoke-')), 'event.json');
@@ -41,13 +43,24 @@ test('a launch event with --env-vars env.json: one JSON line on stdout, logs on 
   const result = JSON.parse(lines[0]);
   expect(result).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', instanceId });
   expect(out.stderr).toContain('"message":"multus interfaces in place"');
+  // The metrics went to stderr with the logs, named after the function as sam local invoke names it.
+  expect(parseEmfLines(out.stdout)).toEqual([]);
+  const launches = emfSamples(parseEmfLines(out.stderr)).filter((m) => m.name === 'Launches');
+  expect(launches.map((m) => [m.dimensions, m.values])).toContainEqual([
+    { service: 'eks-multus-eni', function: 'LifecycleFunction', outcome: 'attached' },
+    [1],
+  ]);
   expect((await multusInterfaces(clients, instanceId)).map((e) => e.NetworkInterfaceId)).toEqual(result.interfaces.map((i: { networkInterfaceId: string }) => i.networkInterfaceId));
 });
 
-test('a test notification: ignored, exit 0', async () => {
-  const out = await invoke(['events/test-notification.json', '--env-vars', 'env.json']);
+test('an event of another hook than the template\'s: ignored (LAUNCH_HOOK_NAME comes from the template, as SAM sets it), exit 0', async () => {
+  const event = JSON.parse(readFileSync(join(ROOT, 'events', 'launch.json'), 'utf8'));
+  event.detail.LifecycleHookName = 'someone-elses-hook';
+  const eventPath = join(mkdtempSync(join(tmpdir(), 'invoke-')), 'event.json');
+  writeFileSync(eventPath, JSON.stringify(event));
+  const out = await invoke([eventPath, '--env-vars', 'env.json']);
   expect(out.status).toBe(0);
-  expect(JSON.parse(out.stdout)).toMatchObject({ outcome: 'ignored', lifecycleResult: null });
+  expect(JSON.parse(out.stdout)).toMatchObject({ outcome: 'ignored', lifecycleResult: null, reason: expect.stringContaining('someone-elses-hook is not one of ours (eks-multus-eni-launch, eks-multus-eni-terminate)') });
 });
 
 test('the malformed event: the handler throws, exit non-zero, nothing on stdout', async () => {
@@ -55,4 +68,5 @@ test('the malformed event: the handler throws, exit non-zero, nothing on stdout'
   expect(out.status).not.toBe(0);
   expect(out.stdout).toBe('');
   expect(out.stderr).toContain('detail.EC2InstanceId is missing');
+  expect(parseEmfLines(out.stderr)).toEqual([]); // nothing was done, nothing counted
 });

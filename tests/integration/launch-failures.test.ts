@@ -5,7 +5,7 @@
  * is leaked and the node is not left waiting on its hook.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createClients, createLifecycleApp } from 'multus-core';
+import { createClients, createLifecycleApp, DEFAULT_MAX_ADDRESS_RACES, DEFAULT_MAX_ATTEMPTS } from 'multus-core';
 import { handler } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
 import {
@@ -152,6 +152,22 @@ describe('API failures roll back', () => {
     await expectNothingLeaked();
   });
 
+  test('lowest-free, every create refused InvalidIPAddress.InUse: the launch gives up after exactly the bound of lost races, rolls back, ABANDON', async () => {
+    await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'true' });
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+    // Refused by the proxy before moto sees them: no window can explain the refusals.
+    await control().inject({ service: 'ec2', action: 'CreateNetworkInterface', code: 'InvalidIPAddress.InUse', message: 'The specified address is already in use.', count: 10_000 });
+
+    const result = await handler(eventFor('launch.json', instanceId));
+
+    expect(DEFAULT_MAX_ADDRESS_RACES).toBe(128);
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(result.reason).toContain(`after ${DEFAULT_MAX_ADDRESS_RACES} addresses were taken by concurrent launches`);
+    expect((await control().stats()).calls['ec2:CreateNetworkInterface']).toBe(DEFAULT_MAX_ADDRESS_RACES);
+    expect(await completionsFor(instanceId)).toEqual([expect.objectContaining({ result: 'ABANDON' })]);
+    await expectNothingLeaked();
+  });
+
   test('throttling is retried by the SDK and the launch succeeds', async () => {
     await putSettings(clients, world.layout);
     const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
@@ -170,7 +186,8 @@ describe('API failures roll back', () => {
   test('CompleteLifecycleAction failing after the SDK retries: ENIs stay, the handler throws, the redelivery completes', async () => {
     await putSettings(clients, world.layout);
     const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
-    await control().inject({ service: 'autoscaling', action: 'CompleteLifecycleAction', code: 'ServiceUnavailable', status: 503, count: 5 });
+    // Every attempt of the SDK fails (no Lambda context here: no time to try again beyond them).
+    await control().inject({ service: 'autoscaling', action: 'CompleteLifecycleAction', code: 'ServiceUnavailable', status: 503, count: DEFAULT_MAX_ATTEMPTS });
     const event = eventFor('launch.json', instanceId);
 
     await expect(handler(event)).rejects.toMatchObject({ name: 'ServiceUnavailable' });

@@ -192,9 +192,17 @@ describe('settings changes without a redeploy', () => {
   });
 });
 
+/** The message Auto Scaling sends to a hook's notification target when the hook is put. */
+const TEST_NOTIFICATION = {
+  'detail-type': 'EC2 Instance-launch Lifecycle Action',
+  source: 'aws.autoscaling',
+  detail: { AccountId: '123456789012', AutoScalingGroupName: 'eks-multus-ng-1ac9f0a2', Event: 'autoscaling:TEST_NOTIFICATION', Service: 'AWS Auto Scaling' },
+};
+
 describe('events that are not ours or are malformed', () => {
   test('a test notification is ignored: no error, nothing done', async () => {
-    const result = await handler(eventFor('test-notification.json', 'i-0123456789abcdef0'));
+    // Auto Scaling sends it to a hook's SNS or SQS target, never through EventBridge: not in events/.
+    const result = await handler(TEST_NOTIFICATION);
     expect(result).toMatchObject({ outcome: 'ignored', lifecycleResult: null });
     expect(await control().completions()).toEqual([]);
   });

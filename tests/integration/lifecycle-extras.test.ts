@@ -120,7 +120,7 @@ describe('reconcile', () => {
     const { complete, partial, bare, untagged } = await mixedFleet();
     const before = (await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId).sort();
 
-    const result = await handler(reconcileEvent({ dryRun: true }));
+    const result = await handler(reconcileEvent({ all: true, dryRun: true }));
 
     expect(result.outcome).toBe('reconciled');
     const byNode = Object.fromEntries(result.reconcile!.nodes.map((n) => [n.instanceId, n]));
@@ -164,6 +164,25 @@ describe('reconcile', () => {
   });
 
   test('a malformed reconcile request names the field', async () => {
-    await expect(handler(reconcileEvent({ dryRun: 'yes' }))).rejects.toThrow('detail.dryRun must be true or false');
+    await expect(handler(reconcileEvent({ all: true, dryRun: 'yes' }))).rejects.toThrow('detail.dryRun must be true or false');
+  });
+
+  test.each([
+    [{ autoScalingGroup: 'g', prune: true }, 'detail.autoScalingGroup is not a reconcile field'],
+    [null, 'detail must be an object naming autoScalingGroupName, instanceIds or all: true (got null)'],
+    [{}, 'detail names no nodes'],
+    [{ prune: true }, 'detail names no nodes'],
+    [{ all: true, instanceIds: ['i-0123456789abcdef0'] }, 'detail names nodes twice (instanceIds and all)'],
+    [{ all: 'yes' }, 'detail.all must be true'],
+    [{ instanceIds: [] }, 'detail.instanceIds must be a non-empty list'],
+  ])('reconcile detail %j never widens to every node: an error naming it, nothing done', async (detail, message) => {
+    await putSettings(clients, world.layout);
+    const node = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+    const event = { source: 'eks-multus-eni', 'detail-type': 'Reconcile Multus Interfaces', detail };
+
+    await expect(handler(event)).rejects.toThrow(message);
+
+    expect(await multusInterfaces(clients, node)).toEqual([]);
+    expect(await ourInterfaces(clients)).toEqual([]);
   });
 });

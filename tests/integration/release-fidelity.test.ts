@@ -33,8 +33,10 @@ test('release deletes only once the ENI is available: while EC2 still shows it d
   expect(await ourInterfaces(clients)).toEqual([]);
   const stats = await control().stats();
   expect(stats.answeredDetaching).toBe(4); // each ENI was seen detaching twice, then available
+  // No delete was sent while an ENI still showed detaching (the proxy would have refused it). The
+  // proxy's call counts are not asserted: they are proxy-wide, and in a full run a call of another
+  // file may land late (seen once: a third DeleteNetworkInterface).
   expect(stats.rejectedDeletes).toBe(0);
-  expect(stats.calls['ec2:DeleteNetworkInterface']).toBe(2);
 });
 
 test('an ENI tagged for the terminating node but attached to another node is neither detached nor deleted', async () => {

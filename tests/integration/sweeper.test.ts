@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { createClients, createSweeperApp, TAG_ORPHAN_SINCE, type CustomResourceResponse, type SweepSummary } from 'multus-core';
 import { handler } from '../../functions/sweeper/handler';
+import { emfSamples, isEmfDocument } from '../../scripts/lib/emf';
 import { resetEmulator } from '../support/context';
 import { startResponseServer, type ResponseServer } from '../support/nodegroup-world';
 import { createOrphan, createVpc, EVENTS_DIR, launchNode, ourInterfaces, worldClients, type VpcLayout } from '../support/world';
@@ -121,7 +122,16 @@ test('dry-run deletes nothing and reports what it would do; one log line per ENI
   expect(await existing()).toEqual(before);
   expect(summary).toMatchObject({ dryRun: true, graceMinutes: 60, examined: 2, deleted: 0, decisions: { delete: 1, keep: 1 } });
   expect(decisionOf(summary, past)).toMatchObject({ decision: 'delete', result: 'dry-run' });
-  const logged = lines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l));
+  const written = lines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l));
+  // The log lines, and after them the sweep's metrics (EMF, on stdout as in Lambda).
+  const logged = written.filter((l) => !isEmfDocument(l));
+  const emf = written.filter(isEmfDocument);
+  expect(written.slice(-emf.length)).toEqual(emf);
+  expect(emfSamples(emf).map((s) => [s.name, s.values])).toEqual([
+    ['SweepCandidates', [1]],
+    ['SweepDeletions', [0]],
+    ['SweepFailures', [0]],
+  ]);
   const perEni = logged.filter((l) => l.networkInterfaceId);
   expect(perEni.map((l) => l.networkInterfaceId).sort()).toEqual([attached, past].sort());
   expect(perEni.find((l) => l.networkInterfaceId === past)).toMatchObject({

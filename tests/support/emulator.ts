@@ -17,9 +17,13 @@ export interface Emulator {
 
 export const REGION = 'us-east-1';
 
-export async function startEmulator(): Promise<Emulator> {
+/** Starts moto on a free port and the proxy on `port` (0: a free one). */
+export async function startEmulator(port = 0): Promise<Emulator> {
   const moto = await startMoto();
-  const proxy = await startFidelityProxy(moto.endpoint);
+  const proxy = await startFidelityProxy(moto.endpoint, port).catch(async (err: unknown) => {
+    await moto.stop();
+    throw err;
+  });
   const control = new FidelityControl(proxy.endpoint);
   return {
     endpoint: proxy.endpoint,

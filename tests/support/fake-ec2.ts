@@ -17,10 +17,12 @@ import type {
   InterfaceView,
   PrefixRequest,
   SecurityGroupView,
+  SubnetScan,
+  SubnetScanRequest,
   SubnetView,
   TaggedInstance,
 } from 'multus-core';
-import { parseCidr } from 'multus-core';
+import { AddressSet, parseCidr, parseIpv4 } from 'multus-core';
 import { cidrRange, ipToNumber, numberToIp } from './fidelity-prefixes';
 
 /** An instance the fake knows: its attached ENIs are those of `interfaces` attached to it. */
@@ -116,8 +118,23 @@ export class FakeEc2 implements Ec2Port {
   async describeInterfacesByTag(tagKey: string, tagValue: string): Promise<InterfaceView[]> {
     return this.interfaces.filter((e) => e.tags[tagKey] === tagValue);
   }
-  async describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]> {
-    return this.interfaces.filter((e) => e.subnetId === subnetId && e.privateIpAddresses.includes(address));
+  async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
+    const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
+    const owners = new Map<string, Set<string>>();
+    const kept: InterfaceView[] = [];
+    for (const eni of this.interfaces) {
+      const set = held.get(eni.subnetId);
+      if (!set) continue;
+      for (const a of eni.privateIpAddresses) set.add(parseIpv4(a));
+      for (const p of eni.ipv4Prefixes) set.addRange(parseCidr(p));
+      const owner = request.ownerTag === undefined ? undefined : eni.tags[request.ownerTag];
+      if (owner !== undefined && owner === request.keep) kept.push(eni);
+      if (owner !== undefined && request.watch?.has(owner)) owners.set(eni.subnetId, (owners.get(eni.subnetId) ?? new Set()).add(owner));
+    }
+    return { held, kept, owners, pages: 1, bytes: 0 };
+  }
+  async describeInterfacesWithAddresses(subnetId: string, addresses: readonly string[]): Promise<InterfaceView[]> {
+    return this.interfaces.filter((e) => e.subnetId === subnetId && e.privateIpAddresses.some((a) => addresses.includes(a)));
   }
   async describeInterface(id: string): Promise<InterfaceView | undefined> {
     const left = this.detaching.get(id);
@@ -163,7 +180,13 @@ export class FakeEc2 implements Ec2Port {
   async describeTaggedInstances(tagKey: string, states: readonly string[]): Promise<TaggedInstance[]> {
     return (this.data.instances ?? [])
       .filter((i) => tagKey in (i.tags ?? {}) && states.includes(i.state ?? 'running'))
-      .map((i) => ({ instanceId: i.instanceId, availabilityZone: i.availabilityZone, state: i.state ?? 'running', launchTime: i.launchTime }));
+      .map((i) => ({
+        instanceId: i.instanceId,
+        availabilityZone: i.availabilityZone,
+        state: i.state ?? 'running',
+        launchTime: i.launchTime,
+        subnetIds: this.interfaces.filter((e) => e.attachment?.instanceId === i.instanceId && e.attachment.deviceIndex >= 1).map((e) => e.subnetId),
+      }));
   }
 
   /** Addresses and prefixes held in the subnet, and its CIDR, as ranges. */

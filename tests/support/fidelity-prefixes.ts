@@ -17,7 +17,10 @@
  * The free-block search here is a plain scan, independent of the allocator under test.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ProxyTools } from './fidelity-hooks';
+import type { ProxyTools, Relayed } from './fidelity-hooks';
+
+/** An EC2 error answer: code and message. */
+export type Refusal = readonly [code: string, message: string];
 
 const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const BLOCK = 16;
@@ -56,7 +59,11 @@ export class PrefixFidelity {
   /** ENI id to its subnet and delegated prefixes. */
   private readonly byEni = new Map<string, { subnetId: string; prefixes: string[] }>();
 
-  constructor(private readonly tools: ProxyTools) {}
+  constructor(
+    private readonly tools: ProxyTools,
+    /** Addresses held in a subnet by ENIs moto does not know (the proxy's bulk ENIs), as ranges. */
+    private readonly heldElsewhere: (subnetId: string) => Range[] = () => [],
+  ) {}
 
   reset(): void {
     this.byEni.clear();
@@ -89,6 +96,7 @@ export class PrefixFidelity {
         { first: cidr.last, last: cidr.last },
         ...explicit,
         ...addresses.map((a) => ({ first: a, last: a })),
+        ...this.heldElsewhere(subnetId),
         ...this.prefixesIn(subnetId),
       ],
       prefixReserved,
@@ -119,13 +127,13 @@ export class PrefixFidelity {
   }
 
   /** CreateNetworkInterface: checks, picks, forwards (without the prefix parameters moto ignores) and records. */
-  async create(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
+  async create(req: IncomingMessage, params: URLSearchParams): Promise<Relayed | Refusal> {
     const count = Number(params.get('Ipv4PrefixCount') ?? 0);
     const specific = [...params.keys()].filter((k) => /^Ipv4Prefix\.\d+\.Ipv4Prefix$/.test(k)).map((k) => params.get(k) ?? '');
     const subnetId = params.get('SubnetId') ?? '';
     const inSubnet = this.prefixesIn(subnetId).length > 0;
     if ((count > 0 || specific.length > 0) && params.get('PrivateIpAddress')) {
-      return this.tools.error(res, 400, 'InvalidParameterCombination', 'IPv4 prefixes cannot be combined with a specific private IP address');
+      return ['InvalidParameterCombination', 'IPv4 prefixes cannot be combined with a specific private IP address'];
     }
     let prefixes: string[] = [];
     const forwarded = new URLSearchParams(params);
@@ -135,11 +143,11 @@ export class PrefixFidelity {
       if (facts) {
         if (specific.length > 0) {
           const problem = this.refusal(facts, specific);
-          if (problem) return this.tools.error(res, 400, 'InvalidParameterValue', problem);
+          if (problem) return ['InvalidParameterValue', problem];
           prefixes = specific;
         } else if (count > 0) {
           const picked = this.pick(facts, count);
-          if (!picked) return this.tools.error(res, 400, 'InsufficientCidrBlocks', `There are not enough free cidr blocks in the specified subnet to satisfy the request.`);
+          if (!picked) return ['InsufficientCidrBlocks', 'There are not enough free cidr blocks in the specified subnet to satisfy the request.'];
           prefixes = picked;
         }
         if (!params.get('PrivateIpAddress')) {
@@ -149,12 +157,12 @@ export class PrefixFidelity {
       }
     }
     const out = await this.tools.forward(req, Buffer.from(forwarded.toString()));
-    if (out.status !== 200 || prefixes.length === 0) return this.tools.relay(res, out);
+    if (out.status !== 200 || prefixes.length === 0) return out;
     const text = out.body.toString('utf8');
     const id = /<networkInterfaceId>([^<]+)<\/networkInterfaceId>/.exec(text)?.[1];
     if (id) this.byEni.set(id, { subnetId, prefixes });
     const body = text.replace(/(<networkInterfaceId>[^<]+<\/networkInterfaceId>)/, `$1${this.prefixSet(prefixes)}`);
-    return this.tools.relay(res, { ...out, body: Buffer.from(body, 'utf8') });
+    return { ...out, body: Buffer.from(body, 'utf8') };
   }
 
   /** Why EC2 would refuse these prefixes in the subnet, or undefined. */

@@ -4,7 +4,8 @@
  *   - CompleteLifecycleAction / RecordLifecycleActionHeartbeat (moto lacks them): recorded; a second
  *     completion of the same action gets ValidationError "No active Lifecycle Action found";
  *     DescribeAutoScalingInstances reports Pending:Wait until the action is completed;
- *   - CreateNetworkInterface with a PrivateIpAddress already in use: InvalidIPAddress.InUse; with a
+ *   - CreateNetworkInterface with a ClientToken seen before: the first create's answer again, nothing
+ *     new (EC2's idempotency: a retry after a lost answer converges); with a PrivateIpAddress already in use: InvalidIPAddress.InUse; with a
  *     security group that does not exist: InvalidGroup.NotFound; with one of another VPC than the
  *     subnet's: InvalidParameter "... belong to different networks" (moto accepts both);
  *   - AttachNetworkInterface at an occupied device index: InvalidParameterValue, and an ENI that is
@@ -13,21 +14,25 @@
  *     rejected, NotificationMetadata kept and described).
  *   - IPv4 prefix delegation (moto ignores it): see fidelity-prefixes.ts (prefixes kept, described,
  *     overlaps and taken addresses refused, InsufficientCidrBlocks);
+ *   - DescribeNetworkInterfaces: see fidelity-interfaces.ts (pages of MaxResults with NextToken,
+ *     address filters matching secondary addresses too, bulk ENIs for subnets with thousands);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
  *     node group's Auto Scaling group, the update InProgress, then Successful).
  *   - DetachNetworkInterface, when a test asks (`keepDetaching`): see fidelity-detach.ts (the ENI stays
  *     `detaching` for a few describes, and DeleteNetworkInterface meanwhile is InvalidNetworkInterface.InUse).
- * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first.
+ * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
+ * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
  * Faults can be injected per operation (throttling, 5xx, any code) to exercise SDK retries and
  * rollback at the HTTP level, where the SDK's middleware really runs.
  * Everything else is forwarded to moto unchanged.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
+import { InterfaceListing, type InterfaceReads } from './fidelity-interfaces';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
 
 export interface Completion {
@@ -64,6 +69,10 @@ export interface Fault {
   readonly skip?: number;
   /** Instead of failing, hold the call this long, then forward it (a slow API). */
   readonly delayMs?: number;
+  /** Never answer (an endpoint that accepts the connection and stalls); the client must give up. */
+  readonly stall?: boolean;
+  /** Carry the call out (forward it to moto), then drop the answer: the client sees the connection close. */
+  readonly dropAnswer?: boolean;
 }
 
 export interface ProxyStats {
@@ -71,6 +80,10 @@ export interface ProxyStats {
   readonly calls: Record<string, number>;
   /** Every `service:Action`, in the order received. */
   readonly sequence: string[];
+  /** Bytes of the answers per `service:Action`. */
+  readonly bytes: Record<string, number>;
+  /** DescribeNetworkInterfaces by kind: whole subnets (`subnet-id` only) and their pages, address windows, others. */
+  readonly interfaceReads: InterfaceReads;
   readonly rejectedCreates: number;
   readonly rejectedAttaches: number;
   readonly injectedFaults: number;
@@ -86,6 +99,11 @@ interface ProxyState {
   faults: (Fault & { remaining: number; toSkip: number })[];
   calls: Record<string, number>;
   sequence: string[];
+  bytes: Record<string, number>;
+  /** Until this epoch ms every call is refused at the connection (an outage of the endpoint). */
+  outageUntil: number;
+  /** CreateNetworkInterface answers by ClientToken. */
+  createsByToken: Map<string, { status: number; headers: Record<string, string>; body: Buffer }>;
   rejectedCreates: number;
   rejectedAttaches: number;
   injectedFaults: number;
@@ -99,7 +117,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], bytes: {}, outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -168,14 +186,23 @@ class Mutex {
   }
 }
 
-export async function startFidelityProxy(motoEndpoint: string): Promise<FidelityProxy> {
+/** An admin request carries no credentials: moto needs a signature's scope to route a call of our own to EC2. */
+function asEc2Caller(req: IncomingMessage): IncomingMessage {
+  const headers = { ...req.headers, authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0' };
+  return { ...req, headers } as IncomingMessage;
+}
+
+export async function startFidelityProxy(motoEndpoint: string, port = 0): Promise<FidelityProxy> {
   let state = freshState();
   const mutex = new Mutex();
   // Lifecycle hooks where moto differs (PutLifecycleHook checks, NotificationMetadata): tests/support/fidelity-hooks.ts.
   const hooks = new LifecycleHookFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'autoscaling', status, code, message) });
   const eks = new EksUpdateFidelity({ forward, query, relay, error: (res, status, code, message) => sendEksError(res, status, code, message) });
-  const prefixes = new PrefixFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'ec2', status, code, message) });
-  const detaching = new DetachFidelity({ forward, query, relay, error: (res, status, code, message) => sendError(res, 'ec2', status, code, message) });
+  const ec2Tools = { forward, query, relay, error: (res: ServerResponse, status: number, code: string, message: string) => sendError(res, 'ec2', status, code, message) };
+  const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
+  const detaching = new DetachFidelity(ec2Tools);
+  // moto's items as EC2 would show them: with the prefixes the proxy keeps, and still detaching when a test asks.
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(prefixes.describe(xml)));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -240,6 +267,25 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       eks.reset();
       prefixes.reset();
       detaching.reset();
+      listing.reset();
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/stats/reset' && req.method === 'POST') {
+      state.calls = {};
+      state.sequence = [];
+      state.bytes = {};
+      state.rejectedCreates = 0;
+      state.rejectedAttaches = 0;
+      listing.resetReads();
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/bulk' && req.method === 'POST') {
+      const { subnetId, count } = JSON.parse(body.toString()) as { subnetId: string; count: number };
+      return json(200, await listing.addBulk(asEc2Caller(req), subnetId, count));
+    }
+    if (path === '/_fidelity/bulk/free' && req.method === 'POST') {
+      const { subnetId, addresses } = JSON.parse(body.toString()) as { subnetId: string; addresses: string[] };
+      listing.freeBulk(subnetId, addresses);
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/detaching' && req.method === 'POST') {
@@ -252,6 +298,8 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       const stats: ProxyStats = {
         calls: state.calls,
         sequence: state.sequence,
+        bytes: state.bytes,
+        interfaceReads: listing.reads,
         rejectedCreates: state.rejectedCreates,
         rejectedAttaches: state.rejectedAttaches,
         injectedFaults: state.injectedFaults,
@@ -259,6 +307,11 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
         rejectedDeletes: detaching.rejectedDeletes,
       };
       return json(200, stats);
+    }
+    if (path === '/_fidelity/outage' && req.method === 'POST') {
+      const { ms } = JSON.parse(body.toString()) as { ms: number };
+      state.outageUntil = Date.now() + ms;
+      return json(200, { ok: true, until: state.outageUntil });
     }
     if (path === '/_fidelity/faults' && req.method === 'POST') {
       const fault = JSON.parse(body.toString()) as Fault;
@@ -299,11 +352,18 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
       return sendXml(res, 200, `<CompleteLifecycleActionResponse xmlns="${ASG_NS}"><CompleteLifecycleActionResult/>${requestId}</CompleteLifecycleActionResponse>`);
     }
     if (action === 'DescribeAutoScalingInstances') {
+      // The instances a lifecycle action was seen for (they launched through a hook, whatever moto
+      // knows of their group): Pending:Wait until the action is completed. The others as moto
+      // knows them: members of its groups, or absent (an instance outside any group).
       const ids = members(params, 'InstanceIds.member');
-      const items = ids.map((id) => {
+      const moto = (await forward(req, body)).body.toString('utf8');
+      const items = ids.flatMap((id) => {
+        const seen = [...state.completions, ...state.heartbeats].some((c) => c.instanceId === id);
+        if (!seen) return [...moto.matchAll(/<member>([\s\S]*?)<\/member>/g)].filter((m) => m[1].includes(`<InstanceId>${id}</InstanceId>`)).map((m) => m[0]);
         const last = [...state.completions].reverse().find((c) => c.instanceId === id && c.accepted);
+        const group = [...state.completions].reverse().find((c) => c.instanceId === id)?.autoScalingGroupName ?? 'unknown';
         const lifecycleState = !last ? 'Pending:Wait' : last.result === 'ABANDON' ? 'Terminating' : 'InService';
-        return `<member><InstanceId>${id}</InstanceId><AutoScalingGroupName>${escapeXml(last?.autoScalingGroupName ?? 'unknown')}</AutoScalingGroupName><AvailabilityZone>unknown</AvailabilityZone><LifecycleState>${lifecycleState}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`;
+        return [`<member><InstanceId>${id}</InstanceId><AutoScalingGroupName>${escapeXml(group)}</AutoScalingGroupName><AvailabilityZone>unknown</AvailabilityZone><LifecycleState>${lifecycleState}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`];
       });
       return sendXml(res, 200, `<DescribeAutoScalingInstancesResponse xmlns="${ASG_NS}"><DescribeAutoScalingInstancesResult><AutoScalingInstances>${items.join('')}</AutoScalingInstances></DescribeAutoScalingInstancesResult>${requestId}</DescribeAutoScalingInstancesResponse>`);
     }
@@ -333,6 +393,9 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     }
     if (action === 'CreateNetworkInterface') {
       return mutex.run(async () => {
+        const token = params.get('ClientToken');
+        const earlier = token ? state.createsByToken.get(token) : undefined;
+        if (earlier) return relay(res, earlier);
         const address = params.get('PrivateIpAddress');
         if (address) {
           const subnetId = params.get('SubnetId') ?? '';
@@ -344,21 +407,22 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
           });
           const inUse = new Set([...xml.matchAll(/<privateIpAddress>([^<]+)<\/privateIpAddress>/g)].map((m) => m[1]));
           const n = ipToNumber(address);
-          if (inUse.has(address) || prefixes.prefixesIn(subnetId).some((r) => r.first <= n && n <= r.last)) {
+          if (inUse.has(address) || listing.holds(subnetId, address) || prefixes.prefixesIn(subnetId).some((r) => r.first <= n && n <= r.last)) {
             state.rejectedCreates++;
             return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
           }
         }
-        return prefixes.create(req, res, params);
+        const out = await prefixes.create(req, params);
+        if (Array.isArray(out)) return sendError(res, 'ec2', 400, out[0], out[1]);
+        const relayed = out as { status: number; headers: Record<string, string>; body: Buffer };
+        if (relayed.status === 200 && token) state.createsByToken.set(token, relayed);
+        return relay(res, relayed);
       });
     }
     if (action === 'AssignPrivateIpAddresses' && [...params.keys()].some((k) => k.startsWith('Ipv4Prefix'))) {
       return mutex.run(() => prefixes.assign(req, res, params));
     }
-    if (action === 'DescribeNetworkInterfaces') {
-      const out = await forward(req, body);
-      return relay(res, out.status === 200 ? { ...out, body: Buffer.from(detaching.describe(prefixes.describe(out.body.toString('utf8'))), 'utf8') } : out);
-    }
+    if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
     if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
       if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
@@ -399,9 +463,28 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     const key = `${service}:${action}`;
     state.calls[key] = (state.calls[key] ?? 0) + 1;
     state.sequence.push(key);
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.end = ((...args: unknown[]) => {
+      const chunk = args[0];
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) state.bytes[key] = (state.bytes[key] ?? 0) + Buffer.byteLength(chunk);
+      return end(...args);
+    }) as typeof res.end;
+    if (Date.now() < state.outageUntil) {
+      state.injectedFaults++;
+      req.socket.destroy();
+      return;
+    }
     const fault = takeFault(service, action);
+    if (fault?.stall) return; // no answer, ever: the client's timeout or deadline must end the call
     if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs));
-    else if (fault) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
+    else if (fault && !fault.dropAnswer) return sendError(res, service, fault.status ?? 400, fault.code, fault.message ?? `injected ${fault.code}`);
+    // Dropped answer: EC2 carries the call out (everything below runs, into a sink), the answer never arrives.
+    const out = fault?.dropAnswer ? new ServerResponse(req) : res;
+    await route(req, out, body, params, service, action);
+    if (fault?.dropAnswer) req.socket.destroy();
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, service: string, action: string): Promise<void> {
     if (service === 'autoscaling') return autoscaling(req, res, body, params, action);
     if (service === 'ec2') return ec2(req, res, body, params, action);
     if (service === 'eks') return eks.handle(req, res, body, action);
@@ -415,11 +498,14 @@ export async function startFidelityProxy(motoEndpoint: string): Promise<Fidelity
     });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const bound = typeof address === 'object' && address ? address.port : 0;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${bound}`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -454,6 +540,22 @@ export class FidelityControl {
   /** From now on, a detached ENI shows `detaching` for the next `describes` describes, as on EC2 (0: at once, as moto). */
   keepDetaching(describes: number): Promise<unknown> {
     return this.call('/_fidelity/detaching', { method: 'POST', body: JSON.stringify({ describes }) });
+  }
+  /** Every call refused at the connection for the next `ms` milliseconds. */
+  outage(ms: number): Promise<unknown> {
+    return this.call('/_fidelity/outage', { method: 'POST', body: JSON.stringify({ ms }) });
+  }
+  /** Clears the call, byte and rejection counts only (completions and everything else stay). */
+  resetStats(): Promise<unknown> {
+    return this.call('/_fidelity/stats/reset', { method: 'POST' });
+  }
+  /** `count` bulk ENIs in the subnet, at its lowest free addresses (see fidelity-interfaces.ts). */
+  bulk(subnetId: string, count: number): Promise<{ first: string; last: string }> {
+    return this.call('/_fidelity/bulk', { method: 'POST', body: JSON.stringify({ subnetId, count }) });
+  }
+  /** Removes the bulk ENIs holding these addresses. */
+  freeBulk(subnetId: string, addresses: readonly string[]): Promise<unknown> {
+    return this.call('/_fidelity/bulk/free', { method: 'POST', body: JSON.stringify({ subnetId, addresses }) });
   }
 }
 

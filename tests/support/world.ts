@@ -79,6 +79,27 @@ export async function createVpc(
   return { vpcId, azs: layout, securityGroupId: sg.GroupId! };
 }
 
+/**
+ * A VPC for big multus subnets: 10.0.0.0/16 holds the node subnet (10.0.0.0/24) of one AZ, and each
+ * multus subnet outside it (a /16, the largest a VPC subnet can be) takes a secondary CIDR block
+ * of its own; one inside it (10.0.x.0/24) does not.
+ */
+export async function createWideVpc(clients: WorldClients, az: string, multusCidrs: readonly string[]): Promise<VpcLayout> {
+  const { AssociateVpcCidrBlockCommand } = await import('@aws-sdk/client-ec2');
+  const vpc = await clients.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const node = await clients.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.0.0.0/24', AvailabilityZone: az }));
+  const multus: string[] = [];
+  for (const cidr of multusCidrs) {
+    // Outside the VPC's first block: a secondary block of its own.
+    if (!cidr.startsWith('10.0.')) await clients.ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpcId, CidrBlock: cidr }));
+    const s = await clients.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }));
+    multus.push(s.Subnet!.SubnetId!);
+  }
+  const sg = await clients.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'multus', Description: 'multus ENIs', VpcId: vpcId }));
+  return { vpcId, azs: [{ az, nodeSubnet: node.Subnet!.SubnetId!, multusSubnets: multus }], securityGroupId: sg.GroupId! };
+}
+
 /** The settings path of the function under test: CONFIG_PATH from the environment, or the tests' own. */
 export const settingsPath = (): string => process.env.CONFIG_PATH ?? CONFIG_PATH;
 

@@ -166,7 +166,7 @@ describe('lowest-free allocation: a lost race is retried, nothing else is', () =
 
     const report = await ensureNode(depsFor(ec2, LOWEST_FREE), NODE);
 
-    expect(report.reason).toContain(`AllocationError: subnet ${A} (10.0.1.0/29) has no free IPv4 address left`);
+    expect(report.reason).toContain(`AllocationError: subnet ${A} (10.0.1.0/29) has 0 free IPv4 addresses, 1 needed`);
     expect(ec2.writes('createInterface')).toEqual([]);
   });
 });

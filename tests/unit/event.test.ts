@@ -16,6 +16,7 @@ describe('parseLifecycleEvent', () => {
         transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
         origin: 'EC2',
         destination: 'AutoScalingGroup',
+        region: 'us-east-1',
       },
     });
     expect(parseLifecycleEvent(fixture('terminate.json'))).toMatchObject({ kind: 'terminate', action: { transition: 'autoscaling:EC2_INSTANCE_TERMINATING' } });
@@ -23,7 +24,11 @@ describe('parseLifecycleEvent', () => {
   });
 
   test('events that are not ours are ignored', () => {
-    expect(parseLifecycleEvent(fixture('test-notification.json'))).toMatchObject({ kind: 'ignored', reason: 'Auto Scaling test notification' });
+    // What Auto Scaling sends to a hook's SNS/SQS target when the hook is put (never through EventBridge).
+    expect(parseLifecycleEvent({ 'detail-type': 'EC2 Instance-launch Lifecycle Action', source: 'aws.autoscaling', detail: { Event: 'autoscaling:TEST_NOTIFICATION' } })).toMatchObject({
+      kind: 'ignored',
+      reason: 'Auto Scaling test notification',
+    });
     expect(parseLifecycleEvent({ 'detail-type': 'Scheduled Event', detail: {} })).toMatchObject({ kind: 'ignored' });
     expect(parseLifecycleEvent({ ...fixture('launch.json'), source: 'aws.ec2' })).toMatchObject({ kind: 'ignored' });
   });

@@ -14,6 +14,7 @@ function fakePort(timeoutSeconds: number | undefined | Error) {
   const port: LifecyclePort = {
     complete: async () => 'completed',
     lifecycleState: async () => 'Pending:Wait',
+    autoScalingGroupOf: async () => undefined,
     groupInstances: async () => [],
     heartbeat: async () => {
       calls.heartbeats.push(Date.now());

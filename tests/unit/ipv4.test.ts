@@ -1,4 +1,5 @@
-import { countFree, countFreeBlocks, formatIpv4, freeAddresses, lowestFree, lowestFreeBlocks, parseCidr, parseIpv4, rangeSize, type UsedAddresses } from 'multus-core';
+import { AddressSet, countFree, countFreeBlocks, formatIpv4, freeAddresses, lowestFree, lowestFreeBlocks, parseCidr, parseIpv4, rangeSize, type UsedAddresses } from 'multus-core';
+import { random } from '../../scripts/bench/random';
 
 const ip = parseIpv4;
 const take = (cidr: string, used: UsedAddresses, k: number) => lowestFree(parseCidr(cidr), used, k).map(formatIpv4);
@@ -153,5 +154,48 @@ describe('free aligned blocks: the edges', () => {
     expect(blocks('10.0.1.0/26', { addresses: [] }, 3, { preferred: [parseCidr('10.0.1.32/28')] })).toEqual(['10.0.1.32/28', '10.0.1.16/28']);
     expect(blocks('10.0.1.0/26', { addresses: [] }, 0)).toEqual([]);
     expect(blocks('10.0.1.0/26', { addresses: [] }, -1)).toEqual([]);
+  });
+});
+
+describe('a bit set of the taken addresses answers exactly as the list it replaces', () => {
+  const rnd = random(2026);
+  const pick = (n: number) => Math.floor(rnd() * n);
+
+  test('AddressSet: add, ranges, delete, clone and the sorted addresses', () => {
+    const cidr = parseCidr('10.0.1.0/24');
+    const set = new AddressSet(cidr);
+    set.add(ip('10.0.1.9'));
+    set.add(ip('10.0.1.9'));
+    set.add(ip('10.0.2.1')); // outside: ignored
+    set.addRange(parseCidr('10.0.1.32/28'));
+    expect(set.size).toBe(17);
+    const copy = set.clone();
+    set.deleteRange(parseCidr('10.0.1.32/29'));
+    set.delete(ip('10.0.1.9'));
+    expect([...set.sorted()].map(formatIpv4)).toEqual(Array.from({ length: 8 }, (_, i) => `10.0.1.${40 + i}`));
+    expect(copy.size).toBe(17);
+    expect(copy.has(ip('10.0.1.9')) && copy.intersects(parseCidr('10.0.1.32/30')) && !copy.intersects(parseCidr('10.0.1.16/28'))).toBe(true);
+  });
+
+  test.each(['10.0.1.0/24', '10.0.16.0/20', '10.1.0.0/16'])('%s, random addresses and prefixes: the same free addresses, counts and blocks', (text) => {
+    const cidr = parseCidr(text);
+    const size = cidr.last - cidr.first + 1;
+    for (let round = 0; round < 20; round++) {
+      const addresses = Array.from({ length: pick(size / 2) }, () => cidr.first + pick(size));
+      const prefixes = Array.from({ length: pick(8) }, () => {
+        const first = cidr.first + pick(size / 16) * 16;
+        return { first, last: first + 15 };
+      });
+      const reservations = [{ first: cidr.first + pick(size), last: cidr.first + pick(size) }].filter((r) => r.first <= r.last);
+      const set = new AddressSet(cidr);
+      for (const a of addresses) set.add(a);
+      for (const p of prefixes) set.addRange(p);
+      const asList = { addresses, ranges: [...prefixes, ...reservations] };
+      const asSet = { addresses: set, ranges: reservations };
+      expect(lowestFree(cidr, asSet, 40)).toEqual(lowestFree(cidr, asList, 40));
+      expect(countFree(cidr, asSet)).toBe(countFree(cidr, asList));
+      expect(lowestFreeBlocks(cidr, asSet, 5, { preferred: reservations, skip: round % 3 })).toEqual(lowestFreeBlocks(cidr, asList, 5, { preferred: reservations, skip: round % 3 }));
+      expect(countFreeBlocks(cidr, asSet, 50)).toBe(countFreeBlocks(cidr, asList, 50));
+    }
   });
 });

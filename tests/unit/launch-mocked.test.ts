@@ -12,93 +12,18 @@ import {
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
   DescribeNetworkInterfacesCommand,
-  DescribeSubnetsCommand,
   DetachNetworkInterfaceCommand,
   EC2Client,
-  GetSubnetCidrReservationsCommand,
   ModifyNetworkInterfaceAttributeCommand,
-  type DescribeInstancesCommandOutput,
-  type Instance,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { createLifecycleApp, DEFAULT_MAX_ADDRESS_RACES } from 'multus-core';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createLifecycleApp } from 'multus-core';
+import { app, ec2CreatesInterfaces, env, fixture, givenNode, INSTANCE, mocks, ours, SUBNETS } from '../support/mocked-node';
 
-const ec2 = mockClient(EC2Client);
-const asg = mockClient(AutoScalingClient);
-const ssm = mockClient(SSMClient);
-const INSTANCE = 'i-0123456789abcdef0';
-const SUBNETS = ['subnet-0000000000000000a', 'subnet-0000000000000000b'];
-const env = { CONFIG_PATH: '/eks-multus-eni/test', NODE_TAG_KEY: 'multus-ng', POWERTOOLS_PARAMETERS_MAX_AGE: '0' };
-const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', '..', 'events', name), 'utf8'));
-
-function app() {
-  return createLifecycleApp({
-    clients: { ec2: new EC2Client({}), autoscaling: new AutoScalingClient({}), ssm: new SSMClient({}) },
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-    env,
-    release: { sleep: async () => {}, detachTimeoutMs: 1000 },
-  });
-}
-
-function ours(id: string, deviceIndex: number, attachment?: { deleteOnTermination: boolean }): NetworkInterface {
-  return {
-    NetworkInterfaceId: id,
-    SubnetId: SUBNETS[deviceIndex - 1],
-    AvailabilityZone: 'us-east-1a',
-    Status: attachment ? 'in-use' : 'available',
-    PrivateIpAddress: `10.0.${deviceIndex}.10`,
-    SourceDestCheck: false,
-    TagSet: [
-      { Key: 'eks-multus-eni/instance-id', Value: INSTANCE },
-      { Key: 'eks-multus-eni/device-index', Value: String(deviceIndex) },
-    ],
-    Attachment: attachment
-      ? { AttachmentId: `eni-attach-${id}`, DeviceIndex: deviceIndex, DeleteOnTermination: attachment.deleteOnTermination, InstanceId: INSTANCE, Status: 'attached' }
-      : undefined,
-  };
-}
-
-function givenNode(attached: NetworkInterface[], settings: Record<string, string> = {}) {
-  ssm.on(GetParametersByPathCommand).resolves({
-    Parameters: [
-      { Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' },
-      ...Object.entries(settings).map(([name, Value]) => ({ Name: `${env.CONFIG_PATH}/${name}`, Value, Type: 'String' as const })),
-    ],
-  });
-  const described: { Reservations: NonNullable<DescribeInstancesCommandOutput['Reservations']> & { Instances: Instance[] }[] } = {
-    Reservations: [
-      {
-        Instances: [
-          {
-            InstanceId: INSTANCE,
-            InstanceType: 'm5.xlarge',
-            VpcId: 'vpc-1',
-            Placement: { AvailabilityZone: 'us-east-1a' },
-            Tags: [{ Key: 'multus-ng', Value: 'true' }],
-            NetworkInterfaces: [
-              { NetworkInterfaceId: 'eni-primary', SubnetId: 'subnet-node', Attachment: { AttachmentId: 'eni-attach-0', DeviceIndex: 0, DeleteOnTermination: true, Status: 'attached' } },
-              ...attached.map((e) => ({ NetworkInterfaceId: e.NetworkInterfaceId, SubnetId: e.SubnetId, SourceDestCheck: e.SourceDestCheck, Attachment: e.Attachment })),
-            ],
-          },
-        ],
-      },
-    ],
-  };
-  ec2.on(DescribeInstancesCommand).resolves(described);
-  ec2.on(DescribeSubnetsCommand).resolves({
-    Subnets: SUBNETS.map((id, i) => ({ SubnetId: id, VpcId: 'vpc-1', AvailabilityZone: 'us-east-1a', CidrBlock: `10.0.${i + 1}.0/24` })),
-  });
-  ec2.on(DescribeInstanceTypesCommand).resolves({ InstanceTypes: [{ NetworkInfo: { MaximumNetworkInterfaces: 4 } }] });
-  ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: attached });
-  asg.on(CompleteLifecycleActionCommand).resolves({});
-  return described;
-}
+const { ec2, asg, ssm } = mocks;
 
 beforeEach(() => {
   ec2.reset();
@@ -109,10 +34,7 @@ beforeEach(() => {
 describe('launch', () => {
   test('every new attachment gets DeleteOnTermination=true and the source/dest check off', async () => {
     givenNode([]);
-    ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
-      NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
-    }));
-    ec2.on(AttachNetworkInterfaceCommand).callsFake((input) => ({ AttachmentId: `att-${input.NetworkInterfaceId}` }));
+    ec2CreatesInterfaces();
 
     const result = await app().handle(fixture('launch.json'));
 
@@ -165,26 +87,6 @@ describe('launch', () => {
       NetworkInterfaceId: 'eni-a',
       Attachment: { AttachmentId: 'eni-attach-eni-a', DeleteOnTermination: true },
     });
-  });
-});
-
-describe('lowest-free allocation', () => {
-  test('every create answered InvalidIPAddress.InUse: the launch gives up after exactly the bound (128 lost races), rolls back, ABANDON', async () => {
-    givenNode([], { 'use-ips-from-start-of-subnet': 'true' });
-    ec2.on(GetSubnetCidrReservationsCommand).resolves({ SubnetIpv4CidrReservations: [] });
-    ec2.on(CreateNetworkInterfaceCommand).rejects(Object.assign(new Error('The specified address is already in use.'), { name: 'InvalidIPAddress.InUse' }));
-
-    const result = await app().handle(fixture('launch.json'));
-
-    expect(DEFAULT_MAX_ADDRESS_RACES).toBe(128);
-    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
-    expect(result.reason).toContain(`gave up on subnet ${SUBNETS[0]} after 128 addresses were taken by concurrent launches`);
-    expect(ec2.commandCalls(CreateNetworkInterfaceCommand)).toHaveLength(128);
-    // One address per try, each a different one, from the lowest up.
-    const tried = ec2.commandCalls(CreateNetworkInterfaceCommand).map((c) => c.args[0].input.PrivateIpAddress);
-    expect(new Set(tried).size).toBe(128);
-    expect(tried.slice(0, 2)).toEqual(['10.0.1.4', '10.0.1.5']);
-    expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'ABANDON' });
   });
 });
 
@@ -297,9 +199,7 @@ describe('what settles by itself', () => {
     'an attach answered with %s (instance still pending, ENI not visible yet) is retried until it works',
     async (code) => {
       givenNode([]);
-      ec2.on(CreateNetworkInterfaceCommand).callsFake((input) => ({
-        NetworkInterface: { NetworkInterfaceId: `eni-${input.SubnetId.slice(-1)}`, SubnetId: input.SubnetId, PrivateIpAddress: '10.0.0.9', SourceDestCheck: true },
-      }));
+      ec2CreatesInterfaces({ attach: false });
       const notYet = Object.assign(new Error('not yet'), { name: code });
       ec2
         .on(AttachNetworkInterfaceCommand)

@@ -128,6 +128,7 @@ describe('the launch transition', () => {
       },
       lifecycleState: async () => 'Pending:Wait',
       groupInstances: async () => [],
+      autoScalingGroupOf: async () => undefined,
       heartbeat: async () => void sent.push('heartbeat'),
       heartbeatTimeoutSeconds: async () => 30,
     };

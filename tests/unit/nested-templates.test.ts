@@ -7,25 +7,24 @@
  * every combination of the condition parameters is checked for references to resources the
  * conditions leave out, and the launch template's user data is rendered and read back as MIME.
  *
- * The boot step is extracted verbatim from the template (between its marker lines) and run with
- * bash against a fake instance metadata service on 127.0.0.1 (IMDSv2 tokens enforced), with stub
- * `ip`, `sysctl` and `networkctl` commands on PATH and temporary output directories. No emulator
- * and no AWS: nothing here talks to EC2.
+ * The user data's shell script (the node agent's install, copied from node-agent/ by
+ * `npm run embed-agent`, and the boot step) is rendered from the template and run with bash under
+ * a temporary root (MULTUS_ROOT), with stand-ins for systemctl and udevadm: what it installs, the
+ * nodeadm drop-in with the eks-multus-eni/ready label, the exit status. The agent itself is tested
+ * for real in network namespaces (tests/node-agent). No emulator and no AWS: nothing here talks to EC2.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { parseTemplate, type Template } from '../../scripts/lib/template';
+import { AGENT_FILES, embed } from '../../scripts/embed-agent';
+import { nodeUserData } from '../../scripts/node-user-data';
 
 const NESTED = join(__dirname, '..', '..', 'nested');
 const INFRA_PATH = join(NESTED, 'infra.yaml');
 const LAUNCH_TEMPLATE_PATH = join(NESTED, 'launch-template.yaml');
-const BEGIN_MARKER = '# --- multus-wait begin ---';
-const END_MARKER = '# --- multus-wait end ---';
 
 type Dict = Record<string, unknown>;
 
@@ -227,20 +226,6 @@ function renderUserData(overrides: Record<string, string> = {}): string {
   return data.UserData as string;
 }
 
-/** The boot step exactly as the template carries it, from the begin marker to the end marker. */
-function extractBootScript(): string {
-  const userData = (launch.Resources.NodeLaunchTemplate.Properties?.LaunchTemplateData as Dict).UserData as Dict;
-  const pieces = (userData['Fn::Base64'] as Dict)['Fn::Join'] as [string, unknown[]];
-  const literal = pieces[1].find((p): p is string => typeof p === 'string' && p.includes(BEGIN_MARKER));
-  if (literal === undefined) throw new Error('no literal user-data piece carries the begin marker');
-  const begin = literal.indexOf(BEGIN_MARKER);
-  const end = literal.indexOf(END_MARKER);
-  expect(end).toBeGreaterThan(begin);
-  return literal.slice(begin, end + END_MARKER.length) + '\n';
-}
-
-// ---------------------------------------------------------------------------------------------
-
 describe('nested templates', () => {
   test.each([
     ['infra.yaml', infra],
@@ -369,10 +354,8 @@ describe('nested templates', () => {
 
       const script = mime.parts[1].body;
       expect(script.startsWith('#!/bin/bash\n')).toBe(true);
-      expect(script).toContain('export MULTUS_INTERFACE_COUNT=2\n');
-      expect(script).toContain('export MULTUS_WAIT_TIMEOUT_SECONDS=300\n');
-      expect(script).toContain(BEGIN_MARKER);
-      expect(script).toContain(END_MARKER);
+      expect(script).toContain('\nMULTUS_INTERFACE_COUNT=2\nMULTUS_WAIT_TIMEOUT_SECONDS=300\n');
+      expect(script).toContain('"$root/usr/local/bin/eks-multus-eni-agent" wait');
     });
 
     test('MaxPods, MultusInterfaceCount and NodeLabels reach the NodeConfig, after the labels EKS would have added', () => {
@@ -387,7 +370,7 @@ describe('nested templates', () => {
           '--node-labels=eks.amazonaws.com/nodegroup=multus-a,eks.amazonaws.com/capacityType=SPOT,eks.amazonaws.com/nodegroup-image=<resolved NodeImageId>,team=cnf,tier=edge',
         ],
       });
-      expect(mime.parts[1].body).toContain('export MULTUS_INTERFACE_COUNT=1\n');
+      expect(mime.parts[1].body).toContain('\nMULTUS_INTERFACE_COUNT=1\n');
     });
 
     test('without a node group name: the capacity type and image labels only', () => {
@@ -422,231 +405,139 @@ describe('nested templates', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The boot step.
+// The user data's shell script: the node agent's install and the boot step.
 
 const hasShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
 if (!hasShellcheck) {
   console.warn('nested-templates.test.ts: shellcheck is not installed; the shellcheck test is SKIPPED (apt-get install -y shellcheck).');
 }
 
-describe('multus-wait boot step', () => {
-  let work: string;
-  let scriptPath: string;
+/** The shell script part of the rendered user data. */
+function userDataScript(overrides: Record<string, string> = {}): string {
+  const script = parseMime(renderUserData(overrides)).parts.find((p) => p.headers['content-type'].startsWith('text/x-shellscript'));
+  if (!script) throw new Error('no shell script part in the user data');
+  return script.body;
+}
 
+describe('user data: the node agent and the boot step', () => {
+  let work: string;
   beforeAll(() => {
-    work = mkdtempSync(join(tmpdir(), 'multus-wait-'));
-    scriptPath = join(work, 'multus-wait.sh');
-    writeFileSync(scriptPath, extractBootScript());
+    work = mkdtempSync(join(tmpdir(), 'eks-multus-eni-userdata-'));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+  test('carries node-agent/ exactly as it is (npm run embed-agent); the run below installs byte-identical files', () => {
+    expect(embed(launchSource)).toBe(launchSource);
+    const script = userDataScript();
+    for (const { source, packed } of AGENT_FILES) {
+      if (packed) continue; // compressed: compared after installation
+      expect({ source, embedded: script.includes(readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8').replace(/\n$/, '')) }).toEqual({ source, embedded: true });
+    }
+  });
+
+  test('stays under EC2\'s 16 KB of user data, with 2 KiB left for what a node group or Karpenter merges in', () => {
+    const worst = renderUserData({ MaxPods: '110', NodeLabels: 'team=cnf,tier=edge', NodegroupName: 'x'.repeat(63), MultusInterfaceCount: '15', WaitTimeoutSeconds: '3600' });
+    expect(Buffer.byteLength(worst, 'utf8')).toBeLessThan(16 * 1024 - 2 * 1024);
+  });
+
+  test('npm run node-user-data prints the same script, rendered with the same values, as its own MIME document (for Karpenter and self-managed nodes)', () => {
+    const values = { MultusInterfaceCount: '3', WaitTimeoutSeconds: '120', MultusCniConfDir: '/etc/cni/custom.d' };
+    const printed = parseMime(nodeUserData({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d' }));
+
+    expect(printed.headers['mime-version']).toBe('1.0');
+    expect(printed.parts.map((p) => p.headers['content-type'].split(';')[0])).toEqual(['text/x-shellscript']);
+    expect(printed.parts[0].body.trimEnd()).toBe(userDataScript(values).trimEnd());
+    expect(printed.parts[0].body).toContain('MULTUS_INTERFACE_COUNT=3\nMULTUS_WAIT_TIMEOUT_SECONDS=120\nMULTUS_CNI_CONF_DIR=/etc/cni/custom.d\n');
+  });
+
+  test('the README\'s Karpenter manifest, run with bash as written (kubectl apply replaced by a file): an EC2NodeClass whose userData is that output and whose tags opt the node in', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.split(/^## /m).find((s) => s.startsWith('Karpenter and self-managed nodes')) ?? '';
+    const snippet = /```sh\n(CLUSTER=[\s\S]*?\nMANIFEST)\n```/.exec(section)?.[1];
+    expect(snippet).toContain('kubectl apply -f - <<MANIFEST');
+    const out = join(work, 'karpenter.yaml');
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', snippet!.replace('kubectl apply -f -', `cat >${out}`)], { cwd: join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+
+    const [nodeClass, nodePool] = YAML.parseAllDocuments(readFileSync(out, 'utf8')).map((d) => d.toJS() as Dict);
+    expect([nodeClass.kind, nodePool.kind]).toEqual(['EC2NodeClass', 'NodePool']);
+    const spec = nodeClass.spec as Dict;
+    expect(spec.userData).toBe(nodeUserData({ interfaces: 2, waitSeconds: 300, cniConfDir: '/etc/cni/multus/net.d' }));
+    expect(spec.tags).toEqual({ [String((launch.Parameters?.NodeTagKey as Dict).Default)]: 'true' });
+  }, 60_000);
+
   test('passes bash -n', () => {
-    const result = spawnSync('bash', ['-n', scriptPath], { encoding: 'utf8' });
+    const path = join(work, 'syntax.sh');
+    writeFileSync(path, userDataScript());
+    const result = spawnSync('bash', ['-n', path], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
 
   (hasShellcheck ? test : test.skip)('passes shellcheck', () => {
-    const result = spawnSync('shellcheck', ['--shell=bash', scriptPath], { encoding: 'utf8' });
+    const path = join(work, 'check.sh');
+    writeFileSync(path, userDataScript());
+    const result = spawnSync('shellcheck', ['--shell=bash', path], { encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
 
-  // -- fake instance metadata service and command stubs ------------------------------------
-
-  const TOKEN = 'fake-imds-token';
-  const PRIMARY = { mac: '0a:00:00:00:00:01', device: 0, ifname: 'ens5' };
-  const MULTUS_1 = { mac: '0a:00:00:00:01:01', device: 1, ifname: 'ens6' };
-  const MULTUS_2 = { mac: '0a:00:00:00:02:02', device: 2, ifname: 'ens7' };
-  type Nic = typeof PRIMARY;
-
-  interface FakeImds {
-    url: string;
-    tokenRequests: number;
-    rejected: number;
-    close(): Promise<void>;
-  }
-
-  /** Serves IMDSv2 for `visible()` interfaces, and `/fake/ip-link` for the `ip` stub. */
-  async function startFakeImds(visible: () => Nic[]): Promise<FakeImds> {
-    const state = { tokenRequests: 0, rejected: 0 };
-    const handle = (req: IncomingMessage, res: ServerResponse) => {
-      const reply = (status: number, body = '') => {
-        res.writeHead(status, { 'content-type': 'text/plain' });
-        res.end(body);
-      };
-      const url = req.url ?? '';
-      if (url === '/fake/ip-link') {
-        const lines = [
-          '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00',
-          ...visible().map(
-            (n, i) =>
-              `${i + 2}: ${n.ifname}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP mode DEFAULT group default qlen 1000\\    link/ether ${n.mac} brd ff:ff:ff:ff:ff:ff`,
-          ),
-        ];
-        return reply(200, lines.join('\n') + '\n');
-      }
-      if (req.method === 'PUT' && url === '/latest/api/token') {
-        if (req.headers['x-aws-ec2-metadata-token-ttl-seconds'] === undefined) return reply(400);
-        state.tokenRequests++;
-        return reply(200, TOKEN);
-      }
-      if (req.method !== 'GET' || !url.startsWith('/latest/meta-data/')) return reply(404);
-      if (req.headers['x-aws-ec2-metadata-token'] !== TOKEN) {
-        state.rejected++;
-        return reply(401);
-      }
-      const path = url.slice('/latest/meta-data/'.length);
-      const nics = visible();
-      if (path === 'network/interfaces/macs/') return reply(200, nics.map((n) => `${n.mac}/`).join('\n'));
-      const match = /^network\/interfaces\/macs\/([0-9a-f:]+)\/device-number$/.exec(path);
-      const nic = nics.find((n) => n.mac === match?.[1]);
-      if (nic !== undefined) return reply(200, String(nic.device));
-      return reply(404);
-    };
-    const server: Server = createServer(handle);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      get tokenRequests() {
-        return state.tokenRequests;
-      },
-      get rejected() {
-        return state.rejected;
-      },
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    };
-  }
-
   interface Run {
     code: number | null;
     output: string;
-    elapsedMs: number;
-    networkdDir: string;
-    sysctlDir: string;
+    root: string;
     commands: string[];
   }
 
-  /** Runs the extracted script with bash; stubs log every call to commands.log. */
-  async function runBootStep(imds: FakeImds, env: Record<string, string>): Promise<Run> {
+  /** Runs the rendered script under a fresh root with stand-ins for systemctl and udevadm. */
+  function runScript(overrides: Record<string, string>, env: Record<string, string> = {}): Run {
     const dir = mkdtempSync(join(work, 'run-'));
-    const bin = join(dir, 'bin');
+    const root = join(dir, 'root');
     const log = join(dir, 'commands.log');
-    const networkdDir = join(dir, 'network');
-    const sysctlDir = join(dir, 'sysctl.d');
-    spawnSync('mkdir', ['-p', bin]);
-    const stub = (name: string, body = '') => {
-      const path = join(bin, name);
-      writeFileSync(path, `#!/bin/sh\necho "${name} $*" >> "$FAKE_COMMAND_LOG"\n${body}\nexit 0\n`);
+    const stub = (name: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, `#!/bin/sh\necho "${name} $*" >> "${log}"\n`);
       chmodSync(path, 0o755);
+      return path;
     };
-    stub('ip', 'if [ "$1" = "-o" ] && [ "$2" = "link" ]; then curl -sf "$FAKE_IMDS_URL/fake/ip-link"; fi');
-    stub('sysctl');
-    stub('networkctl');
-
-    const started = Date.now();
-    const child = spawn('bash', [scriptPath], {
-      env: {
-        ...process.env,
-        PATH: `${bin}:${process.env.PATH ?? ''}`,
-        FAKE_COMMAND_LOG: log,
-        FAKE_IMDS_URL: imds.url,
-        MULTUS_IMDS_ENDPOINT: imds.url,
-        MULTUS_NETWORKD_DIR: networkdDir,
-        MULTUS_SYSCTL_DIR: sysctlDir,
-        MULTUS_POLL_INTERVAL_SECONDS: '0.2',
-        ...env,
-      },
+    const script = join(dir, 'user-data.sh');
+    writeFileSync(script, userDataScript(overrides));
+    const result = spawnSync('bash', [script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', MULTUS_ROOT: root, MULTUS_SYSTEMCTL: stub('systemctl'), MULTUS_UDEVADM: stub('udevadm'), ...env },
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.on('close', (status) => {
-        clearTimeout(guard);
-        resolve(status);
-      });
-    });
-    const commands = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
-    return { code, output, elapsedMs: Date.now() - started, networkdDir, sysctlDir, commands };
+    const commands = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+    return { code: result.status, output: result.stdout + result.stderr, root, commands };
   }
 
-  function networkFiles(dir: string): Record<string, string> {
-    if (!existsSync(dir)) return {};
-    return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
-  }
+  test('installs the agent, its units and udev rule, reloads udev and systemd, starts the timer; ready=true when every interface is there', () => {
+    const run = runScript({ MultusInterfaceCount: '0' });
 
-  test('waits for both multus interfaces (one appears after ~1 s), configures them without a default route, exits 0', async () => {
-    const start = Date.now();
-    const imds = await startFakeImds(() => (Date.now() - start >= 1000 ? [PRIMARY, MULTUS_1, MULTUS_2] : [PRIMARY, MULTUS_1]));
-    try {
-      const run = await runBootStep(imds, { MULTUS_INTERFACE_COUNT: '2', MULTUS_WAIT_TIMEOUT_SECONDS: '15' });
-
-      expect(run.code).toBe(0);
-      expect(run.elapsedMs).toBeGreaterThanOrEqual(900); // it waited for the late interface
-      expect(run.output).toContain('all 2 multus interface(s) configured');
-      expect(imds.tokenRequests).toBeGreaterThan(0); // IMDSv2 session tokens
-      expect(imds.rejected).toBe(0); // never a metadata read without a token
-
-      const files = networkFiles(run.networkdDir);
-      expect(Object.keys(files).sort()).toEqual(['10-eks-multus-eni-device-1.network', '10-eks-multus-eni-device-2.network']);
-      for (const [nic, file] of [
-        [MULTUS_1, files['10-eks-multus-eni-device-1.network']],
-        [MULTUS_2, files['10-eks-multus-eni-device-2.network']],
-      ] as const) {
-        expect(file).toMatch(new RegExp(`^PermanentMACAddress=${nic.mac}$`, 'm'));
-        expect(file).toMatch(/^DHCP=ipv4$/m);
-        // This file wins over the AMI's (first match), so it must set EC2's jumbo MTU itself.
-        expect(file).toMatch(/^\[Link\]\n(?:.*\n)*?MTUBytes=9001$/m);
-        expect(file).toMatch(/^UseRoutes=false$/m);
-        expect(file).toMatch(/^UseGateway=false$/m);
-        expect(file).toMatch(/^UseDNS=false$/m);
-        expect(file).not.toMatch(/^\[Route\]/m);
-        expect(file).not.toMatch(/^Gateway=/m);
-      }
-      expect(Object.values(files).join('\n')).not.toContain(PRIMARY.mac);
-
-      expect(run.commands).toContain('sysctl -q -w net.ipv4.conf.ens6.rp_filter=2');
-      expect(run.commands).toContain('sysctl -q -w net.ipv4.conf.ens7.rp_filter=2');
-      expect(run.commands.some((c) => c.includes(`conf.${PRIMARY.ifname}.`))).toBe(false);
-      expect(readFileSync(join(run.sysctlDir, '90-eks-multus-eni.conf'), 'utf8')).toBe(
-        'net.ipv4.conf.ens6.rp_filter = 2\nnet.ipv4.conf.ens7.rp_filter = 2\n',
-      );
-      expect(run.commands.filter((c) => c.startsWith('networkctl'))).toEqual(['networkctl reload']);
-    } finally {
-      await imds.close();
+    expect(run.output).toContain('eks-multus-eni: node labelled eks-multus-eni/ready=true');
+    expect(run.code).toBe(0);
+    for (const { source, target, mode } of AGENT_FILES) {
+      const installed = join(run.root, target);
+      expect({ target, same: readFileSync(installed, 'utf8') === readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8') }).toEqual({ target, same: true });
+      expect({ target, mode: (statSync(installed).mode & 0o777).toString(8) }).toEqual({ target, mode });
     }
-  }, 30_000);
+    expect(readFileSync(join(run.root, 'etc/eks-multus-eni/agent.env'), 'utf8')).toBe(
+      'MULTUS_INTERFACE_COUNT=0\nMULTUS_WAIT_TIMEOUT_SECONDS=300\nMULTUS_CNI_CONF_DIR=/etc/cni/multus/net.d\n',
+    );
+    expect(run.commands).toEqual(['udevadm control --reload', 'systemctl daemon-reload', 'systemctl enable --now eks-multus-eni-agent-sync.timer']);
+    // A nodeadm drop-in: nodeadm-run (after cloud-final, which runs this script) merges it into kubelet's flags.
+    const dropIn = YAML.parse(readFileSync(join(run.root, 'etc/eks/nodeadm.d/90-eks-multus-eni.yaml'), 'utf8')) as Dict;
+    expect(dropIn).toEqual({ apiVersion: 'node.eks.aws/v1alpha1', kind: 'NodeConfig', spec: { kubelet: { flags: ['--node-labels=eks-multus-eni/ready=true'] } } });
+  });
 
-  test('an interface that never appears: configures the ones present, names the missing one, exits 1 after the timeout', async () => {
-    const imds = await startFakeImds(() => [PRIMARY, MULTUS_1]);
-    try {
-      const run = await runBootStep(imds, { MULTUS_INTERFACE_COUNT: '2', MULTUS_WAIT_TIMEOUT_SECONDS: '2' });
+  test('an interface that never comes: the node is labelled ready=false, the script fails after the timeout, naming the device index', () => {
+    // Nothing listens on this port: instance metadata is unreachable, so device index 1 never shows.
+    const run = runScript({ MultusInterfaceCount: '1', WaitTimeoutSeconds: '10' }, { MULTUS_IMDS_ENDPOINT: 'http://127.0.0.1:9', MULTUS_POLL_INTERVAL_SECONDS: '1' });
 
-      expect(run.code).toBe(1);
-      expect(run.elapsedMs).toBeGreaterThanOrEqual(2000);
-      expect(run.elapsedMs).toBeLessThan(10_000);
-      expect(run.output).toMatch(/timed out after 2s: device index 2: no interface in instance metadata/);
-      expect(run.output).toContain('1 of 2 missing');
-      expect(Object.keys(networkFiles(run.networkdDir))).toEqual(['10-eks-multus-eni-device-1.network']);
-      expect(run.commands).toContain('sysctl -q -w net.ipv4.conf.ens6.rp_filter=2');
-      expect(run.commands).toContain('networkctl reload');
-    } finally {
-      await imds.close();
-    }
-  }, 30_000);
-
-  test('MULTUS_INTERFACE_COUNT=0: nothing to wait for, exits 0 at once', async () => {
-    const imds = await startFakeImds(() => [PRIMARY]);
-    try {
-      const run = await runBootStep(imds, { MULTUS_INTERFACE_COUNT: '0' });
-      expect(run.code).toBe(0);
-      expect(run.commands).toEqual([]);
-      expect(networkFiles(run.networkdDir)).toEqual({});
-    } finally {
-      await imds.close();
-    }
-  }, 30_000);
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/eks-multus-eni: timed out after 10s: device index 1/);
+    expect(run.output).toContain('eks-multus-eni: node labelled eks-multus-eni/ready=false');
+    expect(readFileSync(join(run.root, 'etc/eks/nodeadm.d/90-eks-multus-eni.yaml'), 'utf8')).toContain('--node-labels=eks-multus-eni/ready=false');
+  }, 60_000);
 });

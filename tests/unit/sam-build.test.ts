@@ -3,7 +3,7 @@
  * against what aws-lambda-builders' EsbuildCommandBuilder and SAM CLI's normalizer do, and the
  * version bookkeeping that keeps SAM's cached layer build honest.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { esbuildArgs, normalizeBuildProperties, ROOT, userShellEnv, which } from '../../scripts/lib/sam-build';
 
@@ -63,11 +63,21 @@ test('the layer names the exact versions it bundles, those of the root lockfile 
   const lock = json('package-lock.json');
   const wanted = { ...layer.dependencies, ...layer.devDependencies } as Record<string, string>;
   for (const [name, version] of Object.entries(wanted)) expect(`${name}@${lock.packages[`node_modules/${name}`]?.version}`).toBe(`${name}@${version}`);
-  // Everything the layer's sources import from a package is in that list.
+  // Everything the layer's sources import from a package is in that list (and a dependency of the root).
   const root = json('package.json');
-  for (const name of ['@aws-sdk/client-ec2', '@aws-sdk/client-auto-scaling', '@aws-sdk/client-ssm', '@aws-sdk/client-eks', '@aws-lambda-powertools/logger', '@aws-lambda-powertools/parameters']) {
-    expect(layer.dependencies[name]).toBeDefined();
-    expect(root.dependencies[name]).toBeDefined();
+  const sources = (readdirSync(join(ROOT, 'layers/multus-core/src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+  const imported = new Set(
+    sources.flatMap((f) =>
+      [...readFileSync(join(ROOT, 'layers/multus-core/src', f), 'utf8').matchAll(/^import (?!type )[^;]*? from '([^.'][^']*)';$/gm)]
+        .map((m) => m[1])
+        .filter((spec) => !spec.startsWith('node:'))
+        .map((spec) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/')),
+    ),
+  );
+  expect([...imported]).toEqual(expect.arrayContaining(['@aws-sdk/client-ec2', '@aws-lambda-powertools/logger', '@aws-lambda-powertools/metrics']));
+  for (const name of imported) {
+    expect({ name, layer: layer.dependencies[name] }).toEqual({ name, layer: expect.any(String) });
+    expect({ name, root: root.dependencies[name] }).toEqual({ name, root: expect.any(String) });
   }
 });
 

@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SETTING_NAMES } from 'multus-core';
+import { LAUNCH_UNSUCCESSFUL_DETAIL_TYPE, SETTING_NAMES } from 'multus-core';
 import { samTransform } from '../../scripts/lib/sam-transform';
 import { loadTemplate, type Dict, type Template } from '../../scripts/lib/template';
 import { findTool } from '../support/moto';
@@ -247,19 +247,27 @@ test('each function may do only its own lifecycle work: complete actions (lifecy
   ]);
 });
 
-describe('the EventBridge rule CloudFormation gets', () => {
-  const rules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern);
+describe('the EventBridge rules CloudFormation gets', () => {
+  // Always there (the state-change rule, behind HooklessNodes, is checked below).
+  const rules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern && !r.Condition);
+  const rule = (id: string) => rules.find(([ruleId]) => ruleId === id)![1];
 
-  test('the only other rule is the sweeper\'s schedule', () => {
+  test('the only other rules are the sweeper\'s schedule and, behind HooklessNodes, the state-change rule', () => {
+    expect(Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Condition).map(([id, r]) => [id, r.Condition])).toEqual([
+      ['HooklessNodesRule', 'HandlingHooklessNodes'],
+    ]);
     const schedules = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule' && !r.Properties?.EventPattern);
     expect(schedules.map(([, r]) => [r.Properties?.ScheduleExpression, (r.Properties?.Targets as { Arn: unknown }[])[0].Arn])).toEqual([
       [{ Ref: 'SweepSchedule' }, { 'Fn::GetAtt': ['SweeperFunction', 'Arn'] }],
     ]);
   });
 
-  test('matches only lifecycle actions of our hook names carrying the metadata the hook installer writes', () => {
-    expect(rules.map(([id]) => id)).toEqual(['LifecycleFunctionLifecycleAction']);
-    expect(rules[0][1].Properties?.EventPattern).toEqual({
+  test('two: the lifecycle actions, and the unsuccessful launches of the node group', () => {
+    expect(rules.map(([id]) => id).sort()).toEqual(['LifecycleFunctionLaunchUnsuccessful', 'LifecycleFunctionLifecycleAction']);
+  });
+
+  test('the lifecycle rule matches only lifecycle actions of our hook names carrying the metadata the hook installer writes', () => {
+    expect(rule('LifecycleFunctionLifecycleAction').Properties?.EventPattern).toEqual({
       source: ['aws.autoscaling'],
       'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
       detail: { LifecycleHookName: [{ Ref: 'LaunchHookName' }, { Ref: 'TerminateHookName' }], NotificationMetadata: [METADATA] },
@@ -268,8 +276,8 @@ describe('the EventBridge rule CloudFormation gets', () => {
     expect(resources.NodegroupLifecycleHooks.Properties).toMatchObject({ LaunchHookName: { Ref: 'LaunchHookName' }, TerminateHookName: { Ref: 'TerminateHookName' } });
   });
 
-  test('targets the lifecycle function with a retry policy and our dead-letter queue (no queue of SAM\'s own)', () => {
-    expect(rules[0][1].Properties?.Targets).toEqual([
+  test('the lifecycle rule targets the lifecycle function with a retry policy and our dead-letter queue (no queue of SAM\'s own)', () => {
+    expect(rule('LifecycleFunctionLifecycleAction').Properties?.Targets).toEqual([
       {
         Id: expect.any(String),
         Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] },
@@ -278,6 +286,7 @@ describe('the EventBridge rule CloudFormation gets', () => {
       },
     ]);
     const queues = Object.entries(deployed.Resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+    // No queue of SAM's own: ours, shared with the state-change rule (behind HooklessNodes).
     expect(queues.map(([id]) => id)).toEqual(['LifecycleDeadLetterQueue']);
     const policy = resources.LifecycleDeadLetterQueuePolicy.Properties?.PolicyDocument as { Statement: Statement[] & { Principal?: unknown }[] };
     expect(policy.Statement).toEqual([
@@ -285,10 +294,49 @@ describe('the EventBridge rule CloudFormation gets', () => {
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
         Resource: DLQ_ARN,
-        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['LifecycleFunctionLifecycleAction', 'Arn'] } } },
+        Condition: {
+          ArnEquals: {
+            'aws:SourceArn': [
+              { 'Fn::GetAtt': ['LifecycleFunctionLifecycleAction', 'Arn'] },
+              { 'Fn::If': ['HandlingHooklessNodes', { 'Fn::GetAtt': ['HooklessNodesRule', 'Arn'] }, { Ref: 'AWS::NoValue' }] },
+            ],
+          },
+        },
       }),
     ]);
   });
+
+  test("the unsuccessful-launch rule: Auto Scaling's EC2 Instance Launch Unsuccessful of the node group's Auto Scaling groups only, to the lifecycle function", () => {
+    const unsuccessful = rule('LifecycleFunctionLaunchUnsuccessful');
+    expect(unsuccessful.Properties?.EventPattern).toEqual({
+      source: ['aws.autoscaling'],
+      'detail-type': [LAUNCH_UNSUCCESSFUL_DETAIL_TYPE],
+      detail: { AutoScalingGroupName: { 'Fn::Split': [',', { 'Fn::GetAtt': ['NodegroupLifecycleHooks', 'AutoScalingGroupNames'] }] } },
+    });
+    expect(unsuccessful.Properties?.Targets).toEqual([
+      { Id: expect.any(String), Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 } },
+    ]);
+  });
+});
+
+test('the lifecycle events of events/ are what the rule delivers (pattern matched) for a stack named eks-multus-eni on multus-cluster/multus-ng', () => {
+  const rule = Object.values(deployed.Resources).find((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties?.EventPattern ?? {}).includes('Lifecycle Action'));
+  const pattern = rule!.Properties!.EventPattern as { source: string[]; 'detail-type': string[]; detail: { LifecycleHookName: unknown[]; NotificationMetadata: unknown[] } };
+  const defaults = (name: string) => String(template.Parameters![name].Default);
+  const hooks = [defaults('LaunchHookName'), defaults('TerminateHookName')];
+  expect(pattern.detail.LifecycleHookName).toEqual([{ Ref: 'LaunchHookName' }, { Ref: 'TerminateHookName' }]);
+  // The metadata the hook installer writes, for that stack, cluster and node group.
+  const metadata = 'eks-multus-eni:eks-multus-eni:multus-cluster/multus-ng';
+  expect(pattern.detail.NotificationMetadata).toEqual([METADATA]);
+  for (const file of ['launch.json', 'terminate.json', 'warm-pool-launch.json']) {
+    const event = JSON.parse(readFileSync(join(ROOT, 'events', file), 'utf8'));
+    expect({ file, source: pattern.source.includes(event.source) }).toEqual({ file, source: true });
+    expect({ file, type: pattern['detail-type'].includes(event['detail-type']) }).toEqual({ file, type: true });
+    expect({ file, hook: hooks.includes(event.detail.LifecycleHookName) }).toEqual({ file, hook: true });
+    expect({ file, metadata: event.detail.NotificationMetadata }).toEqual({ file, metadata });
+  }
+  const created = JSON.parse(readFileSync(join(ROOT, 'events', 'hook-installer-create.json'), 'utf8'));
+  expect(created.ResourceProperties.NotificationMetadata).toBe(metadata);
 });
 
 describe.each(Object.keys(roles))('%s operations', (fn) => {
@@ -685,5 +733,32 @@ describe.each(Object.keys(roles))('IAM of %s against the Service Authorization R
     for (const [action, types] of granted) {
       for (const type of SAR[action]?.types ?? []) expect({ action, type, covered: types.has(type) }).toEqual({ action, type, covered: true });
     }
+  });
+});
+
+describe('nodes without a lifecycle hook (HooklessNodes)', () => {
+  test('off by default; the rule matches pending and running state changes only and targets the lifecycle function, with a retry policy and the lifecycle dead-letter queue', () => {
+    expect(template.Parameters?.HooklessNodes).toMatchObject({ Default: 'false', AllowedValues: ['false', 'true'] });
+    expect(template.Conditions?.HandlingHooklessNodes).toEqual({ 'Fn::Equals': [{ Ref: 'HooklessNodes' }, 'true'] });
+    const rule = resources.HooklessNodesRule;
+    expect(rule.Condition).toBe('HandlingHooklessNodes');
+    expect(rule.Properties?.EventPattern).toEqual({ source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'], detail: { state: ['pending', 'running'] } });
+    expect(rule.Properties?.Targets).toEqual([
+      {
+        Id: 'LifecycleFunction',
+        Arn: { 'Fn::GetAtt': ['LifecycleFunction', 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] } },
+      },
+    ]);
+    expect(resources.HooklessNodesPermission.Properties).toMatchObject({ Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': ['HooklessNodesRule', 'Arn'] } });
+  });
+
+  test('events/state-change.json is what that rule delivers', () => {
+    const event = JSON.parse(readFileSync(join(ROOT, 'events', 'state-change.json'), 'utf8'));
+    const pattern = resources.HooklessNodesRule.Properties?.EventPattern as { source: string[]; 'detail-type': string[]; detail: { state: string[] } };
+    expect(pattern.source).toContain(event.source);
+    expect(pattern['detail-type']).toContain(event['detail-type']);
+    expect(pattern.detail.state).toContain(event.detail.state);
   });
 });

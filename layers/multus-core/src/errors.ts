@@ -21,6 +21,23 @@ export class MalformedEventError extends Error {
 /** The node cannot be given its multus interfaces as configured (limits, wrong subnet, conflicts). */
 export class NodeConfigurationError extends Error {
   override readonly name = 'NodeConfigurationError';
+  constructor(
+    message: string,
+    /** True when the settings are the cause (they do not fit the node), not the node's own state. */
+    readonly fromSettings = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * True for a failure an operator fixes in the settings or the function environment: a bad SSM
+ * setting (SettingsError), settings that do not fit the node, a bad environment (EnvironmentError).
+ */
+export function isSettingsProblem(value: unknown): boolean {
+  const name = awsErrorCode(value);
+  if (name === 'SettingsError' || name === 'EnvironmentError') return true;
+  return name === 'NodeConfigurationError' && (value as { fromSettings?: unknown }).fromSettings === true;
 }
 
 /**
@@ -50,4 +67,20 @@ export function awsErrorCode(value: unknown): string | undefined {
     return typeof name === 'string' ? name : undefined;
   }
   return undefined;
+}
+
+/** Codes that say "slow down" (the SDK retries them; a long answer loop may too). */
+const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'SlowDown']);
+
+/**
+ * True for a failure that says nothing about the request itself: no answer at all (a network
+ * error, a timeout), a 5xx, throttling. Not a call our own deadline aborted (AbortError).
+ */
+export function isTransientAwsError(value: unknown): boolean {
+  const name = awsErrorCode(value);
+  if (name === 'AbortError') return false;
+  if (name && THROTTLING_CODES.has(name)) return true;
+  if (name === 'TimeoutError' || name === 'RequestTimeout') return true;
+  const status = (value as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500;
 }

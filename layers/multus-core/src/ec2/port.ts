@@ -2,7 +2,7 @@
  * The EC2 things the domain needs, as a small port. The adapter over @aws-sdk/client-ec2 is in
  * sdk.ts; tests use it against the emulator or replace it with fakes.
  */
-import type { Ipv4Range } from '../ipv4';
+import type { AddressSet, Ipv4Range } from '../ipv4';
 
 export interface AttachmentView {
   readonly attachmentId: string;
@@ -51,6 +51,31 @@ export interface TaggedInstance {
   readonly availabilityZone: string;
   readonly state: string | undefined;
   readonly launchTime: Date | undefined;
+  /** The subnets of the interfaces attached beyond the primary one (device index 1 and up). */
+  readonly subnetIds: readonly string[];
+}
+
+/** A read of whole subnets that keeps of each ENI only what allocation needs. */
+export interface SubnetScanRequest {
+  readonly subnets: readonly { readonly subnetId: string; readonly block: Ipv4Range }[];
+  /** The tag that names an ENI's owner (our instance-id tag): needed with `keep` and `watch`. */
+  readonly ownerTag?: string;
+  /** The ENIs whose owner is this are kept whole (the node's own). */
+  readonly keep?: string;
+  /** Owners to look out for: which of them hold an ENI in each subnet. */
+  readonly watch?: ReadonlySet<string>;
+}
+
+export interface SubnetScan {
+  /** Per subnet, every address an ENI holds there: primary, secondary, and inside its delegated prefixes. */
+  readonly held: ReadonlyMap<string, AddressSet>;
+  /** The ENIs owned by `keep`, whole. */
+  readonly kept: InterfaceView[];
+  /** Per subnet, the owners of `watch` holding an ENI there. */
+  readonly owners: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Pages read and bytes received. */
+  readonly pages: number;
+  readonly bytes: number;
 }
 
 export interface SubnetView {
@@ -107,12 +132,20 @@ export interface Ec2Port {
   describeCidrReservations(subnetId: string): Promise<CidrReservation[]>;
   /** Every ENI in any of the subnets (all pages). */
   describeInterfacesInSubnets(subnetIds: readonly string[]): Promise<InterfaceView[]>;
+  /**
+   * Every ENI of the subnets, page by page, reduced as it arrives to the addresses it holds (a bit
+   * set per subnet): the subnets are never held in memory, except the ENIs `keep` owns.
+   */
+  scanSubnets(request: SubnetScanRequest): Promise<SubnetScan>;
   /** Every ENI carrying `tagKey=tagValue` (all pages). */
   describeInterfacesByTag(tagKey: string, tagValue: string): Promise<InterfaceView[]>;
   /** One ENI, or undefined when it no longer exists. */
   describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined>;
-  /** The ENIs holding `address` in the subnet. */
-  describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]>;
+  /**
+   * The ENIs of the subnet holding any of `addresses` as a primary or secondary address (EC2's
+   * `addresses.private-ip-address` filter; no filter matches an address inside a delegated prefix).
+   */
+  describeInterfacesWithAddresses(subnetId: string, addresses: readonly string[]): Promise<InterfaceView[]>;
   /** Instances carrying `tagKey` (any value) in one of `states` (all pages). */
   describeTaggedInstances(tagKey: string, states: readonly string[]): Promise<TaggedInstance[]>;
   /** The instance type's interface limits and whether it takes delegated prefixes. */

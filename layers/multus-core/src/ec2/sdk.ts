@@ -1,6 +1,7 @@
 /**
  * The Ec2Port over @aws-sdk/client-ec2. Subnets, security groups, CIDR reservations and instance
- * type limits change rarely and are cached for the settings' max age.
+ * type limits change rarely and are cached for the settings' max age. Whole subnets and address
+ * windows are read from EC2's XML with the page scanner (scan.ts) instead of the SDK's deserialiser.
  */
 import {
   AssignPrivateIpAddressesCommand,
@@ -26,7 +27,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { TtlCache } from '../cache';
 import { awsErrorCode } from '../errors';
-import { parseCidr } from '../ipv4';
+import { AddressSet, parseCidr } from '../ipv4';
+import { scanInterfacePage, type ScannedInterface } from './scan';
 import type {
   AttachmentView,
   CidrReservation,
@@ -37,6 +39,8 @@ import type {
   InterfaceView,
   PrefixRequest,
   SecurityGroupView,
+  SubnetScan,
+  SubnetScanRequest,
   SubnetView,
   TaggedInstance,
 } from './port';
@@ -79,6 +83,61 @@ export function interfaceView(eni: NetworkInterface): InterfaceView {
 export interface SdkEc2Options {
   /** Milliseconds that subnets, groups, reservations and instance-type limits stay cached. */
   readonly cacheMaxAgeMs: () => number;
+  /** ENIs per DescribeNetworkInterfaces page (EC2 takes 5 to 1,000); 1,000 unless a test wants many pages. */
+  readonly pageSize?: number;
+}
+
+/** What the SDK is given to parse once the raw answer is taken: an empty page. */
+const EMPTY_PAGE = Buffer.from('<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><networkInterfaceSet/></DescribeNetworkInterfacesResponse>');
+
+/**
+ * Where a read keeps the answer it is scanning: one buffer for all its pages (grown when a page is
+ * bigger), so that a read of many pages leaves no megabytes of garbage per page behind.
+ */
+class PageBuffer {
+  bytes = Buffer.allocUnsafe(256 * 1024);
+  length = 0;
+
+  async fill(body: unknown): Promise<void> {
+    this.length = 0;
+    if (body === undefined || body === null) return;
+    const chunks = typeof body === 'string' || body instanceof Uint8Array ? [body] : (body as AsyncIterable<Uint8Array | string>);
+    for await (const chunk of chunks) {
+      const piece = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (this.length + piece.length > this.bytes.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.length + piece.length));
+        this.bytes.copy(grown, 0, 0, this.length);
+        this.bytes = grown;
+      }
+      this.bytes.set(piece, this.length);
+      this.length += piece.length;
+    }
+  }
+}
+
+/**
+ * Sends a DescribeNetworkInterfaces and leaves its answer, as EC2 wrote it, in `into`. A middleware
+ * innermost in the deserialize step takes the body of a successful answer (each attempt's: the
+ * SDK's retries still run) and hands the SDK's deserialiser an empty page instead; error answers
+ * go to the SDK untouched, so errors, codes and retries are the SDK's.
+ */
+async function sendForPage(ec2: EC2Client, command: DescribeNetworkInterfacesCommand, into: PageBuffer): Promise<void> {
+  let answered = false;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      const response = out.response as { statusCode?: number; body?: unknown };
+      if (response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300) {
+        await into.fill(response.body);
+        answered = true;
+        response.body = EMPTY_PAGE;
+      }
+      return out;
+    },
+    { step: 'deserialize', priority: 'low', name: 'eksMultusEniRawAnswer' },
+  );
+  await ec2.send(command);
+  if (!answered) throw new Error('DescribeNetworkInterfaces returned no answer');
 }
 
 export class SdkEc2 implements Ec2Port {
@@ -87,10 +146,13 @@ export class SdkEc2 implements Ec2Port {
   private readonly reservations: TtlCache<CidrReservation[]>;
   private readonly limits: TtlCache<InstanceTypeView>;
 
+  private readonly pageSize: number;
+
   constructor(
     private readonly ec2: EC2Client,
     options: SdkEc2Options,
   ) {
+    this.pageSize = options.pageSize ?? 1000;
     this.subnets = new TtlCache(options.cacheMaxAgeMs);
     this.groups = new TtlCache(options.cacheMaxAgeMs);
     this.reservations = new TtlCache(options.cacheMaxAgeMs);
@@ -155,6 +217,9 @@ export class SdkEc2 implements Ec2Port {
           availabilityZone: instance.Placement?.AvailabilityZone ?? '',
           state: instance.State?.Name,
           launchTime: instance.LaunchTime,
+          subnetIds: (instance.NetworkInterfaces ?? [])
+            .filter((n) => (n.Attachment?.DeviceIndex ?? 0) > 0 && n.SubnetId)
+            .map((n) => n.SubnetId as string),
         });
       }
       NextToken = out.NextToken;
@@ -227,11 +292,58 @@ export class SdkEc2 implements Ec2Port {
     return this.describeInterfaces([{ Name: `tag:${tagKey}`, Values: [tagValue] }]);
   }
 
-  describeInterfacesWithAddress(subnetId: string, address: string): Promise<InterfaceView[]> {
-    return this.describeInterfaces([
-      { Name: 'subnet-id', Values: [subnetId] },
-      { Name: 'addresses.private-ip-address', Values: [address] },
-    ]);
+  /** Every page of DescribeNetworkInterfaces with these filters, each ENI handed to `visit` by the scanner; pages and bytes read. */
+  private async scanPages(filters: Filter[], visit: (eni: ScannedInterface) => void, tagKey?: string): Promise<{ pages: number; bytes: number }> {
+    let NextToken: string | undefined;
+    let pages = 0;
+    let bytes = 0;
+    const page = new PageBuffer();
+    do {
+      await sendForPage(this.ec2, new DescribeNetworkInterfacesCommand({ Filters: filters, NextToken, MaxResults: this.pageSize }), page);
+      pages++;
+      bytes += page.length;
+      NextToken = scanInterfacePage(page.bytes, visit, tagKey, page.length).nextToken;
+    } while (NextToken);
+    return { pages, bytes };
+  }
+
+  async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
+    const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
+    const owners = new Map<string, Set<string>>();
+    const kept: InterfaceView[] = [];
+    const look = request.keep !== undefined || (request.watch?.size ?? 0) > 0;
+    const read = await this.scanPages(
+      [{ Name: 'subnet-id', Values: request.subnets.map((s) => s.subnetId) }],
+      (eni) => {
+        const subnetId = eni.subnetId();
+        const set = held.get(subnetId);
+        if (!set) return;
+        eni.forEachAddress((a) => set.add(a));
+        eni.forEachPrefix((p) => set.addRange(p));
+        if (!look) return;
+        const owner = eni.tagValue();
+        if (owner === undefined) return;
+        if (owner === request.keep) kept.push(eni.view());
+        if (request.watch?.has(owner)) owners.set(subnetId, (owners.get(subnetId) ?? new Set()).add(owner));
+      },
+      request.ownerTag,
+    );
+    return { held, kept, owners, ...read };
+  }
+
+  async describeInterfacesWithAddresses(subnetId: string, addresses: readonly string[]): Promise<InterfaceView[]> {
+    const views: InterfaceView[] = [];
+    // A filter takes at most 200 values.
+    for (let i = 0; i < addresses.length; i += 200) {
+      await this.scanPages(
+        [
+          { Name: 'subnet-id', Values: [subnetId] },
+          { Name: 'addresses.private-ip-address', Values: addresses.slice(i, i + 200) },
+        ],
+        (eni) => views.push(eni.view()),
+      );
+    }
+    return views;
   }
 
   async describeInterface(networkInterfaceId: string): Promise<InterfaceView | undefined> {

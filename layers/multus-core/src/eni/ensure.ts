@@ -5,7 +5,8 @@
  * the prefixes they lack), unattached ones of ours are adopted. On any failure every ENI this call
  * created or adopted is detached and deleted before the error propagates.
  */
-import type { AttachmentView, Ec2Port, InstanceView, InterfaceView, SubnetView } from '../ec2/port';
+import type { AttachmentView, Ec2Port, InstanceView, InterfaceView, SubnetView, TaggedInstance } from '../ec2/port';
+import { withCallDeadline } from '../budget';
 import { AllocationError, asError, awsErrorCode } from '../errors';
 import {
   countFreeBlocks,
@@ -16,6 +17,7 @@ import {
   parseCidr,
   parseIpv4,
   PREFIX_BLOCK_SIZE,
+  type AddressSet,
   type Ipv4Cidr,
   type Ipv4Range,
   type UsedAddresses,
@@ -23,6 +25,7 @@ import {
 import type { Log } from '../log';
 import type { Settings } from '../settings/parse';
 import { interfaceTags, TAG_INSTANCE_ID } from '../tags';
+import type { SubnetMaps } from './maps';
 import { isOurs, type SlotPlan } from './plan';
 import { pastDeadline, releaseInterface, type ReleaseOptions } from './release';
 
@@ -50,14 +53,21 @@ export interface EnsureDeps {
    * stops, rolls back and the lifecycle action still gets its answer.
    */
   readonly deadline?: number;
+  /** The container's maps of its lowest-free subnets: what this call learns goes there too. */
+  readonly maps?: SubnetMaps;
 }
 
 export interface EnsureRequest {
   readonly instance: InstanceView;
   readonly plans: readonly SlotPlan[];
   readonly subnets: ReadonlyMap<string, SubnetView>;
-  /** The ENIs EC2 listed in the slots' subnets (lowest-free) or with our tag (otherwise). */
+  /** The ENIs of ours EC2 listed: in the slots' subnets (a whole read) or with our tag. */
   readonly known: readonly InterfaceView[];
+  /**
+   * Lowest-free mode: the addresses held in each slot's subnet, as read (whole, or the container's
+   * map of it); this call's own copies, which it updates as it learns.
+   */
+  readonly held?: ReadonlyMap<string, AddressSet>;
   /** Unattached ENIs of ours that no slot adopts; deleted if the call fails. */
   readonly strays: readonly InterfaceView[];
   readonly settings: Settings;
@@ -71,6 +81,8 @@ export class EnsureError extends Error {
     override readonly cause: Error,
     readonly rolledBack: readonly string[],
     readonly leaked: readonly string[],
+    /** Address (or prefix) races lost before the failure. */
+    readonly racesLost = 0,
   ) {
     super(message);
   }
@@ -96,22 +108,21 @@ const GENERIC_CODES = new Set(['InvalidParameterValue', 'InvalidParameterCombina
 const PREFIX_RACE_CODES = new Set([...ADDRESS_IN_USE_CODES, ...GENERIC_CODES, 'InsufficientCidrBlocks']);
 
 /**
- * What is taken in one subnet, as seen now: ENI addresses, delegated prefixes, and the subnet's
- * CIDR reservations by kind. Addresses are never taken from a reservation; prefixes are taken from
- * `prefix` reservations first and never from `explicit` ones.
+ * What is taken in one subnet, as this call knows it: the addresses ENIs hold (delegated prefixes
+ * included) and the subnet's CIDR reservations by kind. Addresses are never taken from a
+ * reservation; prefixes are taken from `prefix` reservations first and never from `explicit` ones.
  */
 class SubnetUsage {
   constructor(
-    readonly addresses: number[],
-    readonly prefixes: Ipv4Range[],
+    public held: AddressSet,
     readonly explicit: readonly Ipv4Range[],
     readonly prefixReserved: readonly Ipv4Range[],
   ) {}
   forAddresses(): UsedAddresses {
-    return { addresses: this.addresses, ranges: [...this.prefixes, ...this.explicit, ...this.prefixReserved] };
+    return { addresses: this.held, ranges: [...this.explicit, ...this.prefixReserved] };
   }
   forPrefixes(): UsedAddresses {
-    return { addresses: this.addresses, ranges: [...this.prefixes, ...this.explicit] };
+    return { addresses: this.held, ranges: this.explicit };
   }
 }
 
@@ -126,15 +137,29 @@ export const DEFAULT_MAX_ADDRESS_RACES = 128;
 const SETTLING_CODES = new Set(['InvalidNetworkInterfaceID.NotFound', 'IncorrectInstanceState', 'IncorrectState']);
 /** Nodes launched this recently may still be waiting on their hook for addresses. */
 const LAUNCH_WINDOW_MS = 15 * 60_000;
+/**
+ * Free candidates an address window asks EC2 about after a lost race: twice the nodes still
+ * waiting and a few more, so that the candidate of this node's rank is among them; one filter
+ * (at most 200 values), one call.
+ */
+const WINDOW_MIN = 16;
+const WINDOW_MAX = 99;
 
 class Ensurer {
   /** ENIs this call created or adopted, in order: what rollback removes. */
   private readonly owned: string[] = [];
-  /** What is taken in each subnet, as seen now. */
+  /** What is taken in each subnet, as this call knows it. */
   private readonly taken = new Map<string, SubnetUsage>();
   racesLost = 0;
+  /** Address windows read after lost races, and whole re-reads of a subnet. */
+  windows = 0;
+  wholeRereads = 0;
   /** Opted-in nodes of the AZ launched recently (read once, on the first lost race). */
-  private peers: string[] | undefined;
+  private peers: TaggedInstance[] | undefined;
+  /** Per subnet, the owners seen holding an ENI of ours there (any, and one with all its prefixes). */
+  private readonly served = new Map<string, { any: Set<string>; prefixes: Set<string> }>();
+  /** Subnets read whole again by this call. */
+  private readonly reread = new Set<string>();
 
   constructor(
     private readonly deps: EnsureDeps,
@@ -142,7 +167,7 @@ class Ensurer {
   ) {}
 
   async run(): Promise<EnsuredInterface[]> {
-    await this.checkFreeBlocks();
+    await this.checkRoom();
     const out: EnsuredInterface[] = [];
     for (const plan of this.request.plans) out.push(await this.ensureSlot(plan));
     return out;
@@ -155,21 +180,39 @@ class Ensurer {
   }
 
   /**
-   * Lowest-free mode with prefixes: every subnet has the free aligned /28 blocks its slots need,
-   * checked from the subnet read already made, before anything is created.
+   * Every subnet has room for what its slots need, checked before anything is created, at no extra
+   * call. Lowest-free mode: free addresses and (with prefixes) free aligned /28 blocks, from the
+   * subnet read already made. EC2-picks mode: the subnet's free-address count from DescribeSubnets
+   * (a prefix takes 16).
    */
-  private async checkFreeBlocks(): Promise<void> {
-    const { settings } = this.request;
-    if (!settings.useIpsFromStartOfSubnet || settings.ipv4PrefixesPerInterface === 0) return;
-    const needed = new Map<string, number>();
-    for (const plan of this.request.plans) needed.set(plan.subnetId, (needed.get(plan.subnetId) ?? 0) + this.missingPrefixes(plan));
-    for (const [subnetId, n] of needed) {
-      if (n === 0) continue;
+  private async checkRoom(): Promise<void> {
+    const { settings, plans } = this.request;
+    const need = new Map<string, { addresses: number; blocks: number }>();
+    for (const plan of plans) {
+      const n = need.get(plan.subnetId) ?? { addresses: 0, blocks: 0 };
+      if (plan.kind === 'create') n.addresses++;
+      n.blocks += this.missingPrefixes(plan);
+      need.set(plan.subnetId, n);
+    }
+    for (const [subnetId, n] of need) {
+      if (n.addresses === 0 && n.blocks === 0) continue;
       const subnet = this.request.subnets.get(subnetId);
       if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
-      const free = countFreeBlocks(parseCidr(subnet.cidrBlock), (await this.takenIn(subnetId, this.request.known)).forPrefixes(), n);
-      if (free < n) {
-        throw new AllocationError(`subnet ${subnetId} (${subnet.cidrBlock}) has ${free} free aligned /28 block${free === 1 ? '' : 's'} for IPv4 prefixes, ${n} needed`);
+      const where = `subnet ${subnetId} (${subnet.cidrBlock})`;
+      if (!settings.useIpsFromStartOfSubnet) {
+        const wanted = n.addresses + n.blocks * PREFIX_BLOCK_SIZE;
+        const free = subnet.availableIpAddressCount;
+        if (free !== undefined && free < wanted) throw new AllocationError(`${where} has ${free} free IPv4 addresses, ${wanted} needed`);
+        continue;
+      }
+      const cidr = parseCidr(subnet.cidrBlock);
+      const taken = await this.takenIn(subnetId);
+      const freeAddresses = lowestFree(cidr, taken.forAddresses(), n.addresses).length;
+      if (freeAddresses < n.addresses) throw new AllocationError(`${where} has ${freeAddresses} free IPv4 address${freeAddresses === 1 ? '' : 'es'}, ${n.addresses} needed`);
+      if (n.blocks === 0) continue;
+      const free = countFreeBlocks(cidr, taken.forPrefixes(), n.blocks);
+      if (free < n.blocks) {
+        throw new AllocationError(`${where} has ${free} free aligned /28 block${free === 1 ? '' : 's'} for IPv4 prefixes, ${n.blocks} needed`);
       }
     }
   }
@@ -249,7 +292,7 @@ class Ensurer {
     const subnet = this.request.subnets.get(plan.subnetId);
     if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
     const cidr = parseCidr(subnet.cidrBlock);
-    let taken = await this.takenIn(plan.subnetId, this.request.known);
+    const taken = await this.takenIn(plan.subnetId);
     let candidates = freeAddresses(cidr, taken.forAddresses());
     let losses = 0;
     for (;;) {
@@ -261,10 +304,13 @@ class Ensurer {
       try {
         const eni = await ec2.createInterface(this.request_(plan, address));
         this.owned.push(eni.networkInterfaceId);
-        taken.addresses.push(next.value);
+        this.hold(plan.subnetId, [next.value]);
         return eni;
       } catch (err) {
-        if (!(await this.isAddressRace(err, plan.subnetId, address))) throw err;
+        const code = awsErrorCode(err);
+        const inUse = code !== undefined && ADDRESS_IN_USE_CODES.has(code);
+        if (!inUse && !(code !== undefined && GENERIC_CODES.has(code))) throw err;
+        if (!(await this.lostAddress(plan.subnetId, cidr, next.value, inUse))) throw err;
         losses++;
         this.racesLost++;
         if (pastDeadline(this.deps.deadline)) {
@@ -275,17 +321,43 @@ class Ensurer {
             `gave up on subnet ${plan.subnetId} after ${losses} addresses were taken by concurrent launches`,
           );
         }
-        // Re-read who holds what, then take the free address whose rank among the free ones is
-        // this node's rank among the nodes still waiting for an address in the subnet: concurrent
-        // launches then spread over the lowest free addresses instead of all racing for the next.
-        const fresh = await ec2.describeInterfacesInSubnets([plan.subnetId]);
-        taken = await this.takenIn(plan.subnetId, fresh, true);
-        taken.addresses.push(next.value);
-        const rank = await this.rankAmongLaunching(plan.subnetId, fresh);
+        // Take the free address whose rank among the free ones is this node's rank among the
+        // nodes still waiting for an address in the subnet: concurrent launches then spread over
+        // the lowest free addresses instead of all racing for the next.
+        const rank = await this.rankAmongLaunching(plan.subnetId, 'any');
         this.deps.log.info('address taken by a concurrent launch; moving on', { subnetId: plan.subnetId, address, losses, rank });
         candidates = fromRank(cidr, taken.forAddresses(), rank);
       }
     }
+  }
+
+  /**
+   * After a create refused for its address: what EC2 now holds among the candidates, from one
+   * address window (the refused address and the lowest free ones after it, `addresses.private-ip-address`).
+   * True when the address is taken (a race lost): a holder shows it, or EC2 said InUse. An InUse
+   * that no window explains is an address inside a prefix delegated since the subnet was read (no
+   * filter matches those): then, once per subnet and call, the subnet is read whole again.
+   * A generic refusal with no holder is not a race.
+   */
+  private async lostAddress(subnetId: string, cidr: Ipv4Cidr, address: number, inUse: boolean): Promise<boolean> {
+    const taken = await this.takenIn(subnetId);
+    await this.loadPeers();
+    const probe = taken.held.clone();
+    probe.add(address);
+    const size = Math.min(WINDOW_MAX, Math.max(WINDOW_MIN, 2 * this.waiting(subnetId, 'any').length + 4));
+    const window = lowestFree(cidr, { addresses: probe, ranges: taken.forAddresses().ranges }, size);
+    const text = formatIpv4(address);
+    const holders = await this.deps.ec2.describeInterfacesWithAddresses(subnetId, [text, ...window.map(formatIpv4)]);
+    this.windows++;
+    this.noteHolders(subnetId, holders);
+    let explained = holders.some((e) => e.privateIpAddresses.includes(text));
+    if (!explained && inUse && !this.reread.has(subnetId)) {
+      await this.rereadWhole(subnetId, cidr);
+      explained = taken.held.has(address);
+    }
+    if (!explained && !inUse) return false;
+    this.hold(subnetId, [address]);
+    return true;
   }
 
   /**
@@ -303,7 +375,7 @@ class Ensurer {
     const subnet = this.request.subnets.get(plan.subnetId);
     if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
     const cidr = parseCidr(subnet.cidrBlock);
-    let taken = await this.takenIn(plan.subnetId, this.request.known);
+    const taken = await this.takenIn(plan.subnetId);
     let skip = 0;
     let losses = 0;
     for (;;) {
@@ -318,18 +390,12 @@ class Ensurer {
       try {
         const got = await ec2.assignPrefixes(eni.networkInterfaceId, { prefixes });
         const assigned = got.length > 0 ? got : prefixes;
-        taken.prefixes.push(...assigned.map(rangeOf));
+        this.hold(plan.subnetId, [], assigned.map(rangeOf));
         return withPrefixes(assigned);
       } catch (err) {
         const code = awsErrorCode(err);
         if (!code || !PREFIX_RACE_CODES.has(code)) throw err;
-        // Re-read who holds what: a block another ENI now holds (an address or a prefix in it) is a race lost.
-        const fresh = await ec2.describeInterfacesInSubnets([plan.subnetId]);
-        const held = (e: InterfaceView) =>
-          e.networkInterfaceId !== eni.networkInterfaceId &&
-          (e.privateIpAddresses.some((a) => blocks.some((b) => parseIpv4(a) >= b && parseIpv4(a) < b + PREFIX_BLOCK_SIZE)) ||
-            e.ipv4Prefixes.some((p) => blocks.some((b) => rangeOf(p).first <= b + PREFIX_BLOCK_SIZE - 1 && rangeOf(p).last >= b)));
-        if (!fresh.some(held)) throw err;
+        if (!(await this.lostBlocks(plan.subnetId, cidr, blocks, eni.networkInterfaceId))) throw err;
         losses++;
         this.racesLost++;
         if (pastDeadline(this.deps.deadline)) {
@@ -338,9 +404,7 @@ class Ensurer {
         if (losses >= this.deps.maxAddressRaces) {
           throw new AllocationError(`gave up on IPv4 prefixes in subnet ${plan.subnetId} after ${losses} were taken by concurrent launches`);
         }
-        taken = await this.takenIn(plan.subnetId, fresh, true);
-        const want = this.request.settings.ipv4PrefixesPerInterface;
-        const rank = await this.rankAmongLaunching(plan.subnetId, fresh, (e) => e.ipv4Prefixes.length >= want);
+        const rank = await this.rankAmongLaunching(plan.subnetId, 'prefixes');
         skip = rank * missing;
         this.deps.log.info('IPv4 prefix taken by a concurrent launch; moving on', { subnetId: plan.subnetId, prefixes, losses, rank, code });
       }
@@ -348,60 +412,129 @@ class Ensurer {
   }
 
   /**
-   * This node's position among the opted-in nodes of its AZ launched recently that are not yet
-   * served in the subnet (no ENI of ours there, or none that `served` accepts), sorted by instance
-   * id; 0 when that cannot be told.
+   * After blocks were refused: whether another ENI holds something in them (a race lost). First an
+   * address window over the blocks' addresses; when no ENI holds an address there, only the whole
+   * subnet can tell (no filter matches a delegated prefix): it is read again. The ENI the blocks
+   * were for does not count (an assignment carried out whose answer was lost is not a race).
    */
-  private async rankAmongLaunching(subnetId: string, fresh: readonly InterfaceView[], served: (eni: InterfaceView) => boolean = () => true): Promise<number> {
-    const { instance } = this.request;
-    if (!this.peers) {
-      try {
-        // The AZ is matched here: moto drops everything when DescribeInstances has an
-        // availability-zone filter, and the list of opted-in nodes is small.
-        const since = Date.now() - LAUNCH_WINDOW_MS;
-        this.peers = (await this.deps.ec2.describeTaggedInstances(this.deps.nodeTagKey, ['pending', 'running']))
-          .filter((i) => i.availabilityZone === instance.availabilityZone && (!i.launchTime || i.launchTime.getTime() >= since))
-          .map((i) => i.instanceId);
-      } catch (err) {
-        this.deps.log.warn('could not list concurrently launching nodes; taking the next free address', { error: asError(err) });
-        this.peers = [];
-      }
-    }
-    const done = new Set(fresh.filter((eni) => eni.subnetId === subnetId && served(eni)).map((eni) => eni.tags[TAG_INSTANCE_ID]));
-    const waiting = [...new Set([...this.peers, instance.instanceId])].filter((id) => id === instance.instanceId || !done.has(id)).sort();
-    return Math.max(0, waiting.indexOf(instance.instanceId));
+  private async lostBlocks(subnetId: string, cidr: Ipv4Cidr, blocks: readonly number[], eniId: string): Promise<boolean> {
+    await this.loadPeers();
+    const addresses = blocks.flatMap((b) => Array.from({ length: PREFIX_BLOCK_SIZE }, (_, i) => formatIpv4(b + i)));
+    const holders = (await this.deps.ec2.describeInterfacesWithAddresses(subnetId, addresses)).filter((e) => e.networkInterfaceId !== eniId);
+    this.windows++;
+    this.noteHolders(subnetId, holders);
+    if (holders.length > 0) return true;
+    const mine = (await this.rereadWhole(subnetId, cidr)).find((e) => e.networkInterfaceId === eniId);
+    const others = (await this.takenIn(subnetId)).held.clone();
+    for (const a of mine?.privateIpAddresses ?? []) others.delete(parseIpv4(a));
+    for (const p of mine?.ipv4Prefixes ?? []) others.deleteRange(rangeOf(p));
+    return blocks.some((b) => others.intersects({ first: b, last: b + PREFIX_BLOCK_SIZE - 1 }));
   }
 
-  private async takenIn(subnetId: string, known: readonly InterfaceView[], refresh = false): Promise<SubnetUsage> {
-    const cached = this.taken.get(subnetId);
-    if (cached && !refresh) return cached;
-    const reservations = await this.deps.ec2.describeCidrReservations(subnetId);
-    const addresses: number[] = [];
-    const prefixes: Ipv4Range[] = [];
-    for (const eni of known) {
-      if (eni.subnetId !== subnetId) continue;
-      for (const a of eni.privateIpAddresses) addresses.push(parseIpv4(a));
-      for (const p of eni.ipv4Prefixes) prefixes.push(rangeOf(p));
+  /** Addresses and ranges now held in the subnet (taken by this call, or shown by EC2): in this call's copy and the container's map. */
+  private hold(subnetId: string, addresses: readonly number[], ranges: readonly Ipv4Range[] = []): void {
+    const usage = this.taken.get(subnetId);
+    for (const a of addresses) usage?.held.add(a);
+    for (const r of ranges) usage?.held.addRange(r);
+    this.deps.maps?.learn(subnetId, addresses, ranges);
+  }
+
+  private servedIn(subnetId: string): { any: Set<string>; prefixes: Set<string> } {
+    let entry = this.served.get(subnetId);
+    if (!entry) this.served.set(subnetId, (entry = { any: new Set(), prefixes: new Set() }));
+    return entry;
+  }
+
+  /** What ENIs EC2 showed hold in the subnet, and which owners they show served there. */
+  private noteHolders(subnetId: string, enis: readonly InterfaceView[]): void {
+    const want = this.request.settings.ipv4PrefixesPerInterface;
+    for (const e of enis) {
+      if (e.subnetId !== subnetId) continue;
+      this.hold(subnetId, e.privateIpAddresses.map(parseIpv4), e.ipv4Prefixes.map(rangeOf));
+      const owner = e.tags[TAG_INSTANCE_ID];
+      if (!owner) continue;
+      this.servedIn(subnetId).any.add(owner);
+      if (e.ipv4Prefixes.length >= want) this.servedIn(subnetId).prefixes.add(owner);
     }
-    // Keep what this call already took in the subnet (a subnet listed for two device indexes).
-    addresses.push(...(cached?.addresses ?? []));
-    prefixes.push(...(cached?.prefixes ?? []));
+  }
+
+  /**
+   * The subnet read whole again (a refusal no window explains): this call's copy and the
+   * container's map are replaced, the launching peers seen there count as served. Returns the
+   * subnet's ENIs of this node.
+   */
+  private async rereadWhole(subnetId: string, cidr: Ipv4Cidr): Promise<InterfaceView[]> {
+    const usage = await this.takenIn(subnetId);
+    const scan = await this.deps.ec2.scanSubnets({
+      subnets: [{ subnetId, block: cidr }],
+      ownerTag: TAG_INSTANCE_ID,
+      keep: this.request.instance.instanceId,
+      watch: new Set((this.peers ?? []).map((p) => p.instanceId)),
+    });
+    this.wholeRereads++;
+    this.reread.add(subnetId);
+    const held = scan.held.get(subnetId);
+    if (held) {
+      usage.held = held;
+      this.deps.maps?.put(subnetId, held);
+    }
+    // A peer's ENI seen in the read: served (how many prefixes it holds is not read).
+    for (const owner of scan.owners.get(subnetId) ?? []) {
+      this.servedIn(subnetId).any.add(owner);
+      this.servedIn(subnetId).prefixes.add(owner);
+    }
+    return scan.kept;
+  }
+
+  /** Opted-in nodes of the AZ launched recently: read once per call, on its first lost race. */
+  private async loadPeers(): Promise<void> {
+    if (this.peers) return;
+    const { instance } = this.request;
+    try {
+      // The AZ is matched here: moto drops everything when DescribeInstances has an
+      // availability-zone filter, and the list of opted-in nodes is small.
+      const since = Date.now() - LAUNCH_WINDOW_MS;
+      this.peers = (await this.deps.ec2.describeTaggedInstances(this.deps.nodeTagKey, ['pending', 'running'])).filter(
+        (i) => i.availabilityZone === instance.availabilityZone && (!i.launchTime || i.launchTime.getTime() >= since),
+      );
+    } catch (err) {
+      this.deps.log.warn('could not list concurrently launching nodes; taking the next free address', { error: asError(err) });
+      this.peers = [];
+    }
+  }
+
+  /**
+   * The launching nodes not yet served in the subnet, and this node, sorted by instance id. Served:
+   * an interface of the node attached in the subnet when the peers were read (an ENI gets its
+   * prefixes before its attach), or an ENI of its own there that a window or a re-read showed
+   * (`prefixes`: one holding all its prefixes).
+   */
+  private waiting(subnetId: string, kind: 'any' | 'prefixes'): string[] {
+    const self = this.request.instance.instanceId;
+    const peers = this.peers ?? [];
+    const done = new Set([...peers.filter((p) => p.subnetIds.includes(subnetId)).map((p) => p.instanceId), ...this.servedIn(subnetId)[kind]]);
+    return [...new Set([...peers.map((p) => p.instanceId), self])].filter((id) => id === self || !done.has(id)).sort();
+  }
+
+  /** This node's position among the launching nodes still waiting in the subnet; 0 when that cannot be told. */
+  private async rankAmongLaunching(subnetId: string, kind: 'any' | 'prefixes'): Promise<number> {
+    await this.loadPeers();
+    return Math.max(0, this.waiting(subnetId, kind).indexOf(this.request.instance.instanceId));
+  }
+
+  private async takenIn(subnetId: string): Promise<SubnetUsage> {
+    const cached = this.taken.get(subnetId);
+    if (cached) return cached;
+    const held = this.request.held?.get(subnetId);
+    if (!held) throw new Error(`subnet ${subnetId} was not read`);
+    const reservations = await this.deps.ec2.describeCidrReservations(subnetId);
     const entry = new SubnetUsage(
-      addresses,
-      prefixes,
+      held,
       reservations.filter((r) => r.kind !== 'prefix'),
       reservations.filter((r) => r.kind === 'prefix'),
     );
     this.taken.set(subnetId, entry);
     return entry;
-  }
-
-  private async isAddressRace(err: unknown, subnetId: string, address: string): Promise<boolean> {
-    const code = awsErrorCode(err);
-    if (code && ADDRESS_IN_USE_CODES.has(code)) return true;
-    if (!code || !GENERIC_CODES.has(code)) return false;
-    const holders = await this.deps.ec2.describeInterfacesWithAddress(subnetId, address);
-    return holders.length > 0;
   }
 
   /**
@@ -483,21 +616,27 @@ class Ensurer {
   }
 }
 
-/** Result of ensureInterfaces: the interfaces per device index and how many address races were lost. */
+/**
+ * Result of ensureInterfaces: the interfaces per device index, how many address races were lost,
+ * and what they cost: address windows read, subnets read whole again.
+ */
 export interface EnsureOutcome {
   readonly interfaces: EnsuredInterface[];
   readonly racesLost: number;
+  readonly windows: number;
+  readonly wholeRereads: number;
 }
 
 export async function ensureInterfaces(deps: EnsureDeps, request: EnsureRequest): Promise<EnsureOutcome> {
   const ensurer = new Ensurer(deps, request);
   try {
-    return { interfaces: await ensurer.run(), racesLost: ensurer.racesLost };
+    return { interfaces: await ensurer.run(), racesLost: ensurer.racesLost, windows: ensurer.windows, wholeRereads: ensurer.wholeRereads };
   } catch (err) {
     const cause = asError(err);
-    const [removed, leaked] = await ensurer.rollback();
+    // The rollback runs after the work's calls were stopped: its own, later deadline.
+    const [removed, leaked] = await withCallDeadline({ deadline: deps.release.deadline, what: 'the rollback', fresh: true }, () => ensurer.rollback());
     // The cause's name is the AWS error code (or our error class): the reason says which.
     const named = cause.name && cause.name !== 'Error' ? `${cause.name}: ${cause.message}` : cause.message;
-    throw new EnsureError(named, cause, removed, leaked);
+    throw new EnsureError(named, cause, removed, leaked, ensurer.racesLost);
   }
 }

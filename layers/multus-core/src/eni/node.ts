@@ -4,10 +4,13 @@
  * transition and by reconcile; dry-run plans without changing anything, prune removes ENIs of ours
  * that the settings no longer call for.
  */
-import type { InstanceView, InterfaceView } from '../ec2/port';
+import type { InstanceView, InterfaceView, SubnetView } from '../ec2/port';
+import { parseCidr, type AddressSet } from '../ipv4';
 import { assertNodeSettings, securityGroupProblems } from '../settings/check';
-import { asError, awsErrorCode, NodeConfigurationError } from '../errors';
+import { asError, awsErrorCode, isSettingsProblem, NodeConfigurationError } from '../errors';
 import type { InterfaceResult } from '../lifecycle/result';
+import { METRICS, type MetricDefinition } from '../metrics/catalog';
+import type { MetricRecorder } from '../metrics/recorder';
 import {
   DEFAULT_ON_FAILURE,
   parameterName,
@@ -27,6 +30,10 @@ export interface NodeDeps extends EnsureDeps {
   readonly configPath: string;
   /** Adds keys to every later log line (Powertools `appendKeys`). */
   readonly annotate?: (keys: Record<string, string>) => void;
+  /** The region the clients talk to (AWS_REGION), for messages. */
+  readonly region?: string;
+  /** Counts ENIs created, adopted, released and rolled back, races lost, settings errors. */
+  readonly metrics?: MetricRecorder;
 }
 
 export interface NodeOptions {
@@ -34,6 +41,8 @@ export interface NodeOptions {
   readonly dryRun?: boolean;
   /** Also remove ENIs of ours on the node that the settings no longer call for. */
   readonly prune?: boolean;
+  /** The region the event came from: a mismatch with the clients' is named when the instance is not found. */
+  readonly eventRegion?: string;
 }
 
 export type PlannedAction = 'create' | 'adopt' | 'in-place' | 'fix' | 'remove';
@@ -54,6 +63,39 @@ export interface NodeReport {
 }
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+/** What a node's launch reads of its lowest-free subnets before it plans. */
+interface SubnetsRead {
+  /** The node's own ENIs (in those subnets when read whole; anywhere when found by tag). */
+  readonly known: InterfaceView[];
+  /** Per subnet, the addresses held: this launch's copies. */
+  readonly held: ReadonlyMap<string, AddressSet>;
+  /** `whole`: every ENI of the subnets read (no map younger than the cache age); `map`: the container's maps. */
+  readonly read: 'whole' | 'map';
+}
+
+/**
+ * Lowest-free mode's first read. With a map of every subnet younger than the cache age (a warm
+ * container): the maps, and the node's own ENIs by tag (one small call, as in EC2-picks mode).
+ * Otherwise every ENI of the subnets, one DescribeNetworkInterfaces for all of them, page by page
+ * into bit sets, keeping whole only the node's own ENIs; the maps are kept for the next launches.
+ */
+async function readSubnets(deps: NodeDeps, instanceId: string, subnetIds: readonly string[], subnets: ReadonlyMap<string, SubnetView>): Promise<SubnetsRead> {
+  const ids = [...new Set(subnetIds)];
+  const maps = ids.map((id) => deps.maps?.get(id));
+  if (maps.every((m) => m !== undefined)) {
+    const known = await deps.ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
+    return { known, held: new Map(ids.map((id, i) => [id, maps[i] as AddressSet])), read: 'map' };
+  }
+  const blocks = ids.map((subnetId) => {
+    const subnet = subnets.get(subnetId);
+    if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
+    return { subnetId, block: parseCidr(subnet.cidrBlock) };
+  });
+  const scan = await deps.ec2.scanSubnets({ subnets: blocks, ownerTag: TAG_INSTANCE_ID, keep: instanceId });
+  for (const [subnetId, held] of scan.held) deps.maps?.put(subnetId, held);
+  return { known: scan.kept, held: scan.held, read: 'whole' };
+}
 /**
  * Codes CreateNetworkInterface answers a bad security group with: missing or malformed ids, and
  * the generic ones (a group of another VPC is an InvalidParameter). The groups are then re-read
@@ -69,7 +111,7 @@ const GROUP_REFUSAL_CODES = new Set(['InvalidGroup.NotFound', 'InvalidSecurityGr
 async function explainFailure(deps: NodeDeps, err: unknown, instance: InstanceView, settings: ReturnType<typeof parseSettings>): Promise<unknown> {
   if (!(err instanceof EnsureError) || !settings.securityGroups || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
   const problems = await securityGroupProblems(deps.ec2, settings, deps.configPath, instance.vpcId, `the node's VPC ${instance.vpcId}`).catch(() => []);
-  return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`) : err;
+  return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`, true) : err;
 }
 
 /**
@@ -115,11 +157,20 @@ export function unwantedInterfaces(instance: InstanceView, subnetIds: readonly s
  */
 export async function ensureNode(deps: NodeDeps, instanceId: string, options: NodeOptions = {}): Promise<NodeReport> {
   const { ec2, log } = deps;
+  const count = (metric: MetricDefinition, value: number) => deps.metrics?.add(metric, value);
   let onFailure: LifecycleResult = DEFAULT_ON_FAILURE;
   let availabilityZone: string | undefined;
+  let failedEnsure: EnsureError | undefined;
   try {
     let instance = await describeSettled(deps, instanceId, () => true);
-    if (!instance) throw new NodeConfigurationError(`instance ${instanceId} does not exist (EC2 does not know it)`);
+    if (!instance) {
+      const where = deps.region ? ` in ${deps.region}` : '';
+      const mismatch =
+        options.eventRegion && deps.region && options.eventRegion !== deps.region
+          ? `: the event comes from ${options.eventRegion}, but the function talks to ${deps.region} (AWS_REGION)`
+          : ' (EC2 does not know it)';
+      throw new NodeConfigurationError(`instance ${instanceId} does not exist${where}${mismatch}`);
+    }
     if (GONE_STATES.has(instance.state ?? '')) throw new NodeConfigurationError(`instance ${instanceId} is ${instance.state}`);
     availabilityZone = instance.availabilityZone;
     deps.annotate?.({ availabilityZone });
@@ -152,11 +203,8 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       instance = await describeSettled(deps, instanceId, (i) => !detachingAt(i));
       if (!instance || detachingAt(instance)) throw new NodeConfigurationError(`instance ${instanceId}: an ENI at a multus device index is still detaching`);
     }
-    const describeKnown = () =>
-      settings.useIpsFromStartOfSubnet
-        ? ec2.describeInterfacesInSubnets(subnetIds)
-        : ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
-    let known: InterfaceView[] = await describeKnown();
+    const read = settings.useIpsFromStartOfSubnet ? await readSubnets(deps, instanceId, subnetIds, subnets) : undefined;
+    let known: InterfaceView[] = read ? read.known : await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
     const unwanted = options.prune ? unwantedInterfaces(instance, subnetIds, known) : [];
     const removals = unwanted.map((e) => ({
       deviceIndex: e.attachment?.deviceIndex ?? -1,
@@ -165,10 +213,14 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       action: 'remove' as const,
     }));
     if (unwanted.length > 0 && !options.dryRun) {
-      for (const eni of unwanted) await releaseInterface(ec2, eni.networkInterfaceId, deps.release);
+      for (const eni of unwanted) {
+        await releaseInterface(ec2, eni.networkInterfaceId, deps.release);
+        count(METRICS.interfacesReleased, 1);
+      }
       log.info('pruned ENIs of ours that the settings no longer call for', { instanceId, networkInterfaceIds: unwanted.map((e) => e.networkInterfaceId) });
       instance = (await ec2.describeInstance(instanceId)) ?? instance;
-      known = await describeKnown();
+      // The pruned ENIs' addresses stay held in the maps (handed out again after the next whole read).
+      known = await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
     }
     const plans = options.dryRun && unwanted.length > 0
       ? planInterfaces({ ...instance, interfaces: instance.interfaces.filter((a) => !unwanted.some((u) => u.networkInterfaceId === a.networkInterfaceId)) }, subnetIds, known, settings.sourceDestCheck)
@@ -184,10 +236,19 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       });
     }
     const ready = instance;
-    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings }).catch(async (err: unknown) => {
+    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings, held: read?.held }).catch(async (err: unknown) => {
+      if (err instanceof EnsureError) failedEnsure = err;
       throw await explainFailure(deps, err, ready, settings);
     });
-    log.info('multus interfaces in place', { instanceId, interfaces: ensured.interfaces, racesLost: ensured.racesLost });
+    log.info('multus interfaces in place', {
+      instanceId,
+      interfaces: ensured.interfaces,
+      racesLost: ensured.racesLost,
+      ...(read ? { subnetsRead: read.read, addressWindows: ensured.windows, wholeRereads: ensured.wholeRereads } : {}),
+    });
+    count(METRICS.interfacesCreated, ensured.interfaces.filter((i) => i.action === 'created').length);
+    count(METRICS.interfacesAdopted, ensured.interfaces.filter((i) => i.action === 'adopted').length);
+    count(METRICS.addressRacesLost, ensured.racesLost);
     return {
       instanceId,
       outcome: 'attached',
@@ -214,6 +275,11 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
   } catch (err) {
     const error = asError(err);
     log.error('node could not be made multus-ready', { instanceId, error, onFailure });
+    if (failedEnsure) {
+      count(METRICS.interfacesRolledBack, failedEnsure.rolledBack.length);
+      count(METRICS.addressRacesLost, failedEnsure.racesLost);
+    }
+    if (isSettingsProblem(error)) count(METRICS.settingsErrors, 1);
     return {
       instanceId,
       outcome: 'failed',

@@ -23,7 +23,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HookInstallerClients } from './clients';
 import type { Ec2Port } from '../ec2/port';
 import { SdkEc2 } from '../ec2/sdk';
-import { asError } from '../errors';
+import { EnvironmentError, readEnvironment } from '../environment';
+import { asError, isSettingsProblem } from '../errors';
+import { METRICS } from '../metrics/catalog';
+import { createFunctionMetrics, withMetrics, type FunctionMetrics } from '../metrics/powertools';
 import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
 import { cacheMaxAgeSeconds } from '../settings/load';
@@ -56,6 +59,8 @@ export interface HookInstallerOptions {
   readonly budgetMs?: number;
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The function's metrics (EMF); by default the hook installer's own (the running nodes' ENIs counted there too). */
+  readonly metrics?: FunctionMetrics;
 }
 
 export interface LambdaContextLike {
@@ -95,11 +100,17 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   const { logger } = options;
   const env = options.env ?? process.env;
   const hooks = options.hooks ?? new SdkHooks(options.clients.eks, options.clients.autoscaling);
-  const reconciler = options.reconciler ?? createLifecycleApp({ clients: options.clients, logger, env });
+  const metrics = options.metrics ?? createFunctionMetrics({ role: 'hook-installer', log: logger, env });
+  const reconciler = options.reconciler ?? createLifecycleApp({ clients: options.clients, logger, env, metrics });
   const ec2 = options.ec2 ?? new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => cacheMaxAgeSeconds(env) * 1000 });
   const send = options.send ?? sendResponse;
   const margin = options.responseMarginMs ?? DEFAULT_RESPONSE_MARGIN_MS;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // Read once; Create and Update refuse to start with a bad value (Delete needs none of them).
+  const environment = readEnvironment(env);
+  const checkEnvironment = () => {
+    if (environment.problems.length > 0) throw new EnvironmentError(environment.problems);
+  };
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
 
   function summary(run: Run): string {
@@ -120,9 +131,9 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     const n = run.nodes.attached + run.nodes.conflicts.length;
     if (n === 0) return '';
     return (
-      `. ${n} opted-in node(s) were running before the hooks: their multus ENIs were attached after boot. ` +
-      'Nodes whose launch template installs the node agent (nested/launch-template.yaml) configure them as they appear; ' +
-      'replace the others (drain, then terminate each: the node group launches the replacements through the hook)'
+      `. ${n} opted-in node(s) were running before the hooks: their multus ENIs were attached after boot ` +
+      '(the node agent configures them as they appear, but kubelet registered without the eks-multus-eni/ready=true label): ' +
+      'replace them once (drain, then terminate each: the node group launches the replacements through the hooks)'
     );
   }
 
@@ -173,6 +184,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   async function create(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the function environment';
+    checkEnvironment();
     run.phase = 'reading the resource properties';
     const target = parseHookTarget(envelope.resourceProperties);
     run.phase = 'putting the lifecycle hooks';
@@ -191,6 +204,8 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   async function update(envelope: RequestEnvelope, run: Run, signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the function environment';
+    checkEnvironment();
     run.phase = 'reading the resource properties';
     const target = parseHookTarget(envelope.resourceProperties);
     let old: HookTarget | undefined;
@@ -247,6 +262,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
 
   function failure(envelope: RequestEnvelope, run: Run, physicalResourceId: string, err: unknown): CustomResourceOutcome {
     const error = asError(err);
+    if (isSettingsProblem(error)) metrics.add(METRICS.settingsErrors, 1);
     const done = run.steps.length > 0 ? ` Done before the failure: ${run.steps.join(', ')}.` : '';
     const rollback = envelope.requestType === 'Create' && run.steps.length > 0 ? ' The rollback removes the hooks again.' : '';
     logger.error(`custom resource ${envelope.requestType} failed while ${run.phase}`, { error, steps: run.steps });
@@ -273,6 +289,11 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   async function handle(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
+    return withMetrics(metrics, () => answer(event, context));
+  }
+
+  /** One custom resource request: the work, bounded by the function's time, then the answer to CloudFormation. */
+  async function answer(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
     logger.resetKeys();
     let envelope: RequestEnvelope;
     try {
@@ -313,6 +334,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     const body = buildResponse(envelope, outcome);
     const log = body.Status === 'SUCCESS' ? logger.info.bind(logger) : logger.error.bind(logger);
     log(`answering CloudFormation: ${body.Status}`, { reason: body.Reason, physicalResourceId: body.PhysicalResourceId, data: body.Data });
+    metrics.add(METRICS.customResourceResponses, 1, { requestType: envelope.requestType, status: body.Status });
     const left = context ? context.getRemainingTimeInMillis() : margin;
     try {
       await send(envelope.responseUrl, body, { timeoutMs: Math.max(1000, Math.min(5000, Math.floor(left / 4))), attempts: 3, backoffMs: 500 });

@@ -4,12 +4,12 @@
  * sweeper functions neither load nor build it.
  */
 import { EKSClient } from '@aws-sdk/client-eks';
-import { clientConfig, createClients, type AwsClients } from '../clients';
+import { clientConfig, createClients, nameFailedOperations, type AwsClients } from '../clients';
 
 export interface HookInstallerClients extends AwsClients {
   readonly eks: EKSClient;
 }
 
 export function createHookInstallerClients(env: NodeJS.ProcessEnv = process.env): HookInstallerClients {
-  return { ...createClients(env), eks: new EKSClient(clientConfig(env)) };
+  return { ...createClients(env), eks: nameFailedOperations(new EKSClient(clientConfig(env))) };
 }

@@ -11,3 +11,4 @@ export * from './install';
 export * from './app';
 export * from './clients';
 export { createLogger } from '../logger';
+export * from '../metrics';

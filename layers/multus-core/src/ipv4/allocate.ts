@@ -4,17 +4,24 @@
  * The cost grows with the number of addresses in use (one sort), never with the size of the
  * subnet: a /16 is not enumerated.
  */
+import { AddressSet } from './bitmap';
 import { awsReservedRanges, type Ipv4Cidr, type Ipv4Range } from './cidr';
 
 /** What is taken in a subnet: single addresses (ENI addresses) and ranges (prefixes, reservations). */
 export interface UsedAddresses {
-  /** Single addresses in use, in any order, duplicates allowed. */
-  readonly addresses: ArrayLike<number>;
+  /** Single addresses in use: in any order, duplicates allowed, or a bit set of the subnet. */
+  readonly addresses: ArrayLike<number> | AddressSet;
   /** Ranges in use or reserved (delegated prefixes, subnet CIDR reservations), in any order. */
   readonly ranges?: readonly Ipv4Range[];
 }
 
-function sortedSingles(addresses: ArrayLike<number>, subnet: Ipv4Cidr): Uint32Array {
+function sortedSingles(addresses: ArrayLike<number> | AddressSet, subnet: Ipv4Cidr): Uint32Array {
+  // A bit set is sorted and free of duplicates already: no sort, and no cost per address of the subnet beyond a word.
+  if (addresses instanceof AddressSet) {
+    const all = addresses.sorted();
+    if (addresses.block.first >= subnet.first && addresses.block.last <= subnet.last) return all;
+    addresses = all;
+  }
   const inside = new Uint32Array(addresses.length);
   let n = 0;
   for (let i = 0; i < addresses.length; i++) {

@@ -1,2 +1,3 @@
 export * from './cidr';
 export * from './allocate';
+export * from './bitmap';

@@ -23,6 +23,8 @@ export interface LifecyclePort {
   complete(action: LifecycleAction, result: LifecycleResult): Promise<CompletionOutcome>;
   /** The instance's lifecycle state in its group, or undefined when Auto Scaling does not know it. */
   lifecycleState(instanceId: string): Promise<string | undefined>;
+  /** The Auto Scaling group the instance belongs to, or undefined (Karpenter, self-managed without a group). */
+  autoScalingGroupOf(instanceId: string): Promise<string | undefined>;
   /** Instance ids in the Auto Scaling group (in service, pending, warm pool...). */
   groupInstances(autoScalingGroupName: string): Promise<string[]>;
   /** RecordLifecycleActionHeartbeat for the action. */
@@ -74,8 +76,16 @@ export class SdkLifecycle implements LifecyclePort {
   }
 
   async lifecycleState(instanceId: string): Promise<string | undefined> {
+    return (await this.describeMembership(instanceId))?.LifecycleState;
+  }
+
+  async autoScalingGroupOf(instanceId: string): Promise<string | undefined> {
+    return (await this.describeMembership(instanceId))?.AutoScalingGroupName;
+  }
+
+  private async describeMembership(instanceId: string) {
     const out = await this.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
-    return out.AutoScalingInstances?.find((i) => i.InstanceId === instanceId)?.LifecycleState;
+    return out.AutoScalingInstances?.find((i) => i.InstanceId === instanceId);
   }
 
   async groupInstances(autoScalingGroupName: string): Promise<string[]> {

@@ -18,6 +18,8 @@ export interface LifecycleAction {
   /** `EC2`, `AutoScalingGroup` or `WarmPool` (warm pools), when the event says. */
   readonly origin?: string;
   readonly destination?: string;
+  /** The region the event says it comes from (EventBridge's `region`). */
+  readonly region?: string;
 }
 
 export type ParsedEvent =
@@ -81,6 +83,7 @@ export function parseLifecycleEvent(event: unknown): ParsedEvent {
     transition: expected,
     origin: optionalString(detail, 'Origin'),
     destination: optionalString(detail, 'Destination'),
+    region: typeof event.region === 'string' && event.region !== '' ? event.region : undefined,
   };
   return { kind: expected === LAUNCHING ? 'launch' : 'terminate', action };
 }

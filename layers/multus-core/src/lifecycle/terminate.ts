@@ -8,6 +8,8 @@ import { isOurs } from '../eni/plan';
 import { releaseInterface, type ReleaseOptions } from '../eni/release';
 import { asError } from '../errors';
 import type { Log } from '../log';
+import { METRICS } from '../metrics/catalog';
+import type { MetricRecorder } from '../metrics/recorder';
 import { TAG_INSTANCE_ID } from '../tags';
 import type { LifecyclePort } from './complete';
 import type { LifecycleAction } from './event';
@@ -20,6 +22,8 @@ export interface TerminateDeps {
   readonly release: ReleaseOptions;
   /** Adds keys to every later log line (Powertools `appendKeys`). */
   readonly annotate?: (keys: Record<string, string>) => void;
+  /** Counts the answered terminate and the ENIs released. */
+  readonly metrics?: MetricRecorder;
 }
 
 export async function handleTerminate(deps: TerminateDeps, action: LifecycleAction): Promise<HandlerResult> {
@@ -60,6 +64,8 @@ export async function handleTerminate(deps: TerminateDeps, action: LifecycleActi
     goingWithInstance: ours.length - released.length - failures.length,
   });
   const completion = await deps.lifecycle.complete(action, 'CONTINUE');
+  deps.metrics?.add(METRICS.terminations, 1);
+  deps.metrics?.add(METRICS.interfacesReleased, released.length);
   return {
     outcome: 'released',
     lifecycleResult: 'CONTINUE',

@@ -4,13 +4,14 @@
  * unless `prune` is asked; `dryRun` reports what would be done and changes nothing.
  *
  * Invocation: an event `{"source": "eks-multus-eni", "detail-type": "Reconcile Multus Interfaces",
- * "detail": {"autoScalingGroupName"?: string, "instanceIds"?: string[], "dryRun"?: boolean,
- * "prune"?: boolean}}` (events/reconcile.json); without a target, every opted-in node.
+ * "detail": {one of "autoScalingGroupName": string | "instanceIds": string[] | "all": true,
+ * "dryRun"?: boolean, "prune"?: boolean}}` (events/reconcile.json).
  */
 import { MalformedEventError } from '../errors';
 import { ensureNode, type NodeDeps, type NodeReport } from '../eni/node';
 import { pastDeadline } from '../eni/release';
 import type { LifecyclePort } from '../lifecycle/complete';
+import { METRICS } from '../metrics/catalog';
 
 export const RECONCILE_SOURCE = 'eks-multus-eni';
 export const RECONCILE_DETAIL_TYPE = 'Reconcile Multus Interfaces';
@@ -55,26 +56,44 @@ export function isReconcileEvent(event: unknown): boolean {
   return isRecord(event) && event.source === RECONCILE_SOURCE && event['detail-type'] === RECONCILE_DETAIL_TYPE;
 }
 
-/** Reads a reconcile request; a field of the wrong type is an error naming it. */
+const SELECTORS = ['autoScalingGroupName', 'instanceIds', 'all'] as const;
+const KNOWN_KEYS = new Set<string>([...SELECTORS, 'dryRun', 'prune']);
+
+/**
+ * Reads a reconcile request. `detail` names exactly one of `autoScalingGroupName`, `instanceIds`
+ * or `all: true`, plus optional `dryRun` and `prune`: an unknown key (a misspelt selector), a null
+ * or empty detail, no selector or two of them is an error naming it, so a typo never widens a
+ * reconcile (or a prune) to every node of the region.
+ */
 export function parseReconcileRequest(event: unknown): ReconcileRequest {
-  const detail = isRecord(event) ? (event.detail ?? {}) : undefined;
-  if (!isRecord(detail)) throw new MalformedEventError('reconcile event: detail must be an object');
+  const detail = isRecord(event) ? event.detail : undefined;
+  if (!isRecord(detail)) {
+    throw new MalformedEventError(`reconcile event: detail must be an object naming autoScalingGroupName, instanceIds or all: true (got ${detail === undefined ? 'none' : JSON.stringify(detail)})`);
+  }
+  const unknown = Object.keys(detail).filter((k) => !KNOWN_KEYS.has(k));
+  if (unknown.length > 0) {
+    throw new MalformedEventError(`reconcile event: detail.${unknown[0]} is not a reconcile field (known: ${[...KNOWN_KEYS].join(', ')})`);
+  }
   const bool = (field: string): boolean => {
     const value = detail[field];
     if (value === undefined) return false;
     if (typeof value !== 'boolean') throw new MalformedEventError(`reconcile event: detail.${field} must be true or false`);
     return value;
   };
+  const given = SELECTORS.filter((k) => detail[k] !== undefined);
+  if (given.length === 0) throw new MalformedEventError('reconcile event: detail names no nodes: give one of autoScalingGroupName, instanceIds or all: true');
+  if (given.length > 1) throw new MalformedEventError(`reconcile event: detail names nodes twice (${given.join(' and ')}): give exactly one`);
   const asg = detail.autoScalingGroupName;
-  if (asg !== undefined && (typeof asg !== 'string' || asg === '')) {
+  if (asg !== undefined && (typeof asg !== 'string' || asg.trim() === '')) {
     throw new MalformedEventError('reconcile event: detail.autoScalingGroupName must be a non-empty string');
   }
   const ids = detail.instanceIds;
-  if (ids !== undefined && (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && /^i-[0-9a-f]{8,17}$/.test(id)))) {
-    throw new MalformedEventError('reconcile event: detail.instanceIds must be a list of instance ids');
+  if (ids !== undefined && (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string' && /^i-[0-9a-f]{8,17}$/.test(id)))) {
+    throw new MalformedEventError('reconcile event: detail.instanceIds must be a non-empty list of instance ids');
   }
+  if (detail.all !== undefined && detail.all !== true) throw new MalformedEventError('reconcile event: detail.all must be true (or left out)');
   return {
-    autoScalingGroupNames: typeof asg === 'string' ? [asg] : undefined,
+    autoScalingGroupNames: typeof asg === 'string' ? [asg.trim()] : undefined,
     instanceIds: ids as string[] | undefined,
     dryRun: bool('dryRun'),
     prune: bool('prune'),
@@ -128,6 +147,9 @@ export async function reconcileNodes(deps: ReconcileDeps, request: ReconcileRequ
   const count = (outcome: NodeReport['outcome']) => nodes.filter((n) => n.outcome === outcome).length;
   const actions: Record<string, number> = {};
   for (const node of nodes) for (const a of node.actions) actions[a.action] = (actions[a.action] ?? 0) + 1;
+  if (!request.dryRun) {
+    for (const [action, n] of Object.entries(actions)) if (action !== 'in-place') deps.metrics?.add(METRICS.reconcileChanges, n, { action });
+  }
   const report: ReconcileReport = {
     dryRun: request.dryRun,
     prune: request.prune,

@@ -7,9 +7,9 @@
  * `checkSettingsTree` is what `npm run settings -- check` runs on the whole tree; `checkNode` is the
  * same validation for one node, run by the launch handler before anything is created.
  */
-import type { Ec2Port, InstanceTypeView, InterfaceView, SubnetView } from '../ec2/port';
+import type { Ec2Port, InstanceTypeView, SubnetView } from '../ec2/port';
 import { asError, NodeConfigurationError } from '../errors';
-import { countFree, countFreeBlocks, parseCidr, parseIpv4, type Ipv4Range } from '../ipv4';
+import { countFree, countFreeBlocks, parseCidr } from '../ipv4';
 import { parameterName, parseSettings, SETTING_NAMES, type Settings } from './parse';
 
 export interface CheckOptions {
@@ -81,18 +81,6 @@ function majorityVpc(subnets: readonly SubnetView[]): string | undefined {
   return best;
 }
 
-/** Addresses and ranges held in each subnet: every ENI address and delegated prefix. */
-function usedBySubnet(interfaces: readonly InterfaceView[]): Map<string, { addresses: number[]; ranges: Ipv4Range[] }> {
-  const used = new Map<string, { addresses: number[]; ranges: Ipv4Range[] }>();
-  for (const eni of interfaces) {
-    let entry = used.get(eni.subnetId);
-    if (!entry) used.set(eni.subnetId, (entry = { addresses: [], ranges: [] }));
-    for (const address of eni.privateIpAddresses) entry.addresses.push(parseIpv4(address));
-    for (const prefix of eni.ipv4Prefixes) entry.ranges.push(parseCidr(prefix));
-  }
-  return used;
-}
-
 /** The security groups setting against EC2: each exists and lies in `vpcId` (named `vpcLabel` in messages). */
 export async function securityGroupProblems(
   ec2: Ec2Port,
@@ -138,11 +126,18 @@ export async function checkSettings(
 
   const found = new Map(allIds.length > 0 ? (await ec2.describeSubnets(allIds)).map((s) => [s.subnetId, s]) : []);
   const vpcId = majorityVpc([...found.values()]);
-  const [interfaces, reservations] = await Promise.all([
-    found.size > 0 ? ec2.describeInterfacesInSubnets([...found.keys()]) : Promise.resolve([]),
+  // Every address held in the subnets (ENI addresses and delegated prefixes), read page by page into a bit set each.
+  const blocks = [...found.values()].flatMap((s) => {
+    try {
+      return [{ subnetId: s.subnetId, block: parseCidr(s.cidrBlock) }];
+    } catch {
+      return []; // named below, where its free addresses cannot be counted
+    }
+  });
+  const [scan, reservations] = await Promise.all([
+    blocks.length > 0 ? ec2.scanSubnets({ subnets: blocks }) : Promise.resolve(undefined),
     Promise.all([...found.keys()].map(async (id) => [id, await ec2.describeCidrReservations(id)] as const)),
   ]);
-  const used = usedBySubnet(interfaces);
   const reserved = new Map(reservations);
 
   for (const az of azs) {
@@ -162,9 +157,9 @@ export async function checkSettings(
       let freeBlocks: number | undefined;
       try {
         const cidr = parseCidr(subnet.cidrBlock);
-        const inSubnet = used.get(id);
+        const held = scan?.held.get(id) ?? [];
         const reservations = reserved.get(id) ?? [];
-        const taken = { addresses: inSubnet?.addresses ?? [], ranges: [...(inSubnet?.ranges ?? []), ...reservations] };
+        const taken = { addresses: held, ranges: reservations };
         free = countFree(cidr, taken);
         if (free < minFree) {
           problems.push(
@@ -174,7 +169,7 @@ export async function checkSettings(
         const k = settings.ipv4PrefixesPerInterface;
         if (k > 0) {
           // Blocks may lie in prefix-type reservations (that is where EC2 takes them), not in explicit ones.
-          const blocksTaken = { addresses: taken.addresses, ranges: [...(inSubnet?.ranges ?? []), ...reservations.filter((r) => r.kind !== 'prefix')] };
+          const blocksTaken = { addresses: held, ranges: reservations.filter((r) => r.kind !== 'prefix') };
           freeBlocks = countFreeBlocks(cidr, blocksTaken, k);
           if (freeBlocks < k) {
             problems.push(
@@ -330,6 +325,6 @@ export async function assertNodeSettings(
   configPath: string,
 ): Promise<Map<string, SubnetView>> {
   const { problems, subnets } = await checkNode(ec2, node, subnetIds, settings, configPath);
-  if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '));
+  if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '), true);
   return subnets;
 }

@@ -13,7 +13,10 @@ import { parseEnvelope, physicalIdFor, type RequestEnvelope } from '../custom-re
 import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from '../custom-resource/response';
 import { SdkEc2 } from '../ec2/sdk';
 import { DEFAULT_RELEASE_OPTIONS, type ReleaseOptions } from '../eni/release';
+import { EnvironmentError, readEnvironment } from '../environment';
 import { asError } from '../errors';
+import { METRICS } from '../metrics/catalog';
+import { createFunctionMetrics, withMetrics, type FunctionMetrics } from '../metrics/powertools';
 import { cleanupSubnets, type CleanupReport } from './cleanup';
 import { sweepOptionsFromEnv, sweepOrphans, type SweepOptions, type SweepSummary } from './sweep';
 
@@ -30,6 +33,8 @@ export interface SweeperAppOptions {
   readonly send?: ResponseSender;
   /** Pause between looks at ENIs still going with their instances (clean-up). */
   readonly pollMs?: number;
+  /** The function's metrics (EMF); by default the sweeper's own. */
+  readonly metrics?: FunctionMetrics;
 }
 
 export interface LambdaContextLike {
@@ -37,7 +42,10 @@ export interface LambdaContextLike {
 }
 
 export interface SweeperApp {
-  readonly options: SweepOptions;
+  /** The sweep's settings; undefined when the environment is wrong (`problems` names it). */
+  readonly options: SweepOptions | undefined;
+  /** Bad values of the environment, each naming its variable (a sweep refuses to start with any). */
+  readonly problems: readonly string[];
   /** A scheduled sweep. */
   handle(): Promise<SweepSummary>;
   /** The stack's clean-up (a CloudFormation custom resource request): answers CloudFormation, returns what it sent. */
@@ -59,13 +67,26 @@ function cleanupReason(report: CleanupReport, subnets: readonly string[]): strin
   return parts.join('; ');
 }
 
-/** Reads SWEEP_GRACE_MINUTES and SWEEP_DRY_RUN once: a bad value fails the cold start, naming it. */
+/**
+ * Reads SWEEP_GRACE_MINUTES, SWEEP_DRY_RUN and the SDK's settings once per container. A bad value
+ * does not fail the cold start (the stack's clean-up must still answer CloudFormation): a sweep
+ * refuses to start, naming the variable.
+ */
 export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
-  const sweepOptions: SweepOptions = { ...sweepOptionsFromEnv(options.env ?? process.env), now: options.now };
+  const env = options.env ?? process.env;
+  const problems = [...readEnvironment(env, false).problems];
+  let sweepOptions: SweepOptions | undefined;
+  try {
+    sweepOptions = { ...sweepOptionsFromEnv(env), now: options.now };
+  } catch (err) {
+    problems.push(...((err as { problems?: string[] }).problems ?? [asError(err).message]));
+  }
+  if (problems.length > 0) options.logger.error('the function environment is wrong', { problems });
   // Nothing is cached: every sweep sees EC2 as it is.
   const ec2 = new SdkEc2(options.clients.ec2, { cacheMaxAgeMs: () => 0 });
   const release = options.release ?? DEFAULT_RELEASE_OPTIONS;
   const send = options.send ?? sendResponse;
+  const metrics = options.metrics ?? createFunctionMetrics({ role: 'sweeper', log: options.logger, env });
 
   async function cleanup(envelope: RequestEnvelope, context?: LambdaContextLike): Promise<CustomResourceOutcome> {
     const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
@@ -83,25 +104,35 @@ export function createSweeperApp(options: SweeperAppOptions): SweeperApp {
     };
   }
 
+  /** The stack's clean-up: does the work, answers CloudFormation (always, FAILED on an error) and returns the answer. */
+  async function cleanupAndAnswer(event: unknown, context?: LambdaContextLike): Promise<CustomResourceResponse> {
+    options.logger.resetKeys();
+    const envelope = parseEnvelope(event);
+    options.logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId });
+    const outcome = await cleanup(envelope, context).catch((err: unknown): CustomResourceOutcome => {
+      const error = asError(err);
+      options.logger.error('clean-up failed', { error });
+      return { status: 'FAILED', physicalResourceId: envelope.physicalResourceId ?? physicalIdFor(envelope), reason: `${error.name}: ${error.message}` };
+    });
+    const body = buildResponse(envelope, outcome);
+    options.logger.info(`answering CloudFormation: ${body.Status}`, { reason: body.Reason });
+    metrics.add(METRICS.customResourceResponses, 1, { requestType: envelope.requestType, status: body.Status });
+    await send(envelope.responseUrl, body, { timeoutMs: 5000, attempts: 3, backoffMs: 500 });
+    return body;
+  }
+
   return {
     options: sweepOptions,
-    handle() {
-      options.logger.resetKeys();
-      return sweepOrphans({ ec2, log: options.logger, release }, sweepOptions);
-    },
-    async handleCleanup(event: unknown, context?: LambdaContextLike) {
-      options.logger.resetKeys();
-      const envelope = parseEnvelope(event);
-      options.logger.appendKeys({ requestType: envelope.requestType, logicalResourceId: envelope.logicalResourceId });
-      const outcome = await cleanup(envelope, context).catch((err: unknown): CustomResourceOutcome => {
-        const error = asError(err);
-        options.logger.error('clean-up failed', { error });
-        return { status: 'FAILED', physicalResourceId: envelope.physicalResourceId ?? physicalIdFor(envelope), reason: `${error.name}: ${error.message}` };
-      });
-      const body = buildResponse(envelope, outcome);
-      options.logger.info(`answering CloudFormation: ${body.Status}`, { reason: body.Reason });
-      await send(envelope.responseUrl, body, { timeoutMs: 5000, attempts: 3, backoffMs: 500 });
-      return body;
-    },
+    problems,
+    handle: () =>
+      withMetrics(metrics, async () => {
+        options.logger.resetKeys();
+        if (!sweepOptions || problems.length > 0) {
+          metrics.add(METRICS.settingsErrors, 1);
+          throw new EnvironmentError(problems);
+        }
+        return sweepOrphans({ ec2, log: options.logger, release, metrics }, sweepOptions);
+      }),
+    handleCleanup: (event: unknown, context?: LambdaContextLike) => withMetrics(metrics, () => cleanupAndAnswer(event, context)),
   };
 }

@@ -8,6 +8,8 @@ import type { Ec2Port } from '../ec2/port';
 import { releaseInterface, type ReleaseOptions } from '../eni/release';
 import { asError, SettingsError } from '../errors';
 import type { Log } from '../log';
+import { METRICS } from '../metrics/catalog';
+import type { MetricRecorder } from '../metrics/recorder';
 import { TAG_INSTANCE_ID } from '../tags';
 import { decide, instancesToDescribe, TAG_ORPHAN_SINCE, type SweepAction } from './decide';
 
@@ -23,6 +25,8 @@ export interface SweepDeps {
   readonly ec2: Ec2Port;
   readonly log: Log;
   readonly release: ReleaseOptions;
+  /** Counts the orphans found (deleted or, in a dry run, not), deleted, and the actions that failed. */
+  readonly metrics?: MetricRecorder;
 }
 
 export interface SweptInterface {
@@ -114,6 +118,9 @@ export async function sweepOrphans(deps: SweepDeps, options: SweepOptions): Prom
     interfaces: swept,
   };
   const counts = { dryRun: options.dryRun, graceMinutes: options.graceMinutes, examined: enis.length, decisions, deleted, failed };
+  deps.metrics?.add(METRICS.sweepCandidates, decisions.delete + decisions.release);
+  deps.metrics?.add(METRICS.sweepDeletions, deleted);
+  deps.metrics?.add(METRICS.sweepFailures, failed);
   log.info(
     `sweep done: ${enis.length} ENIs of ours examined, ${deleted} deleted${options.dryRun ? ` (dry run: ${decisions.delete + decisions.release} would be)` : ''}, ${failed} failed`,
     counts,

@@ -1,0 +1,79 @@
+/**
+ * `npm run emulator` and the README's "try an event by hand", as a user runs them: the emulator in
+ * one process (its own moto and fidelity proxy on a fixed port, provisioned for the events), and
+ * every event it wrote run through `npm run invoke` in another, each doing what its name says.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEmfLines } from '../../scripts/lib/emf';
+import { freePort } from '../support/moto';
+import { run } from '../support/run';
+
+const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+let emulator: ChildProcess;
+let output = '';
+let env: Record<string, string> = {};
+let commands: string[][] = [];
+
+beforeAll(async () => {
+  const port = await freePort();
+  emulator = spawn(TSX, [join(ROOT, 'scripts', 'emulator.ts'), '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  emulator.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  emulator.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('Ctrl-C stops it')) {
+    if (emulator.exitCode !== null || Date.now() > deadline) throw new Error(`the emulator did not come up:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const [, name, value] of output.matchAll(/^export (AWS_[A-Z_]+)=(\S+)$/gm)) env[name] = value;
+  commands = [...output.matchAll(/^npm run invoke -- (.+)$/gm)].map((m) => m[1].split(' '));
+}, 120_000);
+
+afterAll(async () => {
+  if (emulator.exitCode === null) {
+    const exited = new Promise((r) => emulator.once('exit', r));
+    emulator.kill('SIGINT');
+    await exited;
+  }
+});
+
+test('it prints the SDK environment on its fixed port and one invoke command per event of events/', () => {
+  expect(env.AWS_ENDPOINT_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  expect(env).toMatchObject({ AWS_REGION: 'us-east-1' });
+  const files = commands.map((c) => c.find((a) => a.startsWith('.emulator/events/'))!.replace('.emulator/events/', '')).sort();
+  expect(files).toEqual(readdirSync(join(ROOT, 'events')).filter((f) => f.endsWith('.json')).sort());
+});
+
+/** What each event must do, by file name. */
+const EXPECTED: Record<string, (out: { status: number | null; stdout: string; stderr: string }) => void> = {
+  'launch.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE', completion: 'completed' }),
+  'warm-pool-launch.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'attached', lifecycleResult: 'CONTINUE' }),
+  'state-change.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'attached', lifecycleResult: null, interfaces: [expect.anything(), expect.anything()] }),
+  'terminate.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', interfaces: [expect.anything(), expect.anything()] }),
+  'reconcile.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ outcome: 'reconciled', reconcile: { dryRun: true, summary: { failed: 0 } } }),
+  'malformed.json': (o) => {
+    expect(o.status).toBe(1);
+    expect(o.stderr).toContain('detail.EC2InstanceId is missing');
+  },
+  'scheduled.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ dryRun: true, failed: 0, examined: expect.any(Number) }),
+  'hook-installer-create.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringContaining('hooks on eks-') }),
+  'hook-installer-update.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS' }),
+  'hook-installer-delete.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringContaining('removed eks-multus-eni-launch') }),
+};
+
+test('every event it wrote does what its file name says through npm run invoke', async () => {
+  for (const args of commands) {
+    const file = args.find((a) => a.startsWith('.emulator/events/'))!.replace('.emulator/events/', '');
+    const out = await run(TSX, [join(ROOT, 'scripts', 'invoke.ts'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env } });
+    if (file !== 'malformed.json') expect({ file, status: out.status, stdoutLines: out.stdout.trim().split('\n').length }).toEqual({ file, status: 0, stdoutLines: 1 });
+    EXPECTED[file](out);
+    // Its metrics went to stderr (EMF), under the name sam local invoke gives the function; a
+    // malformed event and a dry-run reconcile change nothing and count nothing.
+    const fn = args.includes('--function') ? args[args.indexOf('--function') + 1] : 'LifecycleFunction';
+    const functions = [...new Set(parseEmfLines(out.stderr).map((d) => d.function))];
+    expect({ file, functions }).toEqual({ file, functions: ['malformed.json', 'reconcile.json'].includes(file) ? [] : [fn] });
+  }
+}, 120_000);

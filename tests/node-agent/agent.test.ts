@@ -1,0 +1,605 @@
+// The node agent (node-agent/eks-multus-eni-agent), run for real as root inside a network namespace
+// of its own: veth interfaces carry the ENI MACs (ens5 the primary ENI at device index 0, ens6/ens7
+// multus ENIs at 1/2, ens8 at 3, above MULTUS_INTERFACE_COUNT=2, ens9 at device index 1 of network
+// card 1), a fake IMDSv2 answers on the namespace's loopback, networkd's `networkctl` is a stand-in
+// that records its arguments, and every directory the agent writes is a temporary one. The real
+// `ip`, `sysctl`, `flock` and `curl` do the work, and the real CNI host-local plugin allocates from
+// the config the agent writes.
+//
+// This sandbox's kernel has no ipvlan (nor dummy links; veth works), so the ipvlan plugin itself
+// cannot run here: the ipvlan part of the config is checked by its fields only.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findHostLocal, hostLocal, type IpamConfig } from './support/host-local';
+import { startFakeImds, writeImdsState, type FakeEni, type FakeImds, type ImdsState } from './support/imds';
+import { Netns, requireNetns, type RunResult } from './support/netns';
+
+const NODE_AGENT = path.resolve(__dirname, '../../node-agent');
+const AGENT = path.join(NODE_AGENT, 'eks-multus-eni-agent');
+
+const ENS5: FakeEni = { mac: '0a:00:00:00:00:05', deviceNumber: 0, subnet: '10.0.0.0/24' };
+// Listed out of order and across an octet boundary: the config sorts them; the gateway is 10.1.16.1.
+const ENS6: FakeEni = {
+  mac: '0a:00:00:00:00:06',
+  deviceNumber: 1,
+  subnet: '10.1.16.0/20',
+  prefixes: ['10.1.18.0/28', '10.1.17.240/28'],
+};
+const ENS7: FakeEni = { mac: '0a:00:00:00:00:07', deviceNumber: 2, subnet: '10.2.0.0/24', prefixes: ['10.2.0.32/28'] };
+const ENS8: FakeEni = { mac: '0a:00:00:00:00:08', deviceNumber: 3, subnet: '10.3.0.0/24', prefixes: ['10.3.0.16/28'] };
+const ENS9: FakeEni = {
+  mac: '0a:00:00:00:00:09',
+  deviceNumber: 1,
+  networkCard: 1,
+  subnet: '10.4.0.0/24',
+  prefixes: ['10.4.0.16/28'],
+};
+const ALWAYS_PRESENT = { ens5: ENS5, ens6: ENS6, ens8: ENS8, ens9: ENS9 };
+const ENS6_RANGES = [
+  { subnet: '10.1.16.0/20', rangeStart: '10.1.17.240', rangeEnd: '10.1.17.255', gateway: '10.1.16.1' },
+  { subnet: '10.1.16.0/20', rangeStart: '10.1.18.0', rangeEnd: '10.1.18.15', gateway: '10.1.16.1' },
+];
+
+let ns: Netns;
+let imds: FakeImds;
+let root: string; // per test file
+let work: string; // per test
+let stateFile: string;
+let dirs: { networkd: string; sysctl: string; cni: string; run: string; ipam: string };
+let reloadLog: string;
+
+function setState(state: ImdsState): void {
+  writeImdsState(stateFile, state);
+}
+
+function defaultState(): ImdsState {
+  return { interfaces: [ENS5, ENS6, ENS7, ENS8, ENS9] };
+}
+
+function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const vars: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    MULTUS_INTERFACE_COUNT: '2',
+    MULTUS_IMDS_ENDPOINT: imds.endpoint,
+    MULTUS_NETWORKD_DIR: dirs.networkd,
+    MULTUS_SYSCTL_DIR: dirs.sysctl,
+    MULTUS_CNI_CONF_DIR: dirs.cni,
+    MULTUS_RUN_DIR: dirs.run,
+    MULTUS_CNI_STATE_DIR: dirs.ipam,
+    MULTUS_NETWORKCTL: path.join(work, 'networkctl'),
+    MULTUS_POLL_INTERVAL_SECONDS: '0.1',
+    MULTUS_WAIT_TIMEOUT_SECONDS: '10',
+    ...extra,
+  };
+  return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined));
+}
+
+function agent(args: string[], extra: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return ns.run(AGENT, args, env(extra));
+}
+
+/** Runs the agent and fails the test, with its output, unless it exits with `code`. */
+async function agentOk(args: string[], extra: Record<string, string | undefined> = {}, code = 0): Promise<RunResult> {
+  const res = await agent(args, extra);
+  if (res.code !== code) {
+    throw new Error(`agent ${args.join(' ')} exited ${res.code} (expected ${code})\n${res.stdout}${res.stderr}`);
+  }
+  return res;
+}
+
+function reloads(): string[] {
+  return fs.existsSync(reloadLog) ? fs.readFileSync(reloadLog, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/** Every file the agent wrote (outside its run directory), relative path → content. */
+function written(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, dir] of [
+    ['networkd', dirs.networkd],
+    ['sysctl', dirs.sysctl],
+    ['cni', dirs.cni],
+  ] as const) {
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir)) out[`${name}/${f}`] = fs.readFileSync(path.join(dir, f), 'utf8');
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+const DEVICE_1_FILES = [
+  'cni/multus-eni-1.conflist',
+  'networkd/10-eks-multus-eni-device-1.network',
+  'sysctl/90-eks-multus-eni-device-1.conf',
+];
+
+function networkdFile(i: number): string {
+  return path.join(dirs.networkd, `10-eks-multus-eni-device-${i}.network`);
+}
+function sysctlFile(i: number): string {
+  return path.join(dirs.sysctl, `90-eks-multus-eni-device-${i}.conf`);
+}
+function cniFile(i: number): string {
+  return path.join(dirs.cni, `multus-eni-${i}.conflist`);
+}
+
+/** A systemd unit file as section → key → value (comments dropped). */
+function parseUnit(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) out[(section = header[1])] ??= {};
+    else {
+      const eq = line.indexOf('=');
+      out[section][line.slice(0, eq)] = line.slice(eq + 1);
+    }
+  }
+  return out;
+}
+
+interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: {
+    type: string;
+    master: string;
+    mode: string;
+    ipam: { type: string; ranges: Record<string, string>[][]; dataDir: string };
+  }[];
+}
+
+function readConflist(i: number): Conflist {
+  return JSON.parse(fs.readFileSync(cniFile(i), 'utf8')) as Conflist;
+}
+
+function expectedNetworkd(mac: string, i: number): Record<string, Record<string, string>> {
+  return {
+    Match: { PermanentMACAddress: mac },
+    Link: { RequiredForOnline: 'no', MTUBytes: '9001' },
+    Network: { DHCP: 'ipv4', LinkLocalAddressing: 'no', IPv6AcceptRA: 'no', DNSDefaultRoute: 'no' },
+    DHCPv4: {
+      UseRoutes: 'false',
+      UseGateway: 'false',
+      UseDNS: 'false',
+      UseNTP: 'false',
+      UseHostname: 'false',
+      UseDomains: 'false',
+      RouteMetric: String(2000 + i),
+    },
+  };
+}
+
+/** The interface as the agent leaves a multus one: MTU 9001, up, rp_filter 2. */
+function expectConfiguredLink(ifname: string): void {
+  const link = ns.link(ifname);
+  expect(link.mtu).toBe(9001);
+  expect(link.flags).toContain('UP');
+  expect(ns.ipv4Conf(ifname, 'rp_filter')).toBe('2');
+}
+
+/** The interface as beforeEach leaves it. */
+function expectUntouchedLink(ifname: string): void {
+  const link = ns.link(ifname);
+  expect(link.mtu).toBe(1500);
+  expect(link.flags).not.toContain('UP');
+  expect(ns.ipv4Conf(ifname, 'rp_filter')).toBe('0');
+}
+
+function addressesOf(cidr: string): string[] {
+  const [base, len] = cidr.split('/');
+  const start = base.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  return Array.from({ length: 2 ** (32 - Number(len)) }, (_, k) => {
+    const n = start + k;
+    return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  });
+}
+
+beforeAll(async () => {
+  requireNetns();
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'multus-agent-'));
+  stateFile = path.join(root, 'imds.json');
+  writeImdsState(stateFile, defaultState());
+  ns = Netns.create('multus-agent');
+  for (const [ifname, eni] of Object.entries(ALWAYS_PRESENT)) ns.addVeth(ifname, eni.mac);
+  imds = await startFakeImds(ns, stateFile);
+});
+
+afterAll(async () => {
+  await imds?.stop();
+  ns?.destroy();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  work = fs.mkdtempSync(path.join(root, 'test-'));
+  dirs = {
+    networkd: path.join(work, 'systemd-network'),
+    sysctl: path.join(work, 'sysctl.d'),
+    cni: path.join(work, 'cni-net.d'),
+    run: path.join(work, 'run'),
+    ipam: path.join(work, 'run', 'ipam'),
+  };
+  reloadLog = path.join(work, 'networkctl.log');
+  const standIn = path.join(work, 'networkctl');
+  fs.writeFileSync(standIn, `#!/bin/sh\necho "$*" >> '${reloadLog}'\n`, { mode: 0o755 });
+  setState(defaultState());
+  ns.removeLink('ens7');
+  for (const ifname of Object.keys(ALWAYS_PRESENT)) {
+    ns.ip('link', 'set', 'dev', ifname, 'down', 'mtu', '1500');
+    ns.setIpv4Conf(ifname, 'rp_filter', '0');
+  }
+});
+
+describe('eks-multus-eni-agent configure <interface>', () => {
+  it('writes the networkd and sysctl files, sets MTU 9001, link up and rp_filter 2 now, and reloads networkd', async () => {
+    const res = await agentOk(['configure', 'ens6']);
+
+    expect(res.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^eks-multus-eni: ens6 .*device index 1/)]);
+    const networkd = fs.readFileSync(networkdFile(1), 'utf8');
+    expect(networkd).toMatch(/^# Written by eks-multus-eni-agent/);
+    expect(parseUnit(networkd)).toEqual(expectedNetworkd(ENS6.mac, 1));
+    const sysctl = fs.readFileSync(sysctlFile(1), 'utf8');
+    expect(sysctl).toMatch(/^# Written by eks-multus-eni-agent/);
+    expect(sysctl.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['net.ipv4.conf.ens6.rp_filter = 2']);
+    expectConfiguredLink('ens6');
+    expect(reloads()).toEqual(['reload']);
+    // Only device index 1's files, nothing left under a temporary name.
+    expect(Object.keys(written())).toEqual(DEVICE_1_FILES);
+  });
+
+  it('writes a CNI config over exactly the delegated prefixes, sorted, with the subnet router as gateway', async () => {
+    await agentOk(['configure', 'ens6']);
+
+    const conf = readConflist(1);
+    expect(conf.cniVersion).toBe('0.4.0');
+    expect(conf.name).toBe('multus-eni-1');
+    expect(conf.plugins).toHaveLength(1);
+    const [plugin] = conf.plugins;
+    expect({ type: plugin.type, master: plugin.master, mode: plugin.mode }).toEqual({
+      type: 'ipvlan',
+      master: 'ens6',
+      mode: 'l2',
+    });
+    expect(plugin.ipam).toEqual({ type: 'host-local', ranges: [ENS6_RANGES], dataDir: dirs.ipam });
+  });
+
+  it('changes nothing on a second run: identical bytes, no second networkctl reload', async () => {
+    await agentOk(['configure', 'ens6']);
+    const first = written();
+
+    const again = await agentOk(['configure', 'ens6']);
+    await agentOk(['sync']);
+
+    expect(again.stdout).toMatch(/ens6 .*unchanged/);
+    expect(written()).toEqual(first);
+    expect(reloads()).toEqual(['reload']);
+    expectConfiguredLink('ens6');
+  });
+
+  it('never touches device index 0, an index above MULTUS_INTERFACE_COUNT, or another network card', async () => {
+    for (const ifname of ['ens5', 'ens8', 'ens9']) {
+      const res = await agentOk(['configure', ifname]);
+      expect(res.stdout).toMatch(new RegExp(`^eks-multus-eni: ${ifname} .*not a multus interface, nothing to do\n$`));
+    }
+    await agentOk(['sync']);
+
+    expect(Object.keys(written())).toEqual(DEVICE_1_FILES);
+    expect(parseUnit(fs.readFileSync(networkdFile(1), 'utf8')).Match.PermanentMACAddress).toBe(ENS6.mac);
+    for (const ifname of ['ens5', 'ens8', 'ens9']) expectUntouchedLink(ifname);
+  });
+
+  it('configures an interface that appears later', async () => {
+    await agentOk(['configure', 'ens6']);
+    ns.addVeth('ens7', ENS7.mac);
+
+    await agentOk(['configure', 'ens7']);
+
+    expect(parseUnit(fs.readFileSync(networkdFile(2), 'utf8'))).toEqual(expectedNetworkd(ENS7.mac, 2));
+    expect(readConflist(2).plugins[0]).toMatchObject({
+      master: 'ens7',
+      ipam: { ranges: [[{ subnet: '10.2.0.0/24', rangeStart: '10.2.0.32', rangeEnd: '10.2.0.47', gateway: '10.2.0.1' }]] },
+    });
+    expectConfiguredLink('ens7');
+    expectConfiguredLink('ens6');
+  });
+
+  it('writes no CNI config for an ENI without prefixes, and removes an old one', async () => {
+    await agentOk(['configure', 'ens6']);
+    expect(fs.existsSync(cniFile(1))).toBe(true);
+
+    setState({ interfaces: [ENS5, { ...ENS6, prefixes: undefined }] });
+    const res = await agentOk(['configure', 'ens6']);
+
+    expect(res.stdout).toMatch(/ens6 .*no prefixes/);
+    expect(fs.existsSync(cniFile(1))).toBe(false);
+    expect(fs.existsSync(networkdFile(1))).toBe(true);
+    expect(reloads()).toEqual(['reload']); // the networkd file did not change
+    expectConfiguredLink('ens6');
+  });
+
+  it('skips, with a log line each, prefixes that are not aligned IPv4 CIDRs inside the subnet', async () => {
+    // unaligned, outside the subnet, not a CIDR, not IPv4, and a duplicate
+    const bad = ['10.1.17.241/28', '10.9.0.0/28', 'not-a-cidr', '10.1.18.0/33', '2600:1f18::/80'];
+    setState({ interfaces: [{ ...ENS6, prefixes: ['10.1.17.240/28', ...bad, '10.1.17.240/28'] }] });
+
+    const res = await agentOk(['configure', 'ens6']);
+
+    for (const p of bad) expect(res.stderr).toContain(`skipping prefix '${p}'`);
+    expect(res.stderr).toContain('skipping prefix 10.1.17.240/28: overlaps another');
+    expect(res.stderr.trim().split('\n')).toHaveLength(bad.length + 1);
+    expect(readConflist(1).plugins[0].ipam.ranges).toEqual([
+      [{ subnet: '10.1.16.0/20', rangeStart: '10.1.17.240', rangeEnd: '10.1.17.255', gateway: '10.1.16.1' }],
+    ]);
+  });
+
+  it('keeps the CNI config when instance metadata fails, and says so with a non-zero exit', async () => {
+    await agentOk(['configure', 'ens6']);
+    const before = written();
+    setState({ ...defaultState(), fail: { [`network/interfaces/macs/${ENS6.mac}/ipv4-prefix`]: 403 } });
+
+    const res = await agentOk(['configure', 'ens6'], {}, 1);
+
+    expect(res.stderr).toMatch(/ens6: ipv4-prefix: instance metadata unavailable/);
+    expect(written()).toEqual(before);
+  });
+
+  it('lets two runs at once both succeed and leave one correct set of files', async () => {
+    for (let round = 0; round < 5; round++) {
+      fs.rmSync(dirs.networkd, { recursive: true, force: true });
+      fs.rmSync(dirs.sysctl, { recursive: true, force: true });
+      fs.rmSync(dirs.cni, { recursive: true, force: true });
+      fs.rmSync(reloadLog, { force: true });
+
+      const results = await Promise.all([agent(['configure', 'ens6']), agent(['configure', 'ens6'])]);
+
+      expect(results.map((r) => r.code)).toEqual([0, 0]);
+      expect(Object.keys(written())).toEqual(DEVICE_1_FILES);
+      expect(parseUnit(fs.readFileSync(networkdFile(1), 'utf8'))).toEqual(expectedNetworkd(ENS6.mac, 1));
+      expect(readConflist(1).plugins[0].ipam.ranges).toEqual([ENS6_RANGES]);
+      expect(reloads()).toEqual(['reload']); // one run wrote the file, the other found it done
+    }
+  });
+});
+
+describe('eks-multus-eni-agent sync', () => {
+  it('picks up prefixes added to an ENI in place', async () => {
+    setState({ interfaces: [ENS5, { ...ENS6, prefixes: [] }, ENS7] });
+    const first = await agentOk(['sync']); // ens7 is in metadata but not attached yet: still exit 0
+    expect(first.stdout).toMatch(/device index 2 \(0a:00:00:00:00:07\): no kernel interface yet/);
+    expect(fs.existsSync(cniFile(1))).toBe(false);
+
+    setState({ interfaces: [ENS5, { ...ENS6, prefixes: ['10.1.17.240/28'] }, ENS7] });
+    await agentOk(['sync']);
+    expect(readConflist(1).plugins[0].ipam.ranges).toEqual([[ENS6_RANGES[0]]]);
+
+    setState({ interfaces: [ENS5, ENS6, ENS7] });
+    await agentOk(['sync']);
+    expect(readConflist(1).plugins[0].ipam.ranges).toEqual([ENS6_RANGES]);
+    expect(reloads()).toEqual(['reload']);
+    expectUntouchedLink('ens8');
+  });
+});
+
+describe('eks-multus-eni-agent wait', () => {
+  it('returns once the last interface appears, configuring each as it comes', async () => {
+    const started = Date.now();
+    const waiting = agent(['wait'], { MULTUS_WAIT_TIMEOUT_SECONDS: '20' });
+    await new Promise((r) => setTimeout(r, 1000));
+    ns.addVeth('ens7', ENS7.mac);
+
+    const res = await waiting;
+
+    expect(res.code).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(res.ms).toBeLessThan(10000);
+    expect(res.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^eks-multus-eni: ens6 .*device index 1/),
+      expect.stringMatching(/^eks-multus-eni: ens7 .*device index 2/),
+    ]);
+    expectConfiguredLink('ens6');
+    expectConfiguredLink('ens7');
+    expect(readConflist(2).plugins[0].master).toBe('ens7');
+  });
+
+  it('times out with exit 1 and one line per missing device index, having configured the others', async () => {
+    // 4 multus interfaces: 1 (ens6) and 3 (ens8) are here, 2 is in metadata but not in the kernel, 4 is nowhere.
+    const res = await agentOk(['wait'], { MULTUS_INTERFACE_COUNT: '4', MULTUS_WAIT_TIMEOUT_SECONDS: '1' }, 1);
+
+    expect(res.stderr.trim().split('\n')).toEqual([
+      `eks-multus-eni: timed out after 1s: device index 2 (${ENS7.mac}): no kernel interface with that MAC`,
+      'eks-multus-eni: timed out after 1s: device index 4: no interface in instance metadata',
+    ]);
+    expect(res.ms).toBeLessThan(5000);
+    expectConfiguredLink('ens6');
+    expectConfiguredLink('ens8');
+    expect(fs.existsSync(networkdFile(3))).toBe(true);
+    expect(fs.existsSync(networkdFile(2))).toBe(false);
+    expectUntouchedLink('ens5');
+    expectUntouchedLink('ens9');
+  });
+});
+
+describe('eks-multus-eni-agent usage and settings', () => {
+  it.each<[string, string[], Record<string, string | undefined>, RegExp]>([
+    ['no command', [], {}, /usage: eks-multus-eni-agent wait \| sync \| configure <interface>/],
+    ['an unknown command', ['start'], {}, /usage:/],
+    ['configure without an interface', ['configure'], {}, /usage:/],
+    ['an extra argument', ['wait', 'extra'], {}, /usage:/],
+    ['an interface name that is a path', ['configure', '../etc'], {}, /usage:/],
+    [
+      'MULTUS_INTERFACE_COUNT unset',
+      ['sync'],
+      { MULTUS_INTERFACE_COUNT: undefined },
+      /MULTUS_INTERFACE_COUNT must be a number, got ''/,
+    ],
+    [
+      'MULTUS_INTERFACE_COUNT not a number',
+      ['sync'],
+      { MULTUS_INTERFACE_COUNT: 'two' },
+      /MULTUS_INTERFACE_COUNT must be a number, got 'two'/,
+    ],
+    [
+      'a fractional timeout',
+      ['wait'],
+      { MULTUS_WAIT_TIMEOUT_SECONDS: '1.5' },
+      /MULTUS_WAIT_TIMEOUT_SECONDS must be whole seconds, got '1.5'/,
+    ],
+    [
+      'a poll interval that is not a number',
+      ['wait'],
+      { MULTUS_POLL_INTERVAL_SECONDS: 'soon' },
+      /MULTUS_POLL_INTERVAL_SECONDS must be seconds, got 'soon'/,
+    ],
+  ])('%s: exit 2 with one clear line, nothing written', async (_what, args, extra, message) => {
+    const res = await agentOk(args, extra, 2);
+    expect(res.stderr).toMatch(message);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(written()).toEqual({});
+  });
+
+  it('does nothing with MULTUS_INTERFACE_COUNT=0', async () => {
+    for (const args of [['wait'], ['sync'], ['configure', 'ens6']]) {
+      const res = await agentOk(args, { MULTUS_INTERFACE_COUNT: '0' });
+      expect(res.stdout).toMatch(/nothing to do/);
+    }
+    expect(written()).toEqual({});
+    expectUntouchedLink('ens6');
+  });
+
+  it('fails an interface that does not exist', async () => {
+    const res = await agentOk(['configure', 'ens42'], {}, 1);
+    expect(res.stderr).toMatch(/ens42: no such interface/);
+  });
+
+  it('talks IMDSv2 only (the fake refuses a GET without a session token, as HttpTokens=required does)', () => {
+    const url = `${imds.endpoint}/latest/meta-data/network/interfaces/macs/`;
+    const code = ns.exec('curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', url);
+    expect(code).toBe('401');
+  });
+
+  it('stays under 9 KiB: the launch template embeds it in user data (16 KB for everything)', () => {
+    expect(fs.statSync(AGENT).size).toBeLessThanOrEqual(9 * 1024);
+  });
+
+  it('is shellcheck clean', () => {
+    let shellcheck: string;
+    try {
+      shellcheck = execFileSync('sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' }).trim();
+    } catch {
+      throw new Error('shellcheck is needed to check the agent: apt-get install -y shellcheck');
+    }
+    expect(execFileSync(shellcheck, [AGENT], { encoding: 'utf8' })).toBe('');
+  });
+});
+
+describe('the real CNI host-local plugin on the generated config', () => {
+  let plugin: string;
+  let ipam: IpamConfig;
+  const prefixAddresses = ENS6.prefixes!.flatMap(addressesOf);
+
+  beforeAll(() => {
+    plugin = findHostLocal();
+  });
+
+  beforeEach(async () => {
+    await agentOk(['configure', 'ens6']);
+    // What Multus hands the ipvlan plugin, and ipvlan hands host-local: the plugin's ipam with the
+    // list's name and version.
+    const conf = readConflist(1);
+    ipam = { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam };
+  });
+
+  const add = (id: string) => hostLocal(plugin, 'ADD', id, ipam, ns.path);
+  const del = (id: string) => hostLocal(plugin, 'DEL', id, ipam, ns.path);
+
+  it('gives two containers distinct addresses inside the prefixes, never the gateway', () => {
+    const a = add('container-a');
+    const b = add('container-b');
+
+    for (const r of [a, b]) {
+      expect(r).toMatchObject({ code: 0, gateway: '10.1.16.1' });
+      expect(r.address).toMatch(/\/20$/);
+      expect(prefixAddresses).toContain(r.address!.split('/')[0]);
+      expect(r.address!.split('/')[0]).not.toBe(r.gateway);
+    }
+    expect(a.address).not.toBe(b.address);
+    expect(a.address!.split('/')[0]).toBe('10.1.17.240');
+  });
+
+  it('hands out exactly the prefixes\' addresses; DEL releases one for the next ADD', () => {
+    const got = prefixAddresses.map((_, k) => add(`c${k}`));
+    expect(got.map((r) => r.code)).toEqual(prefixAddresses.map(() => 0));
+    expect(got.map((r) => r.address!.split('/')[0]).sort()).toEqual([...prefixAddresses].sort());
+    const full = add('one-too-many');
+    expect(full.code).not.toBe(0);
+    expect(full.error).toMatch(/no IP addresses available/);
+
+    expect(del('c5').code).toBe(0);
+    const reused = add('after-del');
+
+    expect(reused).toMatchObject({ code: 0, address: got[5].address });
+  });
+
+  it('starts over at the first address from a clean state directory (state under /run: a reboot)', () => {
+    expect(add('before-reboot-1').address).toBe('10.1.17.240/20');
+    expect(add('before-reboot-2').address).toBe('10.1.17.241/20');
+
+    fs.rmSync(dirs.ipam, { recursive: true, force: true });
+
+    expect(add('after-reboot').address).toBe('10.1.17.240/20');
+  });
+});
+
+describe('the units and the udev rule that run the agent', () => {
+  const read = (f: string) => fs.readFileSync(path.join(NODE_AGENT, f), 'utf8');
+
+  it('start configure <name> per interface, sync every minute, with the settings file', () => {
+    const perInterface = parseUnit(read('eks-multus-eni-agent@.service'));
+    expect(perInterface.Service).toEqual({
+      Type: 'oneshot',
+      EnvironmentFile: '-/etc/eks-multus-eni/agent.env',
+      ExecStart: '/usr/local/bin/eks-multus-eni-agent configure %i',
+    });
+    const sync = parseUnit(read('eks-multus-eni-agent-sync.service'));
+    expect(sync.Service).toEqual({
+      Type: 'oneshot',
+      EnvironmentFile: '-/etc/eks-multus-eni/agent.env',
+      ExecStart: '/usr/local/bin/eks-multus-eni-agent sync',
+    });
+    const timer = parseUnit(read('eks-multus-eni-agent-sync.timer'));
+    expect(timer.Timer).toEqual({ OnBootSec: '1min', OnUnitActiveSec: '1min' });
+    expect(timer.Install).toEqual({ WantedBy: 'timers.target' });
+
+    const rules = read('91-eks-multus-eni.rules').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(rules).toEqual([
+      'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="vif|ena|ixgbevf", ' +
+        'RUN+="/usr/bin/systemctl start --no-block eks-multus-eni-agent@$name.service"',
+    ]);
+  });
+
+  it('pass systemd-analyze verify', () => {
+    let analyze: string;
+    try {
+      analyze = execFileSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).trim();
+    } catch {
+      throw new Error('systemd-analyze is needed to check the units: apt-get install -y systemd');
+    }
+    // systemd-analyze checks that ExecStart exists: point it at the agent in the repository.
+    const dir = fs.mkdtempSync(path.join(root, 'units-'));
+    const units: string[] = [];
+    for (const [file, as] of [
+      ['eks-multus-eni-agent@.service', 'eks-multus-eni-agent@ens6.service'],
+      ['eks-multus-eni-agent-sync.service', 'eks-multus-eni-agent-sync.service'],
+      ['eks-multus-eni-agent-sync.timer', 'eks-multus-eni-agent-sync.timer'],
+    ]) {
+      fs.writeFileSync(path.join(dir, as), read(file).replaceAll('/usr/local/bin/eks-multus-eni-agent', AGENT));
+      units.push(path.join(dir, as));
+    }
+    const res = spawnSync(analyze, ['verify', ...units], { encoding: 'utf8' });
+    expect(`${res.stdout}${res.stderr}`).toBe('');
+    expect(res.status).toBe(0);
+  });
+});

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// A fake EC2 instance metadata service for the node agent's tests: IMDSv2 only (a GET without a
+// valid session token gets 401, as on an instance with HttpTokens=required), the network/interfaces
+// paths the agent reads, on 127.0.0.1 (run it inside the test's network namespace).
+//
+// Usage: node fake-imds.cjs <state.json>   prints "listening <port>" once it accepts connections.
+// The state file is re-read on every request, so a test changes the instance by rewriting it:
+//   { "interfaces": [ { "mac": "0a:..", "deviceNumber": 1, "networkCard": 0 (optional: absent → 404,
+//                       as on single-card types), "subnet": "10.0.0.0/24", "prefixes": ["10.0.0.16/28"] } ],
+//     "fail": { "<path under meta-data/>": <HTTP status> } }   (optional: forced errors)
+'use strict';
+const http = require('node:http');
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+
+const statePath = process.argv[2];
+if (!statePath) {
+  console.error('usage: fake-imds.cjs <state.json>');
+  process.exit(2);
+}
+const tokens = new Map(); // token -> expiry (ms)
+
+/** The body for a meta-data path, or undefined (404), for the current state. */
+function metadata(state, path) {
+  const macsPrefix = 'network/interfaces/macs/';
+  const interfaces = state.interfaces ?? [];
+  if (path === macsPrefix) return interfaces.map((i) => `${i.mac}/`).join('\n');
+  if (!path.startsWith(macsPrefix)) return undefined;
+  const [mac, key, ...rest] = path.slice(macsPrefix.length).split('/');
+  const eni = interfaces.find((i) => i.mac === mac);
+  if (!eni || rest.length > 0) return undefined;
+  const fields = {
+    mac: eni.mac,
+    'device-number': String(eni.deviceNumber),
+    'network-card': eni.networkCard === undefined ? undefined : String(eni.networkCard),
+    'subnet-ipv4-cidr-block': eni.subnet,
+    'ipv4-prefix': eni.prefixes && eni.prefixes.length > 0 ? eni.prefixes.join('\n') : undefined,
+  };
+  if (key === '' || key === undefined) {
+    return Object.keys(fields).filter((k) => fields[k] !== undefined).join('\n');
+  }
+  return fields[key];
+}
+
+function send(res, status, body = '') {
+  res.writeHead(status, { 'Content-Type': 'text/plain' });
+  res.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://imds');
+  if (url.pathname === '/latest/api/token') {
+    if (req.method !== 'PUT') return send(res, 405);
+    const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return send(res, 400);
+    const token = crypto.randomBytes(24).toString('base64url');
+    tokens.set(token, Date.now() + ttl * 1000);
+    return send(res, 200, token);
+  }
+  if (req.method !== 'GET') return send(res, 405);
+  const expiry = tokens.get(String(req.headers['x-aws-ec2-metadata-token'] ?? ''));
+  if (expiry === undefined || expiry < Date.now()) return send(res, 401);
+  if (!url.pathname.startsWith('/latest/meta-data/')) return send(res, 404);
+  const path = url.pathname.slice('/latest/meta-data/'.length);
+  const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+  const forced = state.fail?.[path];
+  if (forced) return send(res, forced);
+  const body = metadata(state, path);
+  return body === undefined ? send(res, 404, 'Not Found') : send(res, 200, body);
+});
+
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`listening ${server.address().port}\n`);
+});
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => process.exit(0)));
