@@ -8,7 +8,7 @@ export default {
   // (their own folders), nor the index files that only re-export.
   mutate: ['layers/multus-core/src/{eni,lifecycle,ipv4,settings}/**/*.ts', '!**/index.ts'],
   testRunner: 'jest',
-  // A flat jest config of the unit tests plus the fidelity integration file (see its header).
+  // A flat jest config of the unit tests (see its header for why no integration test).
   jest: { projectType: 'custom', configFile: 'tests/mutation/jest.config.js', enableFindRelatedTests: true },
   // Mutants that do not compile are CompileError, not run. The checker is the slower half of the
   // run on two cores (concurrency 2 is one checker and one test runner until it is done), and

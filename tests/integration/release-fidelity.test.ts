@@ -3,7 +3,8 @@
  * keeps a detached ENI `detaching` for a while and refuses to delete it meanwhile
  * (InvalidNetworkInterface.InUse); moto detaches at once, so only the proxy's `keepDetaching`
  * shows whether the release waits. The ENIs are made and attached here with the SDK, not by a
- * launch, so these tests exercise the release alone (they are part of `npm run mutate`).
+ * launch, so these tests exercise the release alone (tests/unit/release.test.ts pins the same
+ * behaviour over the fake EC2 port, for the mutation run).
  */
 import { AttachNetworkInterfaceCommand, DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
 import { handler } from '../../functions/lifecycle/handler';

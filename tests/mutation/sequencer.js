@@ -19,9 +19,7 @@ class MutationSequencer {
   sort(tests) {
     // A new jest run: a new mutant (environment.js bails within one run only).
     globalThis.__MUTATION_BAILED__ = false;
-    // Unit files first: they are faster, and after the first failure the rest is skipped.
-    const slow = (t) => (t.path.includes('/tests/integration/') ? 1 : 0);
-    const sorted = [...tests].sort((a, b) => slow(a) - slow(b) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const sorted = [...tests].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const { testNamePattern, rootDir } = this.globalConfig;
     const file = recordFile(rootDir);
     if (!testNamePattern || !existsSync(file)) return sorted;
