@@ -2,7 +2,7 @@
  * The settings check against a fake EC2 port (pure, no emulator): each problem is one line that
  * names its full SSM parameter and the cause; a clean tree has none.
  */
-import { assertNodeSettings, checkNode, checkSettingsTree, parseSettings } from 'multus-core';
+import { assertNodeSettings, checkNode, checkSettings, checkSettingsTree, isSettingsProblem, parseSettings } from 'multus-core';
 import { eni, FakeEc2 } from '../support/fake-ec2';
 
 const PATH = '/eks-multus-eni/test';
@@ -279,5 +279,50 @@ describe('the edges of the tree check', () => {
     await expect(assertNodeSettings(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 't2.micro' }, ['subnet-0123456789abcdef0', A1, A2], settings, PATH)).rejects.toMatchObject({
       message: `${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist; ${PATH}/subnets/us-east-1a: lists 3 subnets, but instance type t2.micro allows 2 network interfaces (1 primary + 1 multus)`,
     });
+  });
+});
+
+describe('checkSettings on settings given directly', () => {
+  test('AZs are checked and reported in name order whatever the order of the map', async () => {
+    const parsed = parseSettings(clean, PATH);
+    const settings = { ...parsed, subnetsByAz: new Map([...parsed.subnetsByAz].reverse()) };
+    const report = await checkSettings(world(), settings, PATH);
+    expect(report.problems).toEqual([]); // subnets are there: no "no such parameter" line
+    expect(report.subnets.map((s) => `${s.parameter.slice(PATH.length)} ${s.deviceIndex} ${s.subnetId}`)).toEqual([
+      `/subnets/us-east-1a 1 ${A1}`,
+      `/subnets/us-east-1a 2 ${A2}`,
+      `/subnets/us-east-1b 1 ${B1}`,
+    ]);
+  });
+
+  test('free blocks leave out explicit reservations only: prefix reservations are where EC2 takes prefixes from', async () => {
+    // A /25: the aligned /28 blocks .16 to .96 are usable (six); an explicit reservation takes one,
+    // a prefix-type reservation of a /27 holds two that stay free.
+    const fake = new FakeEc2({
+      subnets: [{ subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/25', availableIpAddressCount: 123 }],
+      reservations: { [A1]: ['10.0.1.16/28', 'prefix:10.0.1.64/27'] },
+    });
+    const report = await checkSettingsTree(fake, { 'subnets/us-east-1a': A1, 'ipv4-prefixes-per-interface': '6' }, PATH);
+    expect(report.subnets[0]).toMatchObject({ freeAddresses: 128 - 5 - 16 - 32, freePrefixBlocks: 5 });
+    expect(report.problems).toEqual([expect.stringContaining('has 5 free aligned /28 blocks, fewer than the 6')]);
+  });
+
+  test('no subnet that exists: the check says so without scanning the subnets for addresses', async () => {
+    const ec2 = world();
+    ec2.scanSubnets = async (request) => {
+      // A port that refuses a scan of nothing: with no subnet there is nothing to read.
+      if (request.subnets.length === 0) throw Object.assign(new Error('The filter subnet-id has no values'), { name: 'InvalidParameterValue' });
+      return FakeEc2.prototype.scanSubnets.call(ec2, request);
+    };
+    const report = await checkSettingsTree(ec2, { 'subnets/us-east-1a': 'subnet-0123456789abcdef0' }, PATH);
+    expect(report.problems).toEqual([`${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist`]);
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1a': A1 }, PATH)).subnets[0]).toMatchObject({ freeAddresses: 251 });
+  });
+
+  test('assertNodeSettings: the error says the settings are the cause', async () => {
+    const settings = parseSettings(clean, PATH);
+    const failure = await assertNodeSettings(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 't2.micro' }, [A1, A2], settings, PATH).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ name: 'NodeConfigurationError', fromSettings: true });
+    expect(isSettingsProblem(failure)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { parseSettings, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings } from 'multus-core';
+import { parseSettings, parseOnFailure, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings } from 'multus-core';
 
 const PATH = '/eks-multus-eni/test';
 const valid = { 'subnets/us-east-1a': 'subnet-0123456789abcdef0,subnet-0123456789abcdef1' };
@@ -182,6 +182,35 @@ describe('parseSettings: the edges', () => {
   });
 });
 
+describe('parseSettings: one problem per cause', () => {
+  test('a tag entry after a comma is trimmed before it is judged', () => {
+    expect(problems({ ...valid, 'interface-tags': 'a=1, =v, novalue ' })).toEqual([
+      `${PATH}/interface-tags: entry "=v" is not of the form key=value`,
+      `${PATH}/interface-tags: entry "novalue" is not of the form key=value`,
+    ]);
+    expect(parseSettings({ ...valid, 'interface-tags': 'a=1,  b=2' }, PATH).interfaceTags).toEqual({ a: '1', b: '2' });
+  });
+
+  test.each([
+    ['subnets/use1-az1', `"use1-az1" is an AZ id; name the parameter after the AZ name (for example us-east-1a)`],
+    ['subnets/moon-base-1', '"moon-base-1" is not an Availability Zone name'],
+  ])('a parameter %s that names no AZ is that one problem; its value is not judged as well', (name, message) => {
+    expect(problems({ ...valid, [name]: 'subnet-nothex,subnet-nothex' })).toEqual([`${PATH}/${name}: ${message}`]);
+  });
+});
+
+describe('parseOnFailure: the on-failure setting alone', () => {
+  test.each([
+    [{ 'on-failure': 'ABANDON' }, 'ABANDON'],
+    [{ 'on-failure': ' CONTINUE ' }, 'CONTINUE'],
+    [{ 'on-failure': 'RETRY', 'subnets/us-east-1a': 'subnet-nothex' }, undefined],
+    [{ 'on-failure': '' }, undefined],
+    [{}, undefined],
+  ])('%p: %p', (values, expected) => {
+    expect(parseOnFailure(values, PATH)).toBe(expected);
+  });
+});
+
 describe('CONFIG_PATH and cache age: the edges', () => {
   test('CONFIG_PATH: trimmed, trailing slashes dropped, anchored at both ends', () => {
     expect(normaliseConfigPath('  /a/b//  ')).toBe('/a/b');
@@ -221,5 +250,22 @@ describe('reading the settings from SSM', () => {
     source.clearCache();
     await source.read(PATH);
     expect(ssm).toHaveReceivedCommandTimes(GetParametersByPathCommand, 2);
+  });
+
+  test('reads through the client it is given (its region, endpoint and credentials)', async () => {
+    ssm.on(GetParametersByPathCommand).rejects(new Error('not the client the source was given'));
+    const client = new SSMClient({ region: 'eu-west-3' });
+    mockClient(client).on(GetParametersByPathCommand).resolves({
+      Parameters: [{ Name: `${PATH}/on-failure`, Value: 'CONTINUE', Type: 'String' }],
+    });
+    expect(await new SsmSettingsSource(client).read(PATH)).toEqual({ 'on-failure': 'CONTINUE' });
+  });
+
+  test('a parameter SSM lists without a value is left out: every value read is a string', async () => {
+    ssm.on(GetParametersByPathCommand).resolves({
+      Parameters: [{ Name: `${PATH}/on-failure`, Type: 'String' }, { Name: `${PATH}/subnets/us-east-1a`, Value: 'subnet-aaaaaaaa', Type: 'StringList' }],
+    });
+    const raw = await new SsmSettingsSource(new SSMClient({ region: 'us-east-1' })).read(PATH);
+    expect(Object.entries(raw)).toEqual([['subnets/us-east-1a', 'subnet-aaaaaaaa']]);
   });
 });
