@@ -61,6 +61,18 @@ describe('the Auto Scaling port', () => {
     expect(asg).not.toHaveReceivedCommand(DescribeAutoScalingInstancesCommand);
   });
 
+  test('a ValidationError for an instance no longer waiting on a hook: already complete, whatever the message', async () => {
+    const invalid = Object.assign(new Error('1 validation error detected: Value at lifecycleActionToken failed to satisfy constraint'), { name: 'ValidationError' });
+    asg.on(CompleteLifecycleActionCommand).rejects(invalid);
+    asg.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [NODE] }).resolves({ AutoScalingInstances: [{ InstanceId: NODE, LifecycleState: 'InService' } as never] });
+
+    expect(await port().complete(action, 'CONTINUE')).toBe('already-complete');
+
+    // Still waiting: the same error is a real one.
+    asg.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [NODE] }).resolves({ AutoScalingInstances: [{ InstanceId: NODE, LifecycleState: 'Pending:Wait' } as never] });
+    await expect(port().complete(action, 'CONTINUE')).rejects.toBe(invalid);
+  });
+
   test('the instance state is that of the instance asked for', async () => {
     asg.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [NODE] }).resolves({
       AutoScalingInstances: [{ InstanceId: 'i-0other', LifecycleState: 'Pending:Wait' } as never, { InstanceId: NODE, LifecycleState: 'InService' } as never],
@@ -154,7 +166,8 @@ describe('the launch transition', () => {
   test('attached: completes CONTINUE and says so in the result; a failure completes with on-failure and gives the reason', async () => {
     const { lifecycle, sent } = fakeLifecycle('already-complete');
     const ok = await handleLaunch(deps(node(), lifecycle, { [`subnets/us-east-1a`]: SUBNET }), action);
-    expect(ok).toEqual({
+    // Strict: an attached node's result has no reason at all (not an undefined one).
+    expect(ok).toStrictEqual({
       outcome: 'attached',
       lifecycleResult: 'CONTINUE',
       instanceId: NODE,
@@ -215,6 +228,19 @@ describe('the terminate transition', () => {
     expect(keys).toEqual([{ availabilityZone: 'us-east-1b' }, { availabilityZone: 'us-east-1c' }]);
   });
 
+  test('ENIs that cannot be released are all named in the reason', async () => {
+    const ec2 = new FakeEc2({
+      interfaces: [eni('eni-1', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE } }), eni('eni-2', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE } })],
+    });
+    ec2.failures.set('deleteInterface:eni-1', 'UnauthorizedOperation');
+    ec2.failures.set('deleteInterface:eni-2', 'UnauthorizedOperation');
+    const lifecycle = { complete: async () => 'completed' as const } as unknown as LifecyclePort;
+
+    const result = await handleTerminate({ ec2, lifecycle, log: silentLog, release: { sleep: async () => {}, detachTimeoutMs: 1000 } }, action);
+
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', interfaces: [], reason: 'could not release eni-1, eni-2' });
+  });
+
   test('an ENI that cannot be released is logged as an error naming it', async () => {
     const ec2 = new FakeEc2({ interfaces: [eni('eni-1', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE } })] });
     ec2.failures.set('deleteInterface:eni-1', 'UnauthorizedOperation');
@@ -244,6 +270,11 @@ describe('lifecycle events: the edges', () => {
       kind: 'launch',
       action: { ...action, origin: undefined, destination: 'WarmPool' },
     });
+  });
+
+  test('the region of the event is kept; an empty one is absent', () => {
+    expect(parseLifecycleEvent({ ...base, region: 'eu-west-1' })).toMatchObject({ action: { region: 'eu-west-1' } });
+    expect(parseLifecycleEvent({ ...base, region: '' })).toMatchObject({ action: { region: undefined } });
   });
 
   test.each([`x${NODE}`, `${NODE}x`, 'i-0123456', `i-${'0'.repeat(18)}`])('instance id %p is not one', (id) => {
