@@ -19,6 +19,7 @@ import {
   handleTerminate,
   isWaiting,
   parseLifecycleEvent,
+  parseUnsuccessfulLaunch,
   SdkLifecycle,
   silentLog,
   type LifecycleAction,
@@ -290,5 +291,34 @@ describe('lifecycle events: the edges', () => {
   test('a field that is not a string, or only blanks, is named', () => {
     expect(() => parseLifecycleEvent({ ...base, detail: { ...base.detail, LifecycleHookName: 7 } })).toThrow('detail.LifecycleHookName is empty or not a string');
     expect(() => parseLifecycleEvent({ ...base, detail: { ...base.detail, LifecycleHookName: '  ' } })).toThrow('detail.LifecycleHookName is empty or not a string');
+  });
+});
+
+describe("Auto Scaling's unsuccessful launches", () => {
+  const unsuccessful = (detail: unknown) => ({ source: 'aws.autoscaling', 'detail-type': 'EC2 Instance Launch Unsuccessful', detail });
+  const timedOut = 'Instance failed to complete user\'s Lifecycle Action: Lifecycle Action with token token-1 was abandoned: Heartbeat Timeout';
+
+  test('the instance, the group (trimmed) and the cause that the status message gives', () => {
+    expect(parseUnsuccessfulLaunch(unsuccessful({ EC2InstanceId: ` ${NODE} `, AutoScalingGroupName: ' asg-1 ', StatusMessage: ` ${timedOut} ` }))).toEqual({
+      instanceId: NODE,
+      autoScalingGroupName: 'asg-1',
+      cause: 'hook-timeout',
+      statusMessage: timedOut,
+    });
+    expect(parseUnsuccessfulLaunch(unsuccessful({ StatusMessage: 'Lifecycle Action with token t was abandoned: Lifecycle Action Completed with ABANDON Result' }))?.cause).toBe('abandoned');
+    expect(parseUnsuccessfulLaunch(unsuccessful({ StatusMessage: 'We currently do not have sufficient m5.xlarge capacity' }))?.cause).toBe('other');
+  });
+
+  test('missing, blank or non-string fields are null; no status message is an empty one, of cause other', () => {
+    const empty = { instanceId: null, autoScalingGroupName: null, cause: 'other', statusMessage: '' };
+    expect(parseUnsuccessfulLaunch(unsuccessful({ EC2InstanceId: '  ', AutoScalingGroupName: 42, StatusMessage: '' }))).toEqual(empty);
+    for (const detail of [undefined, null, 'x', [NODE]]) expect(parseUnsuccessfulLaunch(unsuccessful(detail))).toEqual(empty);
+  });
+
+  test('any other event is not one, whatever it is (every event is asked first)', () => {
+    const lifecycleAction = { source: 'aws.autoscaling', 'detail-type': 'EC2 Instance-launch Lifecycle Action', detail: { EC2InstanceId: NODE } };
+    expect(parseUnsuccessfulLaunch(lifecycleAction)).toBeUndefined();
+    expect(parseUnsuccessfulLaunch({ ...unsuccessful({}), source: 'aws.ec2' })).toBeUndefined();
+    for (const notAnEvent of [null, undefined, 'EC2 Instance Launch Unsuccessful', 7, []]) expect(parseUnsuccessfulLaunch(notAnEvent)).toBeUndefined();
   });
 });
