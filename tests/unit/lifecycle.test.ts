@@ -182,6 +182,20 @@ describe('the launch transition', () => {
     expect(sent).toEqual(['complete CONTINUE', 'complete CONTINUE']);
   });
 
+  test('an instance EC2 does not know, from an event of another region: the reason names both regions, the action gets on-failure', async () => {
+    const { lifecycle, sent } = fakeLifecycle();
+    const ec2 = new FakeEc2({ subnets: [{ subnetId: SUBNET, vpcId: 'vpc-1', availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 }] });
+
+    const result = await handleLaunch({ ...deps(ec2, lifecycle, { [`subnets/us-east-1a`]: SUBNET }), region: 'us-east-1' }, { ...action, region: 'eu-west-1' });
+
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      lifecycleResult: 'ABANDON',
+      reason: `NodeConfigurationError: instance ${NODE} does not exist in us-east-1: the event comes from eu-west-1, but the function talks to us-east-1 (AWS_REGION)`,
+    });
+    expect(sent).toEqual(['complete ABANDON']);
+  });
+
   test('the heartbeat stops when the work ends: none after the completion', async () => {
     jest.useFakeTimers();
     try {
