@@ -52,12 +52,16 @@ test('a slow launch beats every half of the hook timeout, from the start of the 
   expect(calls.heartbeats).toHaveLength(3);
 });
 
-test('an unreadable hook is assumed to have the shortest timeout (30 s)', async () => {
-  const { port, calls } = fakePort(new Error('AccessDenied'));
-  const hb = startHeartbeat(port, silentLog, action, { checkAfterMs: 10_000, fraction: 0.5 });
+test('an unreadable hook is assumed to have the shortest timeout (30 s), with a warning that names the error', async () => {
+  const denied = Object.assign(new Error('not authorized to perform: autoscaling:DescribeLifecycleHooks'), { name: 'AccessDenied' });
+  const { port, calls } = fakePort(denied);
+  const warnings: unknown[][] = [];
+  const log = { ...silentLog, warn: (...args: unknown[]) => void warnings.push(args) };
+  const hb = startHeartbeat(port, log, action, { checkAfterMs: 10_000, fraction: 0.5 });
   await jest.advanceTimersByTimeAsync(31_000);
   await hb.stop();
   expect(calls.heartbeats).toEqual([15_000, 30_000]);
+  expect(warnings).toEqual([['could not read the lifecycle hook; assuming the shortest heartbeat timeout', { error: denied }]]);
 });
 
 test('when the check comes after the first beat is due, it beats at once', async () => {
@@ -98,6 +102,8 @@ test('stopped before the hook is read: no heartbeat, even if the read was under 
   await stopping;
   await jest.advanceTimersByTimeAsync(100_000);
   expect(calls.heartbeats).toEqual([]);
+  // Nothing keeps running in the (reused) container after the launch.
+  expect(jest.getTimerCount()).toBe(0);
 });
 
 test('stopped while a beat is in flight: stop waits for it, and nothing follows', async () => {
@@ -114,4 +120,5 @@ test('stopped while a beat is in flight: stop waits for it, and nothing follows'
   await stopping;
   await jest.advanceTimersByTimeAsync(100_000);
   expect(calls.heartbeats).toEqual([30_000]);
+  expect(jest.getTimerCount()).toBe(0);
 });

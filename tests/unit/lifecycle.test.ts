@@ -19,6 +19,7 @@ import {
   handleTerminate,
   isWaiting,
   parseLifecycleEvent,
+  parseUnsuccessfulLaunch,
   SdkLifecycle,
   silentLog,
   type LifecycleAction,
@@ -59,6 +60,18 @@ describe('the Auto Scaling port', () => {
     });
     await expect(port().complete(action, 'CONTINUE')).rejects.toMatchObject({ name: 'ServiceUnavailable' });
     expect(asg).not.toHaveReceivedCommand(DescribeAutoScalingInstancesCommand);
+  });
+
+  test('a ValidationError for an instance no longer waiting on a hook: already complete, whatever the message', async () => {
+    const invalid = Object.assign(new Error('1 validation error detected: Value at lifecycleActionToken failed to satisfy constraint'), { name: 'ValidationError' });
+    asg.on(CompleteLifecycleActionCommand).rejects(invalid);
+    asg.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [NODE] }).resolves({ AutoScalingInstances: [{ InstanceId: NODE, LifecycleState: 'InService' } as never] });
+
+    expect(await port().complete(action, 'CONTINUE')).toBe('already-complete');
+
+    // Still waiting: the same error is a real one.
+    asg.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [NODE] }).resolves({ AutoScalingInstances: [{ InstanceId: NODE, LifecycleState: 'Pending:Wait' } as never] });
+    await expect(port().complete(action, 'CONTINUE')).rejects.toBe(invalid);
   });
 
   test('the instance state is that of the instance asked for', async () => {
@@ -154,7 +167,8 @@ describe('the launch transition', () => {
   test('attached: completes CONTINUE and says so in the result; a failure completes with on-failure and gives the reason', async () => {
     const { lifecycle, sent } = fakeLifecycle('already-complete');
     const ok = await handleLaunch(deps(node(), lifecycle, { [`subnets/us-east-1a`]: SUBNET }), action);
-    expect(ok).toEqual({
+    // Strict: an attached node's result has no reason at all (not an undefined one).
+    expect(ok).toStrictEqual({
       outcome: 'attached',
       lifecycleResult: 'CONTINUE',
       instanceId: NODE,
@@ -166,6 +180,20 @@ describe('the launch transition', () => {
     const failed = await handleLaunch(deps(node(), lifecycle, { [`subnets/us-east-1a`]: SUBNET, 'on-failure': 'CONTINUE', 'source-dest-check': 'x' }), action);
     expect(failed).toMatchObject({ outcome: 'failed', lifecycleResult: 'CONTINUE', reason: expect.stringContaining('source-dest-check') });
     expect(sent).toEqual(['complete CONTINUE', 'complete CONTINUE']);
+  });
+
+  test('an instance EC2 does not know, from an event of another region: the reason names both regions, the action gets on-failure', async () => {
+    const { lifecycle, sent } = fakeLifecycle();
+    const ec2 = new FakeEc2({ subnets: [{ subnetId: SUBNET, vpcId: 'vpc-1', availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 }] });
+
+    const result = await handleLaunch({ ...deps(ec2, lifecycle, { [`subnets/us-east-1a`]: SUBNET }), region: 'us-east-1' }, { ...action, region: 'eu-west-1' });
+
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      lifecycleResult: 'ABANDON',
+      reason: `NodeConfigurationError: instance ${NODE} does not exist in us-east-1: the event comes from eu-west-1, but the function talks to us-east-1 (AWS_REGION)`,
+    });
+    expect(sent).toEqual(['complete ABANDON']);
   });
 
   test('the heartbeat stops when the work ends: none after the completion', async () => {
@@ -215,6 +243,19 @@ describe('the terminate transition', () => {
     expect(keys).toEqual([{ availabilityZone: 'us-east-1b' }, { availabilityZone: 'us-east-1c' }]);
   });
 
+  test('ENIs that cannot be released are all named in the reason', async () => {
+    const ec2 = new FakeEc2({
+      interfaces: [eni('eni-1', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE } }), eni('eni-2', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE } })],
+    });
+    ec2.failures.set('deleteInterface:eni-1', 'UnauthorizedOperation');
+    ec2.failures.set('deleteInterface:eni-2', 'UnauthorizedOperation');
+    const lifecycle = { complete: async () => 'completed' as const } as unknown as LifecyclePort;
+
+    const result = await handleTerminate({ ec2, lifecycle, log: silentLog, release: { sleep: async () => {}, detachTimeoutMs: 1000 } }, action);
+
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', interfaces: [], reason: 'could not release eni-1, eni-2' });
+  });
+
   test('an ENI that cannot be released is logged as an error naming it', async () => {
     const ec2 = new FakeEc2({ interfaces: [eni('eni-1', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE } })] });
     ec2.failures.set('deleteInterface:eni-1', 'UnauthorizedOperation');
@@ -246,6 +287,11 @@ describe('lifecycle events: the edges', () => {
     });
   });
 
+  test('the region of the event is kept; an empty one is absent', () => {
+    expect(parseLifecycleEvent({ ...base, region: 'eu-west-1' })).toMatchObject({ action: { region: 'eu-west-1' } });
+    expect(parseLifecycleEvent({ ...base, region: '' })).toMatchObject({ action: { region: undefined } });
+  });
+
   test.each([`x${NODE}`, `${NODE}x`, 'i-0123456', `i-${'0'.repeat(18)}`])('instance id %p is not one', (id) => {
     expect(() => parseLifecycleEvent({ ...base, detail: { ...base.detail, EC2InstanceId: id } })).toThrow(`detail.EC2InstanceId "${id}" is not an instance id`);
   });
@@ -259,5 +305,34 @@ describe('lifecycle events: the edges', () => {
   test('a field that is not a string, or only blanks, is named', () => {
     expect(() => parseLifecycleEvent({ ...base, detail: { ...base.detail, LifecycleHookName: 7 } })).toThrow('detail.LifecycleHookName is empty or not a string');
     expect(() => parseLifecycleEvent({ ...base, detail: { ...base.detail, LifecycleHookName: '  ' } })).toThrow('detail.LifecycleHookName is empty or not a string');
+  });
+});
+
+describe("Auto Scaling's unsuccessful launches", () => {
+  const unsuccessful = (detail: unknown) => ({ source: 'aws.autoscaling', 'detail-type': 'EC2 Instance Launch Unsuccessful', detail });
+  const timedOut = 'Instance failed to complete user\'s Lifecycle Action: Lifecycle Action with token token-1 was abandoned: Heartbeat Timeout';
+
+  test('the instance, the group (trimmed) and the cause that the status message gives', () => {
+    expect(parseUnsuccessfulLaunch(unsuccessful({ EC2InstanceId: ` ${NODE} `, AutoScalingGroupName: ' asg-1 ', StatusMessage: ` ${timedOut} ` }))).toEqual({
+      instanceId: NODE,
+      autoScalingGroupName: 'asg-1',
+      cause: 'hook-timeout',
+      statusMessage: timedOut,
+    });
+    expect(parseUnsuccessfulLaunch(unsuccessful({ StatusMessage: 'Lifecycle Action with token t was abandoned: Lifecycle Action Completed with ABANDON Result' }))?.cause).toBe('abandoned');
+    expect(parseUnsuccessfulLaunch(unsuccessful({ StatusMessage: 'We currently do not have sufficient m5.xlarge capacity' }))?.cause).toBe('other');
+  });
+
+  test('missing, blank or non-string fields are null; no status message is an empty one, of cause other', () => {
+    const empty = { instanceId: null, autoScalingGroupName: null, cause: 'other', statusMessage: '' };
+    expect(parseUnsuccessfulLaunch(unsuccessful({ EC2InstanceId: '  ', AutoScalingGroupName: 42, StatusMessage: '' }))).toEqual(empty);
+    for (const detail of [undefined, null, 'x', [NODE]]) expect(parseUnsuccessfulLaunch(unsuccessful(detail))).toEqual(empty);
+  });
+
+  test('any other event is not one, whatever it is (every event is asked first)', () => {
+    const lifecycleAction = { source: 'aws.autoscaling', 'detail-type': 'EC2 Instance-launch Lifecycle Action', detail: { EC2InstanceId: NODE } };
+    expect(parseUnsuccessfulLaunch(lifecycleAction)).toBeUndefined();
+    expect(parseUnsuccessfulLaunch({ ...unsuccessful({}), source: 'aws.ec2' })).toBeUndefined();
+    for (const notAnEvent of [null, undefined, 'EC2 Instance Launch Unsuccessful', 7, []]) expect(parseUnsuccessfulLaunch(notAnEvent)).toBeUndefined();
   });
 });
