@@ -799,6 +799,31 @@ describe('planInterfaces (pure)', () => {
     expect(planInterfaces(instance(undefined), [A], known, false)[0]).toMatchObject({ fixSourceDestCheck: true });
     expect(strayInterfaces(NODE, known, planInterfaces(instance(false), [A], known, false))).toEqual([]);
   });
+
+  test('the check the instance reports for the attachment wins over the ENI\'s own, whichever way they differ', () => {
+    const own = [eni('eni-a', A, { tags: ownedBy(NODE, 1), sourceDestCheck: false })];
+    expect(planInterfaces(instance(true), [A], own, true)[0]).toMatchObject({ fixSourceDestCheck: false });
+  });
+
+  test('an ENI that is not ours at a device index is a conflict, even when EC2 listed it with ours', () => {
+    const foreign = [eni('eni-a', A, { attachedTo: NODE, deviceIndex: 1 })];
+    expect(() => planInterfaces(instance(true), [A], foreign, true)).toThrow(`device index 1 of ${NODE} already holds eni-a, which eks-multus-eni did not create`);
+  });
+
+  test('strays: only unattached, available ENIs of ours that no slot adopts', () => {
+    const none = { ...instance(true), interfaces: [] };
+    const known = [
+      eni('eni-foreign', A, { addresses: ['10.0.1.5'] }),
+      eni('eni-attaching', A, { tags: ownedBy(NODE, 1), status: 'in-use' }),
+      eni('eni-elsewhere', B, { tags: ownedBy(NODE, 1), attachedTo: 'i-0ccccccccccccccc3', status: 'available' }),
+      eni('eni-adopted', A, { tags: ownedBy(NODE, 1) }),
+      eni('eni-stray', OLD, { tags: ownedBy(NODE, 2) }),
+    ];
+    const plans = planInterfaces(none, [A, B], known, true);
+
+    expect(plans.map((p) => p.kind)).toEqual(['adopt', 'create']);
+    expect(strayInterfaces(NODE, known, plans).map((e) => e.networkInterfaceId)).toEqual(['eni-stray']);
+  });
 });
 
 describe('room for every slot, checked before anything is created', () => {
