@@ -221,6 +221,41 @@ describe('the launching peers that count for the rank', () => {
   });
 });
 
+describe('lowest-free prefixes: odd answers and the rank fallback', () => {
+  test('a rank beyond the free blocks falls back to the lowest ones, prefix reservations still first', async () => {
+    // A /25 with the prefix reservation .64/27: .64 is lost, five nodes rank before this one, and
+    // only five blocks are left: the fallback takes the reserved .80 before the lower .16.
+    const subnet = { subnetId: A, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/25', availableIpAddressCount: 123 };
+    const before = ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003', 'i-00000000000000004', 'i-00000000000000005'].map((id) => peer(id));
+    const ec2 = world({ subnets: [subnet], instances: [node(), ...before], reservations: { [A]: ['prefix:10.0.1.64/27'] } });
+    ec2.beforeWrite = (method, _id, prefixes) => {
+      if (method !== 'assignPrefixes') return;
+      ec2.beforeWrite = undefined;
+      ec2.interfaces.push(eni('eni-racer', A, { prefixes: prefixes as string[] }));
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'ipv4-prefixes-per-interface': '1' }), NODE);
+
+    expect(ec2.writes('assignPrefixes').map(([, , p]) => p)).toEqual([['10.0.1.64/28'], ['10.0.1.80/28']]);
+    expect(report.interfaces[0].ipv4Prefixes).toEqual(['10.0.1.80/28']);
+  });
+
+  test('an ENI the whole re-read does not list yet (just created): a refusal nobody explains is still no race', async () => {
+    const ec2 = world();
+    const scan = ec2.scanSubnets.bind(ec2);
+    ec2.scanSubnets = async (request) => {
+      const result = await scan(request);
+      return { ...result, kept: result.kept.filter((e) => e.attachment !== undefined) };
+    };
+    ec2.failures.set('assignPrefixes:eni-fake0001', ['InvalidParameterValue']);
+
+    const report = await ensureNode(depsFor(ec2, { 'ipv4-prefixes-per-interface': '1' }), NODE);
+
+    expect(report.reason).toBe('EnsureError: InvalidParameterValue: assignPrefixes failed for eni-fake0001');
+    expect(ec2.interfaces).toEqual([]);
+  });
+});
+
 describe('the container\'s subnet maps: a warm launch reuses them until their cache age', () => {
   const NODE2 = 'i-0aaaaaaaaaaaaaaa2';
   const NODE3 = 'i-0aaaaaaaaaaaaaaa3';

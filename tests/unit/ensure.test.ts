@@ -5,7 +5,7 @@
  * what was logged. A fake port rather than the emulator: every write can be failed exactly where a
  * test needs it, and the mutation run (`npm run mutate`) can afford these tests for every mutant.
  */
-import { DEFAULT_MAX_ADDRESS_RACES, EnsureError, ensureInterfaces, ensureNode, parseSettings, planInterfaces, silentLog, strayInterfaces, type InterfaceView, type NodeDeps } from 'multus-core';
+import { DEFAULT_MAX_ADDRESS_RACES, EnsureError, ensureInterfaces, ensureNode, parseCidr, parseSettings, planInterfaces, silentLog, strayInterfaces, type InterfaceView, type NodeDeps } from 'multus-core';
 import { eni, FakeEc2, type FakeEc2Data } from '../support/fake-ec2';
 
 const PATH = '/eks-multus-eni/test';
@@ -1066,5 +1066,22 @@ describe('lowest-free IPv4 prefixes: more edges', () => {
 
     expect(report.reason).toContain(`AllocationError: ran out of time in subnet ${A} after 1 prefixes were taken by concurrent launches`);
     expect(ec2.writes('assignPrefixes')).toHaveLength(1);
+  });
+});
+
+describe('ensureInterfaces: a request that lacks what it needs fails naming the subnet, before anything is created', () => {
+  test.each([
+    ['a subnet it did not describe', false, true, `subnet ${A} was not described`],
+    ['lowest-free: a subnet it did not read', true, false, `subnet ${A} was not read`],
+  ])('%s', async (_what, described, read, message) => {
+    const ec2 = world();
+    const instance = (await ec2.describeInstance(NODE))!;
+    const settings = parseSettings({ 'subnets/us-east-1a': A, ...LOWEST_FREE }, PATH);
+    const subnets = new Map(described ? (await ec2.describeSubnets([A])).map((s) => [s.subnetId, s]) : []);
+    const held = new Map(read ? [[A, (await ec2.scanSubnets({ subnets: [{ subnetId: A, block: parseCidr('10.0.1.0/24') }] })).held.get(A)!]] : []);
+    const plans = planInterfaces(instance, [A], [], settings.sourceDestCheck);
+
+    await expect(ensureInterfaces(depsFor(ec2), { instance, plans, subnets, known: [], strays: [], settings, held })).rejects.toMatchObject({ message: message });
+    expect(ec2.writes('createInterface')).toEqual([]);
   });
 });
