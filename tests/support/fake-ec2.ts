@@ -70,6 +70,8 @@ export class FakeEc2 implements Ec2Port {
   readonly failures = new Map<string, string | string[]>();
   /** Called before each write with its arguments: a test can change the world or throw here. */
   beforeWrite?: (method: string, ...args: unknown[]) => void;
+  /** The description each created ENI was given (EC2 keeps it; the port's view does not carry it). */
+  readonly descriptions = new Map<string, string | undefined>();
   private readonly detaching = new Map<string, number>();
   private nextEni = 1;
   private nextAttachment = 1;
@@ -237,6 +239,7 @@ export class FakeEc2 implements Ec2Port {
       tags: { ...request.tags },
     };
     this.interfaces.push(created);
+    this.descriptions.set(created.networkInterfaceId, request.description);
     return created;
   }
   async assignPrefixes(id: string, request: PrefixRequest): Promise<string[]> {

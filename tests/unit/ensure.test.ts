@@ -5,7 +5,7 @@
  * what was logged. A fake port rather than the emulator: every write can be failed exactly where a
  * test needs it, and the mutation run (`npm run mutate`) can afford these tests for every mutant.
  */
-import { DEFAULT_MAX_ADDRESS_RACES, ensureNode, planInterfaces, silentLog, strayInterfaces, type InterfaceView, type NodeDeps } from 'multus-core';
+import { DEFAULT_MAX_ADDRESS_RACES, EnsureError, ensureInterfaces, ensureNode, parseCidr, parseSettings, planInterfaces, silentLog, strayInterfaces, type InterfaceView, type NodeDeps } from 'multus-core';
 import { eni, FakeEc2, type FakeEc2Data } from '../support/fake-ec2';
 
 const PATH = '/eks-multus-eni/test';
@@ -798,5 +798,290 @@ describe('planInterfaces (pure)', () => {
     expect(planInterfaces(instance(true), [A], known, true)[0]).toMatchObject({ fixSourceDestCheck: false });
     expect(planInterfaces(instance(undefined), [A], known, false)[0]).toMatchObject({ fixSourceDestCheck: true });
     expect(strayInterfaces(NODE, known, planInterfaces(instance(false), [A], known, false))).toEqual([]);
+  });
+
+  test('the check the instance reports for the attachment wins over the ENI\'s own, whichever way they differ', () => {
+    const own = [eni('eni-a', A, { tags: ownedBy(NODE, 1), sourceDestCheck: false })];
+    expect(planInterfaces(instance(true), [A], own, true)[0]).toMatchObject({ fixSourceDestCheck: false });
+  });
+
+  test('an ENI that is not ours at a device index is a conflict, even when EC2 listed it with ours', () => {
+    const foreign = [eni('eni-a', A, { attachedTo: NODE, deviceIndex: 1 })];
+    expect(() => planInterfaces(instance(true), [A], foreign, true)).toThrow(`device index 1 of ${NODE} already holds eni-a, which eks-multus-eni did not create`);
+  });
+
+  test('strays: only unattached, available ENIs of ours that no slot adopts', () => {
+    const none = { ...instance(true), interfaces: [] };
+    const known = [
+      eni('eni-foreign', A, { addresses: ['10.0.1.5'] }),
+      eni('eni-attaching', A, { tags: ownedBy(NODE, 1), status: 'in-use' }),
+      eni('eni-elsewhere', B, { tags: ownedBy(NODE, 1), attachedTo: 'i-0ccccccccccccccc3', status: 'available' }),
+      eni('eni-adopted', A, { tags: ownedBy(NODE, 1) }),
+      eni('eni-stray', OLD, { tags: ownedBy(NODE, 2) }),
+    ];
+    const plans = planInterfaces(none, [A, B], known, true);
+
+    expect(plans.map((p) => p.kind)).toEqual(['adopt', 'create']);
+    expect(strayInterfaces(NODE, known, plans).map((e) => e.networkInterfaceId)).toEqual(['eni-stray']);
+  });
+});
+
+describe('room for every slot, checked before anything is created', () => {
+  const subnetA = (availableIpAddressCount: number) => [{ subnetId: A, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount }];
+  const ONLY_A = { 'subnets/us-east-1a': A };
+
+  test('EC2 picks: a new ENI needs its address and 16 per prefix; exactly that many free is enough, one fewer fails naming both counts', async () => {
+    const enough = world({ subnets: subnetA(33) });
+    expect((await ensureNode(depsFor(enough, { ...ONLY_A, 'ipv4-prefixes-per-interface': '2' }), NODE)).outcome).toBe('attached');
+
+    const short = world({ subnets: subnetA(32) });
+    const report = await ensureNode(depsFor(short, { ...ONLY_A, 'ipv4-prefixes-per-interface': '2' }), NODE);
+
+    expect(report.reason).toBe(`EnsureError: AllocationError: subnet ${A} (10.0.1.0/24) has 32 free IPv4 addresses, 33 needed`);
+    expect(short.writes('createInterface')).toEqual([]);
+  });
+
+  test('EC2 picks: an ENI in place needs room only for the prefixes it lacks', async () => {
+    const placed = () => eni('eni-placed', A, { tags: ownedBy(NODE, 1), attachedTo: NODE, deviceIndex: 1, addresses: ['10.0.1.4'], prefixes: ['10.0.1.64/28'] });
+    const enough = world({ subnets: subnetA(16), interfaces: [placed()] });
+    const fine = await ensureNode(depsFor(enough, { ...ONLY_A, 'ipv4-prefixes-per-interface': '2' }), NODE);
+    expect(fine.interfaces[0].ipv4Prefixes).toHaveLength(2);
+
+    const short = world({ subnets: subnetA(15), interfaces: [placed()] });
+    const report = await ensureNode(depsFor(short, { ...ONLY_A, 'ipv4-prefixes-per-interface': '2' }), NODE);
+
+    expect(report.reason).toBe(`EnsureError: AllocationError: subnet ${A} (10.0.1.0/24) has 15 free IPv4 addresses, 16 needed`);
+    expect(short.writes('assignPrefixes')).toEqual([]);
+  });
+
+  test('an ENI to adopt needs no free address: a full subnet still gets its slot', async () => {
+    const orphan = eni('eni-orphan', A, { tags: ownedBy(NODE, 1), addresses: ['10.0.1.9'] });
+    const ec2 = world({ subnets: subnetA(0), interfaces: [orphan] });
+
+    const report = await ensureNode(depsFor(ec2, ONLY_A), NODE);
+
+    expect(report.actions).toEqual([{ deviceIndex: 1, subnetId: A, networkInterfaceId: 'eni-orphan', action: 'adopt' }]);
+  });
+
+  test('lowest-free: no address is taken from a CIDR reservation, explicit or prefix', async () => {
+    const ec2 = world({ reservations: { [A]: ['10.0.1.0/28'], [B]: ['prefix:10.0.2.0/28'] } });
+
+    const report = await ensureNode(depsFor(ec2, LOWEST_FREE), NODE);
+
+    expect(report.interfaces.map((i) => i.privateIpAddress)).toEqual(['10.0.1.16', '10.0.2.16']);
+  });
+});
+
+describe('ensure: edges of attach and rollback', () => {
+  const refused = (name: string) => Object.assign(new Error(`refused: ${name}`), { name });
+
+  test('each new ENI is described after its node and device index', async () => {
+    const ec2 = world();
+
+    await ensureNode(depsFor(ec2), NODE);
+
+    expect([...ec2.descriptions.values()]).toEqual([`eks-multus-eni: ${NODE} device 1`, `eks-multus-eni: ${NODE} device 2`]);
+  });
+
+  test('an adopted ENI whose attach went through but whose answer was lost is reported adopted', async () => {
+    const orphan = eni('eni-orphan', A, { tags: ownedBy(NODE, 1), addresses: ['10.0.1.9'] });
+    const ec2 = world({ interfaces: [orphan] });
+    ec2.beforeWrite = (method, id) => {
+      if (method !== 'attachInterface') return;
+      ec2.beforeWrite = undefined;
+      ec2.interfaces = ec2.interfaces.map((e) =>
+        e.networkInterfaceId === id ? { ...e, status: 'in-use', attachment: { attachmentId: 'eni-attach-lost', deviceIndex: 1, deleteOnTermination: true, status: 'attached', instanceId: NODE } } : e,
+      );
+      throw refused('RequestTimeout');
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'subnets/us-east-1a': A }), NODE);
+
+    expect(report.actions).toEqual([{ deviceIndex: 1, subnetId: A, networkInterfaceId: 'eni-orphan', action: 'adopt' }]);
+  });
+
+  test.each([
+    [false, false, []],
+    [false, true, [['setSourceDestCheck', 'eni-orphan', true]]],
+  ])('an adopted ENI with the check %p and the setting %p: the check is set only when they differ', async (own, wanted, writes) => {
+    const ec2 = world({ interfaces: [eni('eni-orphan', A, { tags: ownedBy(NODE, 1), sourceDestCheck: own })] });
+
+    await ensureNode(depsFor(ec2, { 'subnets/us-east-1a': A, 'source-dest-check': String(wanted) }), NODE);
+
+    expect(ec2.writes('setSourceDestCheck')).toEqual(writes);
+    expect(ec2.oursFor(NODE)[0].sourceDestCheck).toBe(wanted);
+  });
+
+  test('an ENI of ours at the same device index on another network card is no winner: the refusal stands', async () => {
+    const ec2 = world();
+    ec2.beforeWrite = (method) => {
+      if (method !== 'attachInterface') return;
+      ec2.interfaces.push(eni('eni-card1', A, { tags: ownedBy(NODE, 1), attachedTo: NODE, deviceIndex: 1, networkCardIndex: 1 }));
+      throw refused('InvalidParameterValue');
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'subnets/us-east-1a': A }), NODE);
+
+    expect(report).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('InvalidParameterValue') });
+    expect(ids(ec2.interfaces)).toEqual(['eni-card1']);
+  });
+
+  test('a cause that is a plain Error (no AWS code) is named by its message alone', async () => {
+    const ec2 = world();
+    ec2.beforeWrite = (method) => {
+      if (method === 'attachInterface') throw new Error('socket hang up');
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'subnets/us-east-1a': A }), NODE);
+
+    expect(report.reason).toBe('EnsureError: socket hang up');
+    expect(ec2.interfaces).toEqual([]);
+  });
+
+  test('the rollback reports what it removed and what it leaked, logging each ENI it could not delete', async () => {
+    const errors: unknown[][] = [];
+    const log = { ...silentLog, error: (...args: unknown[]) => void errors.push(args) };
+    for (const deletable of [true, false]) {
+      errors.length = 0;
+      const ec2 = world();
+      ec2.failures.set('attachInterface:eni-fake0001', 'UnauthorizedOperation');
+      if (!deletable) ec2.failures.set('deleteInterface:eni-fake0001', 'UnauthorizedOperation');
+      const instance = (await ec2.describeInstance(NODE))!;
+      const settings = parseSettings({ 'subnets/us-east-1a': A }, PATH);
+      const subnets = new Map((await ec2.describeSubnets([A])).map((s) => [s.subnetId, s]));
+      const plans = planInterfaces(instance, [A], [], settings.sourceDestCheck);
+
+      const failure = await ensureInterfaces({ ...depsFor(ec2, {}, { log }) }, { instance, plans, subnets, known: [], strays: [], settings }).catch((err: unknown) => err);
+
+      expect(failure).toBeInstanceOf(EnsureError);
+      const { rolledBack, leaked, racesLost } = failure as EnsureError;
+      expect({ rolledBack, leaked, racesLost }).toEqual(deletable ? { rolledBack: ['eni-fake0001'], leaked: [], racesLost: 0 } : { rolledBack: [], leaked: ['eni-fake0001'], racesLost: 0 });
+      expect(errors).toEqual(
+        deletable ? [] : [['rollback could not delete an ENI; the orphan sweeper will retry', { networkInterfaceId: 'eni-fake0001', error: expect.objectContaining({ name: 'UnauthorizedOperation' }) }]],
+      );
+    }
+  });
+});
+
+describe('lowest-free: refusals that are not races', () => {
+  const racer = (addresses: string[]) => eni('eni-racer', A, { tags: ownedBy('i-0bbbbbbbbbbbbbbb2', 1), addresses });
+
+  test('a create refused with a code that is no race is not retried, even when someone holds the address now', async () => {
+    const ec2 = world();
+    ec2.beforeWrite = (method, subnet, address) => {
+      if (method !== 'createInterface' || subnet !== A) return;
+      ec2.interfaces.push(racer([String(address)]));
+      throw Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' });
+    };
+
+    const report = await ensureNode(depsFor(ec2, { ...LOWEST_FREE, 'subnets/us-east-1a': A }), NODE);
+
+    expect(report.reason).toContain('UnauthorizedOperation');
+    expect(ec2.writes('createInterface')).toHaveLength(1);
+  });
+
+  test('a prefix assignment refused with a code that is no race is not retried, even when someone holds an address in the blocks', async () => {
+    const ec2 = world();
+    ec2.beforeWrite = (method) => {
+      if (method !== 'assignPrefixes') return;
+      ec2.interfaces.push(racer(['10.0.1.17']));
+      throw Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' });
+    };
+
+    const report = await ensureNode(depsFor(ec2, { ...LOWEST_FREE, 'ipv4-prefixes-per-interface': '1', 'subnets/us-east-1a': A }), NODE);
+
+    expect(report.reason).toContain('UnauthorizedOperation');
+    expect(ec2.writes('assignPrefixes')).toHaveLength(1);
+  });
+
+  test('an assignment carried out whose answer was lost is no race: the ENI\'s own prefixes do not count as taken', async () => {
+    const ec2 = world();
+    ec2.beforeWrite = (method, id, prefixes) => {
+      if (method !== 'assignPrefixes') return;
+      ec2.interfaces = ec2.interfaces.map((e) => (e.networkInterfaceId === id ? { ...e, ipv4Prefixes: [...(prefixes as string[])] } : e));
+      throw Object.assign(new Error('invalid'), { name: 'InvalidParameterValue' });
+    };
+
+    const report = await ensureNode(depsFor(ec2, { ...LOWEST_FREE, 'ipv4-prefixes-per-interface': '1', 'subnets/us-east-1a': A }), NODE);
+
+    expect(report).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('InvalidParameterValue') });
+    expect(ec2.writes('assignPrefixes')).toHaveLength(1);
+    expect(ec2.interfaces).toEqual([]);
+  });
+
+  test('an address held right after the blocks is no race for them', async () => {
+    const ec2 = world({ interfaces: [eni('eni-next', A, { addresses: ['10.0.1.32'] })] });
+    ec2.failures.set('assignPrefixes:eni-fake0001', ['InvalidParameterValue']);
+
+    const report = await ensureNode(depsFor(ec2, { ...LOWEST_FREE, 'ipv4-prefixes-per-interface': '1', 'subnets/us-east-1a': A }), NODE);
+
+    expect(ec2.writes('assignPrefixes')).toEqual([['assignPrefixes', 'eni-fake0001', ['10.0.1.16/28']]]);
+    expect(report).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('InvalidParameterValue') });
+  });
+});
+
+describe('lowest-free IPv4 prefixes: more edges', () => {
+  const PREFIXES = (k: number) => ({ ...LOWEST_FREE, 'ipv4-prefixes-per-interface': String(k), 'subnets/us-east-1a': A });
+  const takeAll = (ec2: FakeEc2) => {
+    ec2.beforeWrite = (method, _id, prefixes) => {
+      if (method !== 'assignPrefixes') return;
+      ec2.beforeWrite = undefined;
+      ec2.interfaces.push(eni('eni-racer', A, { tags: ownedBy('i-0bbbbbbbbbbbbbbb2', 1), prefixes: prefixes as string[] }));
+      throw Object.assign(new Error('taken'), { name: 'InvalidParameterValue' });
+    };
+  };
+
+  test('an answer that lists no prefixes: the ENI is reported with those it asked for', async () => {
+    const ec2 = world();
+    const assign = ec2.assignPrefixes.bind(ec2);
+    ec2.assignPrefixes = async (id, request) => (await assign(id, request), []);
+
+    const report = await ensureNode(depsFor(ec2, PREFIXES(2)), NODE);
+
+    expect(report.interfaces[0].ipv4Prefixes).toEqual(['10.0.1.16/28', '10.0.1.32/28']);
+  });
+
+  test('every free block taken by a concurrent launch: the launch fails naming none left', async () => {
+    const ec2 = world({ subnets: [{ subnetId: A, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/26', availableIpAddressCount: 59 }] });
+    takeAll(ec2);
+
+    const report = await ensureNode(depsFor(ec2, PREFIXES(2)), NODE);
+
+    expect(report.reason).toContain(`AllocationError: subnet ${A} (10.0.1.0/26) has 0 free aligned /28 blocks for IPv4 prefixes, 2 needed`);
+  });
+
+  test('a lost prefix race past the deadline ends the allocation', async () => {
+    const ec2 = world();
+    let late = false;
+    takeAll(ec2);
+    const hook = ec2.beforeWrite!;
+    ec2.beforeWrite = (method, ...args) => {
+      if (method === 'assignPrefixes') late = true;
+      hook(method, ...args);
+    };
+    const deps = depsFor(ec2, PREFIXES(1));
+    Object.defineProperty(deps, 'deadline', { get: () => (late ? Date.now() - 1 : undefined) });
+
+    const report = await ensureNode(deps, NODE);
+
+    expect(report.reason).toContain(`AllocationError: ran out of time in subnet ${A} after 1 prefixes were taken by concurrent launches`);
+    expect(ec2.writes('assignPrefixes')).toHaveLength(1);
+  });
+});
+
+describe('ensureInterfaces: a request that lacks what it needs fails naming the subnet, before anything is created', () => {
+  test.each([
+    ['a subnet it did not describe', false, true, `subnet ${A} was not described`],
+    ['lowest-free: a subnet it did not read', true, false, `subnet ${A} was not read`],
+  ])('%s', async (_what, described, read, message) => {
+    const ec2 = world();
+    const instance = (await ec2.describeInstance(NODE))!;
+    const settings = parseSettings({ 'subnets/us-east-1a': A, ...LOWEST_FREE }, PATH);
+    const subnets = new Map(described ? (await ec2.describeSubnets([A])).map((s) => [s.subnetId, s]) : []);
+    const held = new Map(read ? [[A, (await ec2.scanSubnets({ subnets: [{ subnetId: A, block: parseCidr('10.0.1.0/24') }] })).held.get(A)!]] : []);
+    const plans = planInterfaces(instance, [A], [], settings.sourceDestCheck);
+
+    await expect(ensureInterfaces(depsFor(ec2), { instance, plans, subnets, known: [], strays: [], settings, held })).rejects.toMatchObject({ message: message });
+    expect(ec2.writes('createInterface')).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * `detaching` for a few describes and refuses a delete meanwhile, as EC2 does; the waits are
  * recorded instead of slept.
  */
-import { releaseInterface, type ReleaseOptions } from 'multus-core';
+import { pastDeadline, releaseInterface, type InterfaceView, type ReleaseOptions } from 'multus-core';
 import { eni, FakeEc2 } from '../support/fake-ec2';
 
 const NODE = 'i-0aaaaaaaaaaaaaaa1';
@@ -103,4 +103,74 @@ test('an unattached ENI is deleted at once', async () => {
 
   expect(ec2.calls).toEqual([['deleteInterface', 'eni-1']]);
   expect(waits).toEqual([]);
+});
+
+test('the wait ends once it has reached detachTimeoutMs, not one backoff later', async () => {
+  const ec2 = new FakeEc2({ interfaces: [attached()], detachingDescribes: 1000 });
+  const { waits, options: opts } = options({ detachTimeoutMs: 700 });
+
+  await expect(releaseInterface(ec2, 'eni-1', opts)).rejects.toMatchObject({ name: 'DetachTimeoutError' });
+  expect(waits).toEqual([100, 200, 400]);
+});
+
+test('an attach that never finishes: the error says what was waited for', async () => {
+  const ec2 = new FakeEc2({ interfaces: [attached('attaching')] });
+  const { options: opts } = options({ detachTimeoutMs: 300 });
+
+  await expect(releaseInterface(ec2, 'eni-1', opts)).rejects.toThrow('eni-1 still attaching after 300 ms waiting for the attach to finish');
+  expect(ec2.writes('detachInterface', 'deleteInterface')).toEqual([]);
+});
+
+test('an attachment EC2 already shows detached is not detached again: the ENI is deleted at once', async () => {
+  const ec2 = new FakeEc2({ interfaces: [{ ...attached('detached'), status: 'available' }] });
+  const { waits, options: opts } = options();
+
+  await releaseInterface(ec2, 'eni-1', opts);
+
+  expect(ec2.writes('detachInterface', 'deleteInterface')).toEqual([['deleteInterface', 'eni-1']]);
+  expect(waits).toEqual([]);
+});
+
+describe('after the detach, the ENI is deleted once EC2 reports it available with no live attachment', () => {
+  /** The fake detaches at once; `shown` is what EC2 reports right after, until the first wait. */
+  function detachShowing(shown: (e: InterfaceView) => InterfaceView) {
+    const ec2 = new FakeEc2({ interfaces: [attached()] });
+    const detach = ec2.detachInterface.bind(ec2);
+    ec2.detachInterface = async (attachmentId) => {
+      const before = ec2.interfaces[0];
+      await detach(attachmentId);
+      ec2.interfaces = [shown(before)];
+    };
+    return ec2;
+  }
+
+  test('available with the attachment reported detached: deleted without waiting', async () => {
+    const ec2 = detachShowing((e) => ({ ...e, status: 'available', attachment: { ...e.attachment!, status: 'detached' } }));
+    const { waits, options: opts } = options();
+
+    await releaseInterface(ec2, 'eni-1', opts);
+
+    expect(ec2.interfaces).toEqual([]);
+    expect(waits).toEqual([]);
+  });
+
+  test('still in-use though the attachment says detached: waited for, then deleted', async () => {
+    const ec2 = detachShowing((e) => ({ ...e, status: 'in-use', attachment: { ...e.attachment!, status: 'detached' } }));
+    const { waits, options: opts } = options({ sleep: async (ms: number) => void (waits.push(ms), (ec2.interfaces = [eni('eni-1', SUBNET)])) });
+
+    await releaseInterface(ec2, 'eni-1', opts);
+
+    expect(ec2.interfaces).toEqual([]);
+    expect(waits).toEqual([100]);
+  });
+});
+
+test('pastDeadline: true from the deadline\'s own millisecond on, never without one', () => {
+  const now = 1_700_000_000_000;
+  const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+  try {
+    expect([pastDeadline(now - 1), pastDeadline(now), pastDeadline(now + 1), pastDeadline(undefined)]).toEqual([true, true, false, false]);
+  } finally {
+    clock.mockRestore();
+  }
 });
