@@ -5,48 +5,10 @@
  * what was logged. A fake port rather than the emulator: every write can be failed exactly where a
  * test needs it, and the mutation run (`npm run mutate`) can afford these tests for every mutant.
  */
-import { DEFAULT_MAX_ADDRESS_RACES, EnsureError, ensureInterfaces, ensureNode, parseCidr, parseSettings, planInterfaces, silentLog, strayInterfaces, type InterfaceView, type NodeDeps } from 'multus-core';
-import { eni, FakeEc2, type FakeEc2Data } from '../support/fake-ec2';
+import { EnsureError, ensureInterfaces, ensureNode, parseCidr, parseSettings, planInterfaces, silentLog, strayInterfaces, type InterfaceView } from 'multus-core';
+import { eni, FakeEc2 } from '../support/fake-ec2';
 
-const PATH = '/eks-multus-eni/test';
-const NODE = 'i-0aaaaaaaaaaaaaaa1';
-const VPC = 'vpc-11111111';
-const A = 'subnet-0000000000000000a';
-const B = 'subnet-0000000000000000b';
-/** A multus subnet of the AZ that the settings named before (a settings change). */
-const OLD = 'subnet-0000000000000000c';
-
-const ownedBy = (instanceId: string, deviceIndex: number) => ({
-  'node.k8s.amazonaws.com/no_manage': 'true',
-  'eks-multus-eni/instance-id': instanceId,
-  'eks-multus-eni/device-index': String(deviceIndex),
-});
-
-function world(data: FakeEc2Data = {}): FakeEc2 {
-  return new FakeEc2({
-    subnets: [
-      { subnetId: A, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 },
-      { subnetId: B, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.2.0/24', availableIpAddressCount: 251 },
-      { subnetId: OLD, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.3.0/24', availableIpAddressCount: 251 },
-    ],
-    limits: { 'm5.xlarge': 4 },
-    instances: [{ instanceId: NODE, availabilityZone: 'us-east-1a', vpcId: VPC, tags: { 'multus-ng': 'true' } }],
-    ...data,
-  });
-}
-
-function depsFor(ec2: FakeEc2, settings: Record<string, string> = {}, extra: Partial<NodeDeps> = {}): NodeDeps {
-  return {
-    ec2,
-    log: silentLog,
-    release: { sleep: async () => {}, detachTimeoutMs: 1000 },
-    maxAddressRaces: DEFAULT_MAX_ADDRESS_RACES,
-    nodeTagKey: 'multus-ng',
-    configPath: PATH,
-    settings: { read: async () => ({ 'subnets/us-east-1a': `${A},${B}`, ...settings }) },
-    ...extra,
-  };
-}
+import { A, B, depsFor, NODE, OLD, ownedBy, PATH, VPC, world } from '../support/fake-node';
 
 const ids = (enis: readonly InterfaceView[]) => enis.map((e) => e.networkInterfaceId).sort();
 const LOWEST_FREE = { 'use-ips-from-start-of-subnet': 'true' };
