@@ -9,6 +9,8 @@ const shared = {
     '^multus-core/hooks$': '<rootDir>/layers/multus-core/src/hooks/index.ts',
   },
   rootDir: __dirname,
+  // The sandbox copies of `npm run mutate` (stryker.config.mjs) hold a second multus-core package.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
   setupFiles: ['<rootDir>/tests/support/quiet.ts'],
 };
 

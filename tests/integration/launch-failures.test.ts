@@ -5,11 +5,12 @@
  * is leaked and the node is not left waiting on its hook.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createClients, createLifecycleApp, DEFAULT_MAX_ATTEMPTS } from 'multus-core';
+import { createClients, createLifecycleApp, DEFAULT_MAX_ADDRESS_RACES, DEFAULT_MAX_ATTEMPTS } from 'multus-core';
 import { handler } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
 import {
   CONFIG_PATH,
+  createOrphan,
   createVpc,
   eventFor,
   launchNode,
@@ -131,6 +132,40 @@ describe('API failures roll back', () => {
     await expectNothingLeaked();
     expect(await multusInterfaces(clients, instanceId)).toEqual([]);
     expect(await completionsFor(instanceId)).toEqual([expect.objectContaining({ result: 'ABANDON' })]);
+  });
+
+  test('rollback also removes an unattached ENI of ours that no slot adopted (a stray of an interrupted delivery)', async () => {
+    await putSettings(clients, world.layout);
+    const az = world.layout.azs[0];
+    const instanceId = await launchNode(clients, az.nodeSubnet);
+    // Two interrupted deliveries each left an ENI for device index 1: one is adopted, the other is a stray.
+    for (let i = 0; i < 2; i++) await createOrphan(clients, az.multusSubnets[0], instanceId, 1);
+    await control().inject({ service: 'ec2', action: 'AttachNetworkInterface', code: 'UnauthorizedOperation', status: 403, skip: 1 });
+    const creates = async () => (await control().stats()).calls['ec2:CreateNetworkInterface'] ?? 0;
+    const before = await creates();
+
+    const result = await handler(eventFor('launch.json', instanceId));
+
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(result.reason).toContain('UnauthorizedOperation');
+    expect((await creates()) - before).toBe(1); // device index 2's; index 1 adopted an orphan
+    await expectNothingLeaked();
+  });
+
+  test('lowest-free, every create refused InvalidIPAddress.InUse: the launch gives up after exactly the bound of lost races, rolls back, ABANDON', async () => {
+    await putSettings(clients, world.layout, { 'use-ips-from-start-of-subnet': 'true' });
+    const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
+    // Refused by the proxy before moto sees them: no window can explain the refusals.
+    await control().inject({ service: 'ec2', action: 'CreateNetworkInterface', code: 'InvalidIPAddress.InUse', message: 'The specified address is already in use.', count: 10_000 });
+
+    const result = await handler(eventFor('launch.json', instanceId));
+
+    expect(DEFAULT_MAX_ADDRESS_RACES).toBe(128);
+    expect(result).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(result.reason).toContain(`after ${DEFAULT_MAX_ADDRESS_RACES} addresses were taken by concurrent launches`);
+    expect((await control().stats()).calls['ec2:CreateNetworkInterface']).toBe(DEFAULT_MAX_ADDRESS_RACES);
+    expect(await completionsFor(instanceId)).toEqual([expect.objectContaining({ result: 'ABANDON' })]);
+    await expectNothingLeaked();
   });
 
   test('throttling is retried by the SDK and the launch succeeds', async () => {

@@ -1,10 +1,40 @@
 /**
- * An in-memory Ec2Port for pure unit tests of the domain (settings check, sweeper): subnets,
- * security groups, CIDR reservations, ENIs, instance states and instance-type limits as plain data.
- * Writes are recorded; operations a test does not set up throw, so nothing passes by accident.
+ * An in-memory Ec2Port for pure unit tests of the domain (settings check, sweeper, the ENI work of
+ * a launch, release, terminate): subnets, security groups, CIDR reservations, ENIs, instances,
+ * instance states and instance-type limits as plain data. Writes change the data the way EC2 would
+ * (a create takes the requested or the lowest free address and refuses one in use, an attach
+ * refuses an occupied device index or an ENI attached elsewhere, a delete refuses an ENI that is
+ * not `available`, a detach can stay `detaching` for a few describes) and are recorded in order.
+ * Operations a test does not set up throw, so nothing passes by accident. The address arithmetic
+ * here is the proxy's plain scan, independent of the allocator under test.
  */
-import type { CidrReservation, Ec2Port, InstanceTypeView, InstanceView, InterfaceView, SecurityGroupView, SubnetScan, SubnetScanRequest, SubnetView, TaggedInstance } from 'multus-core';
+import type {
+  CidrReservation,
+  CreateInterfaceRequest,
+  Ec2Port,
+  InstanceTypeView,
+  InstanceView,
+  InterfaceView,
+  PrefixRequest,
+  SecurityGroupView,
+  SubnetScan,
+  SubnetScanRequest,
+  SubnetView,
+  TaggedInstance,
+} from 'multus-core';
 import { AddressSet, parseCidr, parseIpv4 } from 'multus-core';
+import { cidrRange, ipToNumber, numberToIp } from './fidelity-prefixes';
+
+/** An instance the fake knows: its attached ENIs are those of `interfaces` attached to it. */
+export interface FakeInstance {
+  readonly instanceId: string;
+  readonly availabilityZone: string;
+  readonly vpcId?: string;
+  readonly instanceType?: string;
+  readonly state?: string;
+  readonly tags?: Record<string, string>;
+  readonly launchTime?: Date;
+}
 
 export interface FakeEc2Data {
   subnets?: SubnetView[];
@@ -15,27 +45,57 @@ export interface FakeEc2Data {
   instanceStates?: Record<string, string>;
   /** Network interfaces per instance type (Nitro, 15 IPv4 addresses per interface), or the whole view. */
   limits?: Record<string, number | Partial<InstanceTypeView>>;
+  instances?: FakeInstance[];
+  /** Describes of an ENI that still show it `detaching` after DetachNetworkInterface (EC2 takes a while); 0: at once. */
+  detachingDescribes?: number;
 }
 
 export type FakeCall = [string, ...unknown[]];
 
+function awsError(name: string, message: string): Error {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}
+
+const BLOCK = 16;
+
 export class FakeEc2 implements Ec2Port {
   readonly calls: FakeCall[] = [];
   interfaces: InterfaceView[];
-  /** Make the named write fail with an error of this name (once per ENI id listed). */
-  readonly failures = new Map<string, string>();
+  /**
+   * Make the named write (`method:id`, the id being the ENI's, or the subnet's for
+   * createInterface) fail with an error of this name: every time, or once per entry of a list.
+   */
+  readonly failures = new Map<string, string | string[]>();
+  /** Called before each write with its arguments: a test can change the world or throw here. */
+  beforeWrite?: (method: string, ...args: unknown[]) => void;
+  /** The description each created ENI was given (EC2 keeps it; the port's view does not carry it). */
+  readonly descriptions = new Map<string, string | undefined>();
+  private readonly detaching = new Map<string, number>();
+  private nextEni = 1;
+  private nextAttachment = 1;
 
   constructor(private readonly data: FakeEc2Data = {}) {
     this.interfaces = [...(data.interfaces ?? [])];
   }
 
-  private fail(method: string, id: string): void {
+  private write(method: string, id: string, ...args: unknown[]): void {
+    this.calls.push([method, id, ...args]);
+    this.beforeWrite?.(method, id, ...args);
     const name = this.failures.get(`${method}:${id}`);
-    if (name) {
-      const err = new Error(`${method} failed for ${id}`);
-      err.name = name;
-      throw err;
-    }
+    const once = Array.isArray(name) ? name.shift() : name;
+    if (once) throw awsError(once, `${method} failed for ${id}`);
+  }
+
+  private update(id: string, change: (e: InterfaceView) => InterfaceView): void {
+    this.interfaces = this.interfaces.map((e) => (e.networkInterfaceId === id ? change(e) : e));
+  }
+
+  private instance(id: string): FakeInstance {
+    const instance = (this.data.instances ?? []).find((i) => i.instanceId === id);
+    if (!instance) throw new Error(`FakeEc2: instance ${id} is not set up`);
+    return instance;
   }
 
   async describeSubnets(ids: readonly string[]): Promise<SubnetView[]> {
@@ -53,6 +113,12 @@ export class FakeEc2 implements Ec2Port {
   }
   async describeInterfacesInSubnets(ids: readonly string[]): Promise<InterfaceView[]> {
     return this.interfaces.filter((e) => ids.includes(e.subnetId));
+  }
+  async describeInterfacesWithTagKey(tagKey: string): Promise<InterfaceView[]> {
+    return this.interfaces.filter((e) => tagKey in e.tags);
+  }
+  async describeInterfacesByTag(tagKey: string, tagValue: string): Promise<InterfaceView[]> {
+    return this.interfaces.filter((e) => e.tags[tagKey] === tagValue);
   }
   async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
     const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
@@ -72,10 +138,15 @@ export class FakeEc2 implements Ec2Port {
   async describeInterfacesWithAddresses(subnetId: string, addresses: readonly string[]): Promise<InterfaceView[]> {
     return this.interfaces.filter((e) => e.subnetId === subnetId && e.privateIpAddresses.some((a) => addresses.includes(a)));
   }
-  async describeInterfacesWithTagKey(tagKey: string): Promise<InterfaceView[]> {
-    return this.interfaces.filter((e) => tagKey in e.tags);
-  }
   async describeInterface(id: string): Promise<InterfaceView | undefined> {
+    const left = this.detaching.get(id);
+    if (left !== undefined) {
+      if (left > 0) this.detaching.set(id, left - 1);
+      else {
+        this.detaching.delete(id);
+        this.update(id, (e) => ({ ...e, status: 'available', attachment: undefined }));
+      }
+    }
     return this.interfaces.find((e) => e.networkInterfaceId === id);
   }
   async describeInstanceStates(ids: readonly string[]): Promise<Map<string, string>> {
@@ -85,68 +156,164 @@ export class FakeEc2 implements Ec2Port {
   }
   async describeInstanceType(instanceType: string): Promise<InstanceTypeView> {
     const limit = this.data.limits?.[instanceType];
-    if (limit === undefined) {
-      const err = new Error(`The following supplied instance types do not exist: [${instanceType}]`);
-      err.name = 'InvalidInstanceType';
-      throw err;
-    }
+    if (limit === undefined) throw awsError('InvalidInstanceType', `The following supplied instance types do not exist: [${instanceType}]`);
     const base: InstanceTypeView = { maxNetworkInterfaces: 4, ipv4AddressesPerInterface: 15, prefixDelegation: true, hypervisor: 'nitro' };
     return typeof limit === 'number' ? { ...base, maxNetworkInterfaces: limit } : { ...base, ...limit };
   }
+  async describeInstance(id: string): Promise<InstanceView | undefined> {
+    const instance = (this.data.instances ?? []).find((i) => i.instanceId === id);
+    if (!instance) return undefined;
+    const primary = { attachmentId: `eni-attach-primary-${id}`, deviceIndex: 0, deleteOnTermination: true, status: 'attached', instanceId: id };
+    return {
+      instanceId: id,
+      instanceType: instance.instanceType ?? 'm5.xlarge',
+      availabilityZone: instance.availabilityZone,
+      vpcId: instance.vpcId,
+      state: instance.state ?? 'running',
+      tags: instance.tags ?? {},
+      interfaces: [
+        { networkInterfaceId: `eni-primary-${id}`, subnetId: undefined, privateIpAddress: undefined, sourceDestCheck: true, attachment: primary },
+        ...this.interfaces
+          .filter((e) => e.attachment?.instanceId === id)
+          .map((e) => ({ networkInterfaceId: e.networkInterfaceId, subnetId: e.subnetId, privateIpAddress: e.privateIpAddress, sourceDestCheck: e.sourceDestCheck, attachment: e.attachment! })),
+      ],
+    };
+  }
+  async describeTaggedInstances(tagKey: string, states: readonly string[]): Promise<TaggedInstance[]> {
+    return (this.data.instances ?? [])
+      .filter((i) => tagKey in (i.tags ?? {}) && states.includes(i.state ?? 'running'))
+      .map((i) => ({
+        instanceId: i.instanceId,
+        availabilityZone: i.availabilityZone,
+        state: i.state ?? 'running',
+        launchTime: i.launchTime,
+        subnetIds: this.interfaces.filter((e) => e.attachment?.instanceId === i.instanceId && e.attachment.deviceIndex >= 1).map((e) => e.subnetId),
+      }));
+  }
+
+  /** Addresses and prefixes held in the subnet, and its CIDR, as ranges. */
+  private held(subnetId: string): { cidr: { first: number; last: number }; blocked: { first: number; last: number }[] } {
+    const subnet = (this.data.subnets ?? []).find((s) => s.subnetId === subnetId);
+    if (!subnet) throw awsError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    const cidr = cidrRange(subnet.cidrBlock)!;
+    const inSubnet = this.interfaces.filter((e) => e.subnetId === subnetId);
+    return {
+      cidr,
+      blocked: [
+        { first: cidr.first, last: cidr.first + 3 },
+        { first: cidr.last, last: cidr.last },
+        ...inSubnet.flatMap((e) => e.privateIpAddresses.map((a) => ({ first: ipToNumber(a), last: ipToNumber(a) }))),
+        ...inSubnet.flatMap((e) => e.ipv4Prefixes.map((p) => cidrRange(p)!)),
+      ],
+    };
+  }
+
+  private freeBlocks(subnetId: string, count: number): string[] {
+    const { cidr, blocked } = this.held(subnetId);
+    const out: string[] = [];
+    for (let b = cidr.first; b + BLOCK - 1 <= cidr.last && out.length < count; b += BLOCK) {
+      if (!blocked.some((r) => r.first <= b + BLOCK - 1 && b <= r.last)) out.push(`${numberToIp(b)}/28`);
+    }
+    if (out.length < count) throw awsError('InsufficientCidrBlocks', `There are not enough free cidr blocks in ${subnetId}`);
+    return out;
+  }
+
+  async createInterface(request: CreateInterfaceRequest): Promise<InterfaceView> {
+    this.write('createInterface', request.subnetId, request.privateIpAddress, request.ipv4PrefixCount);
+    const { cidr, blocked } = this.held(request.subnetId);
+    const taken = (a: number) => blocked.some((r) => r.first <= a && a <= r.last);
+    let address = request.privateIpAddress;
+    if (address !== undefined && taken(ipToNumber(address))) throw awsError('InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
+    for (let a = cidr.first; address === undefined && a <= cidr.last; a++) if (!taken(a)) address = numberToIp(a);
+    if (address === undefined) throw awsError('InsufficientFreeAddressesInSubnet', `${request.subnetId} has no free address`);
+    const prefixes = request.ipv4PrefixCount ? this.freeBlocks(request.subnetId, request.ipv4PrefixCount) : [];
+    const created: InterfaceView = {
+      networkInterfaceId: `eni-fake${String(this.nextEni++).padStart(4, '0')}`,
+      subnetId: request.subnetId,
+      status: 'available',
+      privateIpAddress: address,
+      privateIpAddresses: [address],
+      ipv4Prefixes: prefixes,
+      sourceDestCheck: true,
+      attachment: undefined,
+      tags: { ...request.tags },
+    };
+    this.interfaces.push(created);
+    this.descriptions.set(created.networkInterfaceId, request.description);
+    return created;
+  }
+  async assignPrefixes(id: string, request: PrefixRequest): Promise<string[]> {
+    this.write('assignPrefixes', id, 'prefixes' in request ? [...request.prefixes] : request.count);
+    const eni = this.interfaces.find((e) => e.networkInterfaceId === id);
+    if (!eni) throw awsError('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`);
+    let prefixes: string[];
+    if ('prefixes' in request) {
+      const { blocked } = this.held(eni.subnetId);
+      const clash = request.prefixes.find((p) => blocked.some((r) => r.first <= cidrRange(p)!.last && cidrRange(p)!.first <= r.last));
+      if (clash) throw awsError('InvalidParameterValue', `The prefix ${clash} is already in use or reserved in the subnet.`);
+      prefixes = [...request.prefixes];
+    } else {
+      prefixes = this.freeBlocks(eni.subnetId, request.count);
+    }
+    this.update(id, (e) => ({ ...e, ipv4Prefixes: [...e.ipv4Prefixes, ...prefixes] }));
+    return prefixes;
+  }
+  async attachInterface(id: string, instanceId: string, deviceIndex: number): Promise<string> {
+    this.write('attachInterface', id, instanceId, deviceIndex);
+    const eni = this.interfaces.find((e) => e.networkInterfaceId === id);
+    if (!eni) throw awsError('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`);
+    if (eni.attachment) throw awsError('InvalidNetworkInterface.InUse', `Interface: [${id}] in use.`);
+    this.instance(instanceId);
+    if (deviceIndex === 0 || this.interfaces.some((e) => e.attachment?.instanceId === instanceId && e.attachment.deviceIndex === deviceIndex && (e.attachment.networkCardIndex ?? 0) === 0)) {
+      throw awsError('InvalidParameterValue', `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`);
+    }
+    const attachmentId = `eni-attach-${String(this.nextAttachment++).padStart(4, '0')}`;
+    this.update(id, (e) => ({ ...e, status: 'in-use', attachment: { attachmentId, deviceIndex, deleteOnTermination: false, status: 'attached', instanceId } }));
+    return attachmentId;
+  }
+  async setDeleteOnTermination(id: string, attachmentId: string, value: boolean): Promise<void> {
+    this.write('setDeleteOnTermination', id, attachmentId, value);
+    this.update(id, (e) => (e.attachment?.attachmentId === attachmentId ? { ...e, attachment: { ...e.attachment, deleteOnTermination: value } } : e));
+  }
+  async setSourceDestCheck(id: string, value: boolean): Promise<void> {
+    this.write('setSourceDestCheck', id, value);
+    this.update(id, (e) => ({ ...e, sourceDestCheck: value }));
+  }
   async tagInterface(id: string, tags: Readonly<Record<string, string>>): Promise<void> {
-    this.calls.push(['tagInterface', id, { ...tags }]);
-    this.fail('tagInterface', id);
-    this.interfaces = this.interfaces.map((e) => (e.networkInterfaceId === id ? { ...e, tags: { ...e.tags, ...tags } } : e));
+    this.write('tagInterface', id, { ...tags });
+    this.update(id, (e) => ({ ...e, tags: { ...e.tags, ...tags } }));
   }
   async untagInterface(id: string, keys: readonly string[]): Promise<void> {
-    this.calls.push(['untagInterface', id, [...keys]]);
-    this.fail('untagInterface', id);
-    this.interfaces = this.interfaces.map((e) =>
-      e.networkInterfaceId === id ? { ...e, tags: Object.fromEntries(Object.entries(e.tags).filter(([k]) => !keys.includes(k))) } : e,
-    );
+    this.write('untagInterface', id, [...keys]);
+    this.update(id, (e) => ({ ...e, tags: Object.fromEntries(Object.entries(e.tags).filter(([k]) => !keys.includes(k))) }));
   }
   async detachInterface(attachmentId: string): Promise<void> {
-    this.calls.push(['detachInterface', attachmentId]);
-    this.interfaces = this.interfaces.map((e) =>
-      e.attachment?.attachmentId === attachmentId ? { ...e, status: 'available', attachment: undefined } : e,
-    );
+    this.write('detachInterface', attachmentId);
+    const eni = this.interfaces.find((e) => e.attachment?.attachmentId === attachmentId);
+    if (!eni) throw awsError('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+    if (eni.attachment?.status === 'attaching') throw awsError('IncorrectState', `The attachment ${attachmentId} is still attaching`);
+    const left = this.data.detachingDescribes ?? 0;
+    if (left > 0) {
+      this.detaching.set(eni.networkInterfaceId, left);
+      this.update(eni.networkInterfaceId, (e) => ({ ...e, status: 'in-use', attachment: { ...e.attachment!, status: 'detaching' } }));
+    } else {
+      this.update(eni.networkInterfaceId, (e) => ({ ...e, status: 'available', attachment: undefined }));
+    }
   }
   async deleteInterface(id: string): Promise<void> {
-    this.calls.push(['deleteInterface', id]);
-    this.fail('deleteInterface', id);
+    this.write('deleteInterface', id);
     const eni = this.interfaces.find((e) => e.networkInterfaceId === id);
-    if (eni && eni.status !== 'available') {
-      const err = new Error(`Network interface '${id}' is currently in use.`);
-      err.name = 'InvalidNetworkInterface.InUse';
-      throw err;
-    }
+    if (eni && eni.status !== 'available') throw awsError('InvalidNetworkInterface.InUse', `Network interface '${id}' is currently in use.`);
     this.interfaces = this.interfaces.filter((e) => e.networkInterfaceId !== id);
   }
 
-  // Not needed by the settings check or the sweeper.
-  describeInstance(): Promise<InstanceView | undefined> {
-    throw new Error('FakeEc2.describeInstance is not set up');
+  /** The ENIs carrying the ownership tag for `instanceId`. */
+  oursFor(instanceId: string): InterfaceView[] {
+    return this.interfaces.filter((e) => e.tags['eks-multus-eni/instance-id'] === instanceId);
   }
-  describeInterfacesByTag(): Promise<InterfaceView[]> {
-    throw new Error('FakeEc2.describeInterfacesByTag is not set up');
-  }
-  describeTaggedInstances(): Promise<TaggedInstance[]> {
-    throw new Error('FakeEc2.describeTaggedInstances is not set up');
-  }
-  createInterface(): Promise<InterfaceView> {
-    throw new Error('FakeEc2.createInterface is not set up');
-  }
-  assignPrefixes(): Promise<string[]> {
-    throw new Error('FakeEc2.assignPrefixes is not set up');
-  }
-  attachInterface(): Promise<string> {
-    throw new Error('FakeEc2.attachInterface is not set up');
-  }
-  setDeleteOnTermination(): Promise<void> {
-    throw new Error('FakeEc2.setDeleteOnTermination is not set up');
-  }
-  setSourceDestCheck(): Promise<void> {
-    throw new Error('FakeEc2.setSourceDestCheck is not set up');
+  /** The recorded calls of these methods, in order. */
+  writes(...methods: string[]): FakeCall[] {
+    return this.calls.filter(([m]) => methods.includes(m));
   }
 }
 
@@ -160,6 +327,11 @@ export function eni(
     prefixes?: string[];
     tags?: Record<string, string>;
     attachedTo?: string;
+    deviceIndex?: number;
+    deleteOnTermination?: boolean;
+    attachmentStatus?: string;
+    networkCardIndex?: number;
+    sourceDestCheck?: boolean;
   } = {},
 ): InterfaceView {
   const addresses = options.addresses ?? [];
@@ -170,9 +342,16 @@ export function eni(
     privateIpAddress: addresses[0],
     privateIpAddresses: addresses,
     ipv4Prefixes: options.prefixes ?? [],
-    sourceDestCheck: false,
+    sourceDestCheck: options.sourceDestCheck ?? false,
     attachment: options.attachedTo
-      ? { attachmentId: `eni-attach-${id}`, deviceIndex: 1, deleteOnTermination: true, status: 'attached', instanceId: options.attachedTo }
+      ? {
+          attachmentId: `eni-attach-${id}`,
+          deviceIndex: options.deviceIndex ?? 1,
+          deleteOnTermination: options.deleteOnTermination ?? true,
+          status: options.attachmentStatus ?? 'attached',
+          instanceId: options.attachedTo,
+          ...(options.networkCardIndex !== undefined ? { networkCardIndex: options.networkCardIndex } : {}),
+        }
       : undefined,
     tags: options.tags ?? {},
   };

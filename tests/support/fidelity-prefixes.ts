@@ -38,7 +38,7 @@ export function numberToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-function cidrRange(cidr: string): Range | undefined {
+export function cidrRange(cidr: string): Range | undefined {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr.trim());
   if (!m) return undefined;
   const size = 2 ** (32 - Number(m[2]));

@@ -18,6 +18,8 @@
  *     address filters matching secondary addresses too, bulk ENIs for subnets with thousands);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
  *     node group's Auto Scaling group, the update InProgress, then Successful).
+ *   - DetachNetworkInterface, when a test asks (`keepDetaching`): see fidelity-detach.ts (the ENI stays
+ *     `detaching` for a few describes, and DeleteNetworkInterface meanwhile is InvalidNetworkInterface.InUse).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
  * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
@@ -27,6 +29,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
 import { InterfaceListing, type InterfaceReads } from './fidelity-interfaces';
@@ -84,6 +87,10 @@ export interface ProxyStats {
   readonly rejectedCreates: number;
   readonly rejectedAttaches: number;
   readonly injectedFaults: number;
+  /** DescribeNetworkInterfaces answers that showed an ENI still detaching (keepDetaching). */
+  readonly answeredDetaching: number;
+  /** DeleteNetworkInterface calls refused because the ENI was still detaching. */
+  readonly rejectedDeletes: number;
 }
 
 interface ProxyState {
@@ -193,7 +200,9 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
   const eks = new EksUpdateFidelity({ forward, query, relay, error: (res, status, code, message) => sendEksError(res, status, code, message) });
   const ec2Tools = { forward, query, relay, error: (res: ServerResponse, status: number, code: string, message: string) => sendError(res, 'ec2', status, code, message) };
   const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
-  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => prefixes.describe(xml));
+  const detaching = new DetachFidelity(ec2Tools);
+  // moto's items as EC2 would show them: with the prefixes the proxy keeps, and still detaching when a test asks.
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(prefixes.describe(xml)));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -257,6 +266,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       hooks.reset();
       eks.reset();
       prefixes.reset();
+      detaching.reset();
       listing.reset();
       return json(200, { ok: true });
     }
@@ -278,6 +288,10 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       listing.freeBulk(subnetId, addresses);
       return json(200, { ok: true });
     }
+    if (path === '/_fidelity/detaching' && req.method === 'POST') {
+      detaching.keep((JSON.parse(body.toString()) as { describes: number }).describes);
+      return json(200, { ok: true });
+    }
     if (path === '/_fidelity/completions') return json(200, state.completions);
     if (path === '/_fidelity/heartbeats') return json(200, state.heartbeats);
     if (path === '/_fidelity/stats') {
@@ -289,6 +303,8 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
         rejectedCreates: state.rejectedCreates,
         rejectedAttaches: state.rejectedAttaches,
         injectedFaults: state.injectedFaults,
+        answeredDetaching: detaching.answeredDetaching,
+        rejectedDeletes: detaching.rejectedDeletes,
       };
       return json(200, stats);
     }
@@ -407,7 +423,9 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       return mutex.run(() => prefixes.assign(req, res, params));
     }
     if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
+    if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
+      if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
       const out = await forward(req, body);
       if (out.status === 200) prefixes.forget(params.get('NetworkInterfaceId') ?? '');
       return relay(res, out);
@@ -518,6 +536,10 @@ export class FidelityControl {
   }
   inject(fault: Fault): Promise<unknown> {
     return this.call('/_fidelity/faults', { method: 'POST', body: JSON.stringify(fault) });
+  }
+  /** From now on, a detached ENI shows `detaching` for the next `describes` describes, as on EC2 (0: at once, as moto). */
+  keepDetaching(describes: number): Promise<unknown> {
+    return this.call('/_fidelity/detaching', { method: 'POST', body: JSON.stringify({ describes }) });
   }
   /** Every call refused at the connection for the next `ms` milliseconds. */
   outage(ms: number): Promise<unknown> {

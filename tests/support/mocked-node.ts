@@ -63,10 +63,16 @@ export function ours(id: string, deviceIndex: number, attachment?: { deleteOnTer
   };
 }
 
-/** INSTANCE (m5.xlarge, us-east-1a, opted in) with the settings for SUBNETS and `attached` ENIs; Auto Scaling completes. */
-export function givenNode(attached: NetworkInterface[]) {
+/**
+ * INSTANCE (m5.xlarge, us-east-1a, opted in) with the settings for SUBNETS and `attached` ENIs; Auto Scaling
+ * completes. `settings`: further parameters under CONFIG_PATH, by name.
+ */
+export function givenNode(attached: NetworkInterface[], settings: Record<string, string> = {}) {
   ssm.on(GetParametersByPathCommand).resolves({
-    Parameters: [{ Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' }],
+    Parameters: [
+      { Name: `${env.CONFIG_PATH}/subnets/us-east-1a`, Value: SUBNETS.join(','), Type: 'StringList' },
+      ...Object.entries(settings).map(([name, Value]) => ({ Name: `${env.CONFIG_PATH}/${name}`, Value, Type: 'String' as const })),
+    ],
   });
   const described: { Reservations: NonNullable<DescribeInstancesCommandOutput['Reservations']> & { Instances: Instance[] }[] } = {
     Reservations: [

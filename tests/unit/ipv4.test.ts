@@ -1,4 +1,4 @@
-import { AddressSet, countFree, countFreeBlocks, formatIpv4, freeAddresses, lowestFree, lowestFreeBlocks, parseCidr, parseIpv4, type UsedAddresses } from 'multus-core';
+import { AddressSet, countFree, countFreeBlocks, formatIpv4, freeAddresses, lowestFree, lowestFreeBlocks, parseCidr, parseIpv4, rangeSize, type UsedAddresses } from 'multus-core';
 import { random } from '../../scripts/bench/random';
 
 const ip = parseIpv4;
@@ -107,6 +107,53 @@ describe('free aligned /28 blocks (IPv4 prefixes)', () => {
     expect(blocks('10.0.0.0/8', used, 1)).toEqual(['10.0.234.112/28']);
     expect(countFreeBlocks(parseCidr('10.0.1.0/26'), { addresses: [] }, 100)).toBe(2);
     expect(countFreeBlocks(parseCidr('10.0.0.0/8'), { addresses: [] }, 5)).toBe(5);
+  });
+});
+
+describe('IPv4 parsing: the edges', () => {
+  test.each(['1..2.3', '.1.2.3', '1.2.3.', '1a.2.3.4', '1.2.3.-4', '1.2.3.4 ', '1.2.3.+4'])('rejects %p', (text) => {
+    expect(() => parseIpv4(text)).toThrow(expect.objectContaining({ name: 'InvalidIpv4Error', message: `"${text}" is not an IPv4 address` }));
+  });
+  test('a CIDR block without an address names the address', () => {
+    expect(() => parseCidr('/24')).toThrow('"" is not an IPv4 address');
+    expect(rangeSize(parseCidr('10.0.1.16/28'))).toBe(16);
+    expect(rangeSize({ first: 7, last: 7 })).toBe(1);
+  });
+});
+
+describe('free addresses: the edges', () => {
+  const cidr = parseCidr('10.0.1.0/24');
+
+  test('countFree ignores addresses and ranges outside the subnet, and inverted ranges', () => {
+    const used = {
+      addresses: [ip('10.0.0.200'), ip('10.0.2.7')],
+      ranges: [{ first: ip('10.0.0.0'), last: ip('10.0.0.255') }, { first: ip('10.0.2.0'), last: ip('10.0.2.255') }, { first: ip('10.0.1.50'), last: ip('10.0.1.40') }],
+    };
+    expect(countFree(cidr, used)).toBe(251);
+  });
+
+  test('countFree: an address at either end of a range is inside it; ranges that overlap by one address are merged', () => {
+    const prefix = parseCidr('10.0.1.16/28');
+    expect(countFree(cidr, { addresses: [ip('10.0.1.16'), ip('10.0.1.31')], ranges: [prefix] })).toBe(251 - 16);
+    expect(countFree(cidr, { addresses: [], ranges: [prefix, { first: ip('10.0.1.31'), last: ip('10.0.1.40') }] })).toBe(251 - 25);
+  });
+});
+
+describe('free aligned blocks: the edges', () => {
+  const blocks = (cidr: string, used: UsedAddresses, k: number, options: Parameters<typeof lowestFreeBlocks>[3] = {}) =>
+    lowestFreeBlocks(parseCidr(cidr), used, k, options).map((b) => `${formatIpv4(b)}/28`);
+
+  test('an address or a range touching the first or the last address of a block takes it', () => {
+    expect(blocks('10.0.1.0/24', { addresses: [ip('10.0.1.16')] }, 1)).toEqual(['10.0.1.32/28']);
+    expect(blocks('10.0.1.0/24', { addresses: [ip('10.0.1.31')] }, 1)).toEqual(['10.0.1.32/28']);
+    expect(blocks('10.0.1.0/24', { addresses: [ip('10.0.1.32')] }, 1)).toEqual(['10.0.1.16/28']);
+    expect(blocks('10.0.1.0/24', { addresses: [], ranges: [{ first: ip('10.0.1.10'), last: ip('10.0.1.16') }] }, 1)).toEqual(['10.0.1.32/28']);
+  });
+
+  test('a preferred block is given once; zero or fewer blocks asked: none', () => {
+    expect(blocks('10.0.1.0/26', { addresses: [] }, 3, { preferred: [parseCidr('10.0.1.32/28')] })).toEqual(['10.0.1.32/28', '10.0.1.16/28']);
+    expect(blocks('10.0.1.0/26', { addresses: [] }, 0)).toEqual([]);
+    expect(blocks('10.0.1.0/26', { addresses: [] }, -1)).toEqual([]);
   });
 });
 

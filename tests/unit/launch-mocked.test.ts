@@ -91,33 +91,73 @@ describe('launch', () => {
 });
 
 describe('terminate', () => {
-  test('ENIs with DeleteOnTermination go with the instance; others of ours are released; foreign ENIs are not touched', async () => {
-    const foreign: NetworkInterface = { ...ours('eni-foreign', 1, { deleteOnTermination: false }), TagSet: [] };
+  /**
+   * Every write that names an ENI is checked against the ENIs the test allows: any other is
+   * recorded and refused. Terminate logs a refused release and goes on, so the test asserts the
+   * record, not only the outcome.
+   */
+  function guardedEc2(enis: NetworkInterface[], allowed: readonly string[]) {
+    const state = new Map(enis.map((e) => [e.NetworkInterfaceId!, e]));
+    const forbidden: string[] = [];
+    const touch = (id: string | undefined) => {
+      if (id && allowed.includes(id)) return;
+      forbidden.push(`${id}`);
+      throw Object.assign(new Error(`the test allows no write to ${id}`), { name: 'UnauthorizedOperation' });
+    };
+    const byAttachment = (attachmentId: string | undefined) => enis.find((e) => e.Attachment?.AttachmentId === attachmentId)?.NetworkInterfaceId;
+    // The tag filter is EC2's; each ENI it returns is still checked against every rule of ours.
+    ec2.on(DescribeNetworkInterfacesCommand).callsFake((input) => ({
+      NetworkInterfaces: input.NetworkInterfaceIds ? input.NetworkInterfaceIds.flatMap((id: string) => state.get(id) ?? []) : [...state.values()],
+    }));
+    ec2.on(DetachNetworkInterfaceCommand).callsFake((input) => {
+      const id = byAttachment(input.AttachmentId);
+      touch(id);
+      state.set(id!, { ...state.get(id!)!, Status: 'available', Attachment: undefined });
+      return {};
+    });
+    ec2.on(DeleteNetworkInterfaceCommand).callsFake((input) => {
+      touch(input.NetworkInterfaceId);
+      state.delete(input.NetworkInterfaceId);
+      return {};
+    });
+    ec2.on(ModifyNetworkInterfaceAttributeCommand).callsFake((input) => touch(input.NetworkInterfaceId));
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    return { forbidden, left: () => [...state.keys()].sort() };
+  }
+
+  test('only ENIs that are ours by every rule are released: DeleteOnTermination ones go with the instance, foreign ones and ours on another instance are never touched', async () => {
+    const OTHER = 'i-0fedcba9876543210';
     const goes = ours('eni-goes', 1, { deleteOnTermination: true });
     const stays = ours('eni-stays', 2, { deleteOnTermination: false });
     const loose = ours('eni-loose', 2);
-    let detached = false;
-    ec2.on(DescribeNetworkInterfacesCommand, { Filters: [{ Name: 'tag:eks-multus-eni/instance-id', Values: [INSTANCE] }] }).resolves({
-      NetworkInterfaces: [foreign, goes, stays, loose],
-    });
-    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-stays'] }).callsFake(() => ({
-      NetworkInterfaces: [detached ? { ...stays, Status: 'available', Attachment: undefined } : stays],
-    }));
-    ec2.on(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: ['eni-loose'] }).resolves({ NetworkInterfaces: [loose] });
-    ec2.on(DetachNetworkInterfaceCommand).callsFake(() => {
-      detached = true;
-      return {};
-    });
-    asg.on(CompleteLifecycleActionCommand).resolves({});
+    const foreign: NetworkInterface = { ...ours('eni-foreign', 1, { deleteOnTermination: false }), TagSet: [] };
+    const otherOwner: NetworkInterface = { ...ours('eni-other-owner', 1), TagSet: [{ Key: 'eks-multus-eni/instance-id', Value: OTHER }] };
+    const onOther = ours('eni-on-other', 1, { deleteOnTermination: false });
+    const elsewhere: NetworkInterface = { ...onOther, Attachment: { ...onOther.Attachment!, InstanceId: OTHER } };
+    const { forbidden, left } = guardedEc2([foreign, otherOwner, goes, elsewhere, stays, loose], ['eni-stays', 'eni-loose']);
 
     const result = await app().handle(fixture('terminate.json'));
 
+    expect(forbidden).toEqual([]);
     expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', availabilityZone: 'us-east-1a' });
-    expect(result.interfaces.map((i) => i.networkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
-    expect(ec2).toHaveReceivedCommandWith(DetachNetworkInterfaceCommand, { AttachmentId: 'eni-attach-eni-stays' });
-    expect(ec2).toHaveReceivedCommandTimes(DetachNetworkInterfaceCommand, 1);
-    expect(ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input.NetworkInterfaceId).sort()).toEqual(['eni-loose', 'eni-stays']);
+    expect(result.reason).toBeUndefined();
+    expect(result.interfaces.map((i) => [i.networkInterfaceId, i.deviceIndex])).toEqual([
+      ['eni-stays', 2],
+      ['eni-loose', -1],
+    ]);
+    expect(left()).toEqual(['eni-foreign', 'eni-goes', 'eni-on-other', 'eni-other-owner']);
+    expect(ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input.AttachmentId)).toEqual(['eni-attach-eni-stays']);
     expect(asg).toHaveReceivedCommandWith(CompleteLifecycleActionCommand, { LifecycleActionResult: 'CONTINUE', LifecycleHookName: 'eks-multus-eni-terminate' });
+  });
+
+  test('an ENI of ours that cannot be released is named in the reason; the action still completes CONTINUE', async () => {
+    const { forbidden } = guardedEc2([ours('eni-stuck', 2), ours('eni-loose', 1)], ['eni-loose']);
+
+    const result = await app().handle(fixture('terminate.json'));
+
+    expect(forbidden).toEqual(['eni-stuck']);
+    expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', reason: 'could not release eni-stuck' });
+    expect(result.interfaces.map((i) => i.networkInterfaceId)).toEqual(['eni-loose']);
   });
 });
 

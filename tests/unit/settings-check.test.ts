@@ -2,7 +2,7 @@
  * The settings check against a fake EC2 port (pure, no emulator): each problem is one line that
  * names its full SSM parameter and the cause; a clean tree has none.
  */
-import { assertNodeSettings, checkNode, checkSettingsTree, parseSettings } from 'multus-core';
+import { assertNodeSettings, checkNode, checkSettings, checkSettingsTree, isSettingsProblem, parseSettings } from 'multus-core';
 import { eni, FakeEc2 } from '../support/fake-ec2';
 
 const PATH = '/eks-multus-eni/test';
@@ -192,5 +192,137 @@ describe('ipv4-prefixes-per-interface', () => {
     const settings = parseSettings({ ...clean, 'ipv4-prefixes-per-interface': '1' }, PATH);
     const result = await checkNode(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 'm4.large' }, [A1], settings, PATH);
     expect(result.problems).toEqual([`${PATH}/ipv4-prefixes-per-interface: is 1, but instance type m4.large (hypervisor xen) is neither Nitro nor bare metal: it takes no IPv4 prefixes`]);
+  });
+});
+
+describe('the edges of the tree check', () => {
+  test('prefixes up to the per-interface slots are fine; the hypervisor is named when known', async () => {
+    const types = { 'm5.large': { maxNetworkInterfaces: 3, ipv4AddressesPerInterface: 10 }, 'x1.metal': { prefixDelegation: false, hypervisor: undefined } };
+    const ec2 = new FakeEc2({ subnets: [{ subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 }], limits: types });
+    const fine = await checkSettingsTree(ec2, { 'ipv4-prefixes-per-interface': '9', 'subnets/us-east-1a': A1 }, PATH, { instanceTypes: ['m5.large'] });
+    expect(fine.problems.filter((p) => p.includes('ipv4-prefixes'))).toEqual([]);
+    const metal = await checkSettingsTree(ec2, { 'ipv4-prefixes-per-interface': '1', 'subnets/us-east-1a': A1 }, PATH, { instanceTypes: ['x1.metal'] });
+    expect(metal.problems).toContain(`${PATH}/ipv4-prefixes-per-interface: is 1, but instance type x1.metal (hypervisor unknown) is neither Nitro nor bare metal: it takes no IPv4 prefixes`);
+  });
+
+  test('the reference VPC is the one most subnets are in; a tie goes to the first seen', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [
+        { subnetId: A1, vpcId: 'vpc-b', availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 },
+        { subnetId: A2, vpcId: 'vpc-a', availabilityZone: 'us-east-1a', cidrBlock: '10.0.2.0/24', availableIpAddressCount: 251 },
+        { subnetId: B1, vpcId: 'vpc-a', availabilityZone: 'us-east-1b', cidrBlock: '10.0.3.0/24', availableIpAddressCount: 251 },
+      ],
+    });
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1a': `${A1},${A2}`, 'subnets/us-east-1b': B1 }, PATH)).vpcId).toBe('vpc-a');
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1a': `${A1},${A2}` }, PATH)).vpcId).toBe('vpc-b');
+  });
+
+  test('a security group EC2 reports without a VPC is not said to be in another one', async () => {
+    const ec2 = world();
+    const groups = ec2.describeSecurityGroups.bind(ec2);
+    ec2.describeSecurityGroups = async (ids) => (await groups(ids)).map((g) => ({ ...g, vpcId: undefined }));
+    expect((await checkSettingsTree(ec2, { ...clean, 'security-groups': SG_OTHER_VPC }, PATH)).problems).toEqual([]);
+  });
+
+  test('AZs are reported in order, device indexes counted from 1 even for a missing subnet; nothing is described for nothing', async () => {
+    const ec2 = world();
+    const report = await checkSettingsTree(ec2, { 'subnets/us-east-1b': `subnet-0123456789abcdef0,${B1}`, 'subnets/us-east-1a': A1 }, PATH);
+    expect(report.subnets.map((s) => `${s.parameter.slice(PATH.length)} ${s.deviceIndex} ${s.subnetId}`)).toEqual([
+      `/subnets/us-east-1a 1 ${A1}`,
+      '/subnets/us-east-1b 1 subnet-0123456789abcdef0',
+      `/subnets/us-east-1b 2 ${B1}`,
+    ]);
+    const none = new FakeEc2();
+    none.describeSubnets = async () => {
+      throw new Error('must not be called');
+    };
+    none.describeInterfacesInSubnets = none.describeSubnets as never;
+    expect((await checkSettingsTree(none, { 'on-failure': 'CONTINUE' }, PATH)).problems).toHaveLength(1);
+  });
+
+  test('exactly the minimum free is enough; one free address is named in the singular', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [{ subnetId: SMALL, vpcId: VPC, availabilityZone: 'us-east-1b', cidrBlock: '10.0.4.0/28', availableIpAddressCount: 11 }],
+      interfaces: [eni('eni-1', SMALL, { addresses: Array.from({ length: 10 }, (_, i) => `10.0.4.${i + 4}`) })],
+    });
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH)).problems).toEqual([]);
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1b': SMALL }, PATH, { minFreeAddresses: 2 })).problems).toEqual([
+      `${PATH}/subnets/us-east-1b: subnet ${SMALL} (10.0.4.0/28) has 1 free IPv4 address, fewer than 2`,
+    ]);
+  });
+
+  test('blocks: exactly enough is fine, no count without prefixes; a CIDR EC2 reports that cannot be read is a problem', async () => {
+    const ec2 = new FakeEc2({
+      subnets: [
+        { subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/26', availableIpAddressCount: 59 },
+        { subnetId: A2, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: 'bogus', availableIpAddressCount: 0 },
+      ],
+    });
+    const two = await checkSettingsTree(ec2, { 'subnets/us-east-1a': A1, 'ipv4-prefixes-per-interface': '2' }, PATH);
+    expect(two.problems).toEqual([]);
+    expect(two.subnets[0]).toMatchObject({ freePrefixBlocks: 2 });
+    const none = await checkSettingsTree(ec2, { 'subnets/us-east-1a': A1 }, PATH);
+    expect(none.subnets[0]).not.toHaveProperty('freePrefixBlocks');
+    const bad = await checkSettingsTree(ec2, { 'subnets/us-east-1a': A2 }, PATH);
+    expect(bad.problems).toEqual([`${PATH}/subnets/us-east-1a: free addresses of subnet ${A2} could not be counted: "bogus" is not an IPv4 CIDR block`]);
+  });
+
+  test('what parses is checked: nothing when nothing else is left; an error that is not about settings is thrown', async () => {
+    // Only the bad parameter: nothing left to check against EC2.
+    expect((await checkSettingsTree(world(), { 'subnets/us-east-1a': 'subnet-nothex' }, PATH)).problems).toEqual([`${PATH}/subnets/us-east-1a: "subnet-nothex" is not a subnet id`]);
+    const throwing = new Proxy({}, { ownKeys: () => { throw new TypeError('unreadable'); } }) as Record<string, string>;
+    await expect(checkSettingsTree(world(), throwing, PATH)).rejects.toThrow('unreadable');
+  });
+
+  test('assertNodeSettings joins every problem with "; "', async () => {
+    const settings = parseSettings(clean, PATH);
+    await expect(assertNodeSettings(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 't2.micro' }, ['subnet-0123456789abcdef0', A1, A2], settings, PATH)).rejects.toMatchObject({
+      message: `${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist; ${PATH}/subnets/us-east-1a: lists 3 subnets, but instance type t2.micro allows 2 network interfaces (1 primary + 1 multus)`,
+    });
+  });
+});
+
+describe('checkSettings on settings given directly', () => {
+  test('AZs are checked and reported in name order whatever the order of the map', async () => {
+    const parsed = parseSettings(clean, PATH);
+    const settings = { ...parsed, subnetsByAz: new Map([...parsed.subnetsByAz].reverse()) };
+    const report = await checkSettings(world(), settings, PATH);
+    expect(report.problems).toEqual([]); // subnets are there: no "no such parameter" line
+    expect(report.subnets.map((s) => `${s.parameter.slice(PATH.length)} ${s.deviceIndex} ${s.subnetId}`)).toEqual([
+      `/subnets/us-east-1a 1 ${A1}`,
+      `/subnets/us-east-1a 2 ${A2}`,
+      `/subnets/us-east-1b 1 ${B1}`,
+    ]);
+  });
+
+  test('free blocks leave out explicit reservations only: prefix reservations are where EC2 takes prefixes from', async () => {
+    // A /25: the aligned /28 blocks .16 to .96 are usable (six); an explicit reservation takes one,
+    // a prefix-type reservation of a /27 holds two that stay free.
+    const fake = new FakeEc2({
+      subnets: [{ subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/25', availableIpAddressCount: 123 }],
+      reservations: { [A1]: ['10.0.1.16/28', 'prefix:10.0.1.64/27'] },
+    });
+    const report = await checkSettingsTree(fake, { 'subnets/us-east-1a': A1, 'ipv4-prefixes-per-interface': '6' }, PATH);
+    expect(report.subnets[0]).toMatchObject({ freeAddresses: 128 - 5 - 16 - 32, freePrefixBlocks: 5 });
+    expect(report.problems).toEqual([expect.stringContaining('has 5 free aligned /28 blocks, fewer than the 6')]);
+  });
+
+  test('no subnet that exists: the check says so without scanning the subnets for addresses', async () => {
+    const ec2 = world();
+    ec2.scanSubnets = async (request) => {
+      // A port that refuses a scan of nothing: with no subnet there is nothing to read.
+      if (request.subnets.length === 0) throw Object.assign(new Error('The filter subnet-id has no values'), { name: 'InvalidParameterValue' });
+      return FakeEc2.prototype.scanSubnets.call(ec2, request);
+    };
+    const report = await checkSettingsTree(ec2, { 'subnets/us-east-1a': 'subnet-0123456789abcdef0' }, PATH);
+    expect(report.problems).toEqual([`${PATH}/subnets/us-east-1a: subnet subnet-0123456789abcdef0 does not exist`]);
+    expect((await checkSettingsTree(ec2, { 'subnets/us-east-1a': A1 }, PATH)).subnets[0]).toMatchObject({ freeAddresses: 251 });
+  });
+
+  test('assertNodeSettings: the error says the settings are the cause', async () => {
+    const settings = parseSettings(clean, PATH);
+    const failure = await assertNodeSettings(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 't2.micro' }, [A1, A2], settings, PATH).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ name: 'NodeConfigurationError', fromSettings: true });
+    expect(isSettingsProblem(failure)).toBe(true);
   });
 });

@@ -1,4 +1,7 @@
-import { parseSettings, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds } from 'multus-core';
+import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { parseSettings, parseOnFailure, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings } from 'multus-core';
 
 const PATH = '/eks-multus-eni/test';
 const valid = { 'subnets/us-east-1a': 'subnet-0123456789abcdef0,subnet-0123456789abcdef1' };
@@ -103,5 +106,166 @@ describe('CONFIG_PATH and cache age', () => {
     expect(cacheMaxAgeSeconds({ POWERTOOLS_PARAMETERS_MAX_AGE: '60' })).toBe(60);
     expect(cacheMaxAgeSeconds({})).toBe(5);
     expect(cacheMaxAgeSeconds({ POWERTOOLS_PARAMETERS_MAX_AGE: 'abc' })).toBe(5);
+  });
+});
+
+describe('parseSettings: the edges', () => {
+  test.each([
+    ['subnets/us-east-1a', 'xsubnet-aaaaaaaa', '"xsubnet-aaaaaaaa" is not a subnet id'],
+    ['subnets/us-east-1a', 'subnet-aaaaaaaaz', '"subnet-aaaaaaaaz" is not a subnet id'],
+    ['subnets/us-east-1a', `subnet-${'a'.repeat(18)}`, 'is not a subnet id'],
+    ['security-groups', 'xsg-aaaaaaaa', '"xsg-aaaaaaaa" is not a security group id'],
+    ['security-groups', 'sg-aaaaaaaaz', '"sg-aaaaaaaaz" is not a security group id'],
+    ['subnets/xus-east-1a', 'subnet-aaaaaaaa', '"xus-east-1a" is not an Availability Zone name'],
+    ['subnets/us-east-1ab', 'subnet-aaaaaaaa', '"us-east-1ab" is not an Availability Zone name'],
+    ['subnets/us-east-1', 'subnet-aaaaaaaa', '"us-east-1" is not an Availability Zone name'],
+    ['subnets/xus-east-1-bos-1a', 'subnet-aaaaaaaa', 'is not an Availability Zone name'],
+    ['subnets/us-east-1-bos-1a1', 'subnet-aaaaaaaa', 'is not an Availability Zone name'],
+    ['subnets/u-east-1-bos-1a', 'subnet-aaaaaaaa', 'is not an Availability Zone name'],
+    ['subnets/x-use1-az1', 'subnet-aaaaaaaa', '"x-use1-az1" is not an Availability Zone name'],
+    ['subnets/use12-az1', 'subnet-aaaaaaaa', '"use12-az1" is an AZ id'],
+    ['ipv4-prefixes-per-interface', '49x', 'must be a whole number'],
+    ['interface-tags', ' =v', 'entry "=v" is not of the form key=value'],
+    ['interface-tags', `${'k'.repeat(129)}=v`, `key "${'k'.repeat(20)}..." is longer than 128 characters`],
+    ['interface-tags', `k=${'v'.repeat(257)}`, 'value of "k" is longer than 256 characters'],
+  ])('%s = %p: %s', (name, value, message) => {
+    expect(problems({ ...valid, [name]: value })).toEqual([expect.stringContaining(`${PATH}/${name}: `)]);
+    expect(problems({ ...valid, [name]: value })[0]).toContain(message);
+  });
+
+  test.each([
+    'us-gov-west-1a',
+    'ap-northeast-12a',
+    'us-east-1-bos-1a',
+    'us-west-2-lax-1b',
+    'us-east-12-mia-2a',
+  ])('AZ name %p is one', (az) => {
+    expect([...parseSettings({ [`subnets/${az}`]: 'subnet-aaaaaaaa' }, PATH).subnetsByAz.keys()]).toEqual([az]);
+  });
+
+  test('list entries are trimmed one by one; empty entries are one problem, not duplicates', () => {
+    expect(parseSettings({ 'subnets/us-east-1a': 'subnet-aaaaaaaa , subnet-bbbbbbbb', 'security-groups': 'sg-aaaaaaaa, sg-bbbbbbbb' }, PATH)).toMatchObject({
+      securityGroups: ['sg-aaaaaaaa', 'sg-bbbbbbbb'],
+    });
+    expect(parseSettings({ 'subnets/us-east-1a': 'subnet-aaaaaaaa , subnet-bbbbbbbb' }, PATH).subnetsByAz.get('us-east-1a')).toEqual(['subnet-aaaaaaaa', 'subnet-bbbbbbbb']);
+    expect(problems({ 'subnets/us-east-1a': 'subnet-aaaaaaaa,,,subnet-bbbbbbbb' })).toEqual([`${PATH}/subnets/us-east-1a: has an empty entry in "subnet-aaaaaaaa,,,subnet-bbbbbbbb"`]);
+  });
+
+  test('"false" and "ABANDON" as given; tags trimmed around both sides of the first =', () => {
+    expect(parseSettings({ ...valid, 'use-ips-from-start-of-subnet': 'false', 'source-dest-check': 'false', 'on-failure': 'ABANDON', 'interface-tags': ' a = b ' }, PATH)).toMatchObject({
+      useIpsFromStartOfSubnet: false,
+      sourceDestCheck: false,
+      onFailure: 'ABANDON',
+      interfaceTags: { a: 'b' },
+    });
+  });
+
+  test('the limits themselves are allowed: 49 prefixes, 47 tags, a 128-character key, a 256-character value', () => {
+    const tags = [...Array.from({ length: 46 }, (_, i) => `k${i}=v`), `${'k'.repeat(128)}=${'v'.repeat(256)}`].join(',');
+    const s = parseSettings({ ...valid, 'ipv4-prefixes-per-interface': '49', 'interface-tags': tags }, PATH);
+    expect(s.ipv4PrefixesPerInterface).toBe(49);
+    expect(Object.keys(s.interfaceTags)).toHaveLength(47);
+  });
+
+  test('every known setting name is accepted; "subnets/" alone is not a setting', () => {
+    expect(problems({ ...valid, 'subnets/': 'subnet-aaaaaaaa' })).toEqual([`${PATH}/subnets/: "" is not an Availability Zone name`]);
+    expect(problems({ ...valid, 'subnets': 'subnet-aaaaaaaa' })).toEqual([`${PATH}/subnets: is not a setting of eks-multus-eni (check the spelling)`]);
+  });
+
+  test('parameter names are joined to CONFIG_PATH without doubled slashes', () => {
+    try {
+      parseSettings({ 'on-failure': 'x', ...valid }, '/eks-multus-eni/test//');
+      throw new Error('expected a SettingsError');
+    } catch (err) {
+      expect((err as SettingsError).problems).toEqual(['/eks-multus-eni/test/on-failure: must be "ABANDON" or "CONTINUE", not "x"']);
+    }
+  });
+});
+
+describe('parseSettings: one problem per cause', () => {
+  test('a tag entry after a comma is trimmed before it is judged', () => {
+    expect(problems({ ...valid, 'interface-tags': 'a=1, =v, novalue ' })).toEqual([
+      `${PATH}/interface-tags: entry "=v" is not of the form key=value`,
+      `${PATH}/interface-tags: entry "novalue" is not of the form key=value`,
+    ]);
+    expect(parseSettings({ ...valid, 'interface-tags': 'a=1,  b=2' }, PATH).interfaceTags).toEqual({ a: '1', b: '2' });
+  });
+
+  test.each([
+    ['subnets/use1-az1', `"use1-az1" is an AZ id; name the parameter after the AZ name (for example us-east-1a)`],
+    ['subnets/moon-base-1', '"moon-base-1" is not an Availability Zone name'],
+  ])('a parameter %s that names no AZ is that one problem; its value is not judged as well', (name, message) => {
+    expect(problems({ ...valid, [name]: 'subnet-nothex,subnet-nothex' })).toEqual([`${PATH}/${name}: ${message}`]);
+  });
+});
+
+describe('parseOnFailure: the on-failure setting alone', () => {
+  test.each([
+    [{ 'on-failure': 'ABANDON' }, 'ABANDON'],
+    [{ 'on-failure': ' CONTINUE ' }, 'CONTINUE'],
+    [{ 'on-failure': 'RETRY', 'subnets/us-east-1a': 'subnet-nothex' }, undefined],
+    [{ 'on-failure': '' }, undefined],
+    [{}, undefined],
+  ])('%p: %p', (values, expected) => {
+    expect(parseOnFailure(values, PATH)).toBe(expected);
+  });
+});
+
+describe('CONFIG_PATH and cache age: the edges', () => {
+  test('CONFIG_PATH: trimmed, trailing slashes dropped, anchored at both ends', () => {
+    expect(normaliseConfigPath('  /a/b//  ')).toBe('/a/b');
+    expect(() => normaliseConfigPath('   ')).toThrow('CONFIG_PATH environment variable is not set');
+    expect(() => normaliseConfigPath('x/a/b')).toThrow('is not an SSM path');
+    expect(() => normaliseConfigPath('/a/b c')).toThrow('"/a/b c" is not an SSM path such as /eks-multus-eni/my-stack');
+  });
+
+  test('POWERTOOLS_PARAMETERS_MAX_AGE: 0 is allowed; negative, blank or infinite is the default', () => {
+    expect(cacheMaxAgeSeconds({ POWERTOOLS_PARAMETERS_MAX_AGE: '0' })).toBe(0);
+    expect(cacheMaxAgeSeconds({ POWERTOOLS_PARAMETERS_MAX_AGE: '-1' })).toBe(5);
+    expect(cacheMaxAgeSeconds({ POWERTOOLS_PARAMETERS_MAX_AGE: '  ' })).toBe(5);
+    expect(cacheMaxAgeSeconds({ POWERTOOLS_PARAMETERS_MAX_AGE: 'Infinity' })).toBe(5);
+  });
+});
+
+describe('reading the settings from SSM', () => {
+  const ssm = mockClient(SSMClient);
+  beforeEach(() => ssm.reset());
+
+  test('one recursive read under the path, names relative to it, string values only; cached until cleared', async () => {
+    ssm.on(GetParametersByPathCommand).resolves({
+      Parameters: [
+        { Name: `${PATH}/subnets/us-east-1a`, Value: 'subnet-aaaaaaaa', Type: 'StringList' },
+        { Name: `${PATH}/on-failure`, Value: 'CONTINUE', Type: 'String' },
+      ],
+    });
+    const source = new SsmSettingsSource(new SSMClient({ region: 'us-east-1' }));
+
+    const { settings, raw } = await loadSettings(source, PATH);
+
+    expect(raw).toEqual({ 'subnets/us-east-1a': 'subnet-aaaaaaaa', 'on-failure': 'CONTINUE' });
+    expect(settings.onFailure).toBe('CONTINUE');
+    expect(ssm).toHaveReceivedCommandWith(GetParametersByPathCommand, { Path: PATH, Recursive: true });
+    await source.read(PATH);
+    expect(ssm).toHaveReceivedCommandTimes(GetParametersByPathCommand, 1);
+    source.clearCache();
+    await source.read(PATH);
+    expect(ssm).toHaveReceivedCommandTimes(GetParametersByPathCommand, 2);
+  });
+
+  test('reads through the client it is given (its region, endpoint and credentials)', async () => {
+    ssm.on(GetParametersByPathCommand).rejects(new Error('not the client the source was given'));
+    const client = new SSMClient({ region: 'eu-west-3' });
+    mockClient(client).on(GetParametersByPathCommand).resolves({
+      Parameters: [{ Name: `${PATH}/on-failure`, Value: 'CONTINUE', Type: 'String' }],
+    });
+    expect(await new SsmSettingsSource(client).read(PATH)).toEqual({ 'on-failure': 'CONTINUE' });
+  });
+
+  test('a parameter SSM lists without a value is left out: every value read is a string', async () => {
+    ssm.on(GetParametersByPathCommand).resolves({
+      Parameters: [{ Name: `${PATH}/on-failure`, Type: 'String' }, { Name: `${PATH}/subnets/us-east-1a`, Value: 'subnet-aaaaaaaa', Type: 'StringList' }],
+    });
+    const raw = await new SsmSettingsSource(new SSMClient({ region: 'us-east-1' })).read(PATH);
+    expect(Object.entries(raw)).toEqual([['subnets/us-east-1a', 'subnet-aaaaaaaa']]);
   });
 });

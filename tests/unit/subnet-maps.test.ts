@@ -31,3 +31,25 @@ test('with caching off (a max age of 0) nothing is kept', () => {
   maps.put('subnet-a', new AddressSet(cidr));
   expect(maps.get('subnet-a')).toBeUndefined();
 });
+
+test('a map read while caching was off is not kept, even when caching is turned on later', () => {
+  let maxAge = 0;
+  const maps = new SubnetMaps(() => maxAge, () => 1_000);
+  maps.put('subnet-a', new AddressSet(cidr));
+  maxAge = 60_000;
+  expect(maps.get('subnet-a')).toBeUndefined();
+  maps.put('subnet-a', new AddressSet(cidr));
+  expect(maps.get('subnet-a')).toBeDefined();
+});
+
+test('the cache age counts from the read at a real epoch clock; clear() drops every map', () => {
+  let now = 1_700_000_000_000;
+  const maps = new SubnetMaps(() => 60_000, () => now);
+  maps.put('subnet-a', new AddressSet(cidr));
+  now += 59_999;
+  expect(maps.get('subnet-a')).toBeDefined();
+
+  maps.clear();
+
+  expect(maps.get('subnet-a')).toBeUndefined();
+});

@@ -1,0 +1,135 @@
+/**
+ * Bringing one node to the settings (ensureNode, eni/node.ts) over the in-memory EC2 port: what
+ * the report says when the instance is not found, the waits before planning, dry-run actions,
+ * prune candidates, how a refused security group is explained, and the counts it records.
+ */
+import { ensureNode, METRICS, unwantedInterfaces, type MetricDefinition } from 'multus-core';
+import { eni } from '../support/fake-ec2';
+import { A, B, depsFor, NODE, OLD, ownedBy, PATH, VPC, world } from '../support/fake-node';
+
+describe('an instance EC2 does not show', () => {
+  test.each([
+    ['the event\'s region differs from the clients\'', { region: 'us-east-1' }, 'us-west-2', ` in us-east-1: the event comes from us-west-2, but the function talks to us-east-1 (AWS_REGION)`],
+    ['the same region', { region: 'us-east-1' }, 'us-east-1', ' in us-east-1 (EC2 does not know it)'],
+    ['no event region', { region: 'us-east-1' }, undefined, ' in us-east-1 (EC2 does not know it)'],
+    ['no client region', {}, 'us-west-2', ' (EC2 does not know it)'],
+  ])('with %s: the reason says where it was looked for', async (_what, extra, eventRegion, where) => {
+    const report = await ensureNode(depsFor(world({ instances: [] }), {}, extra), NODE, { eventRegion });
+
+    expect(report.reason).toBe(`NodeConfigurationError: instance ${NODE} does not exist${where}`);
+  });
+
+  test('is described again until the release bound is reached, no further', async () => {
+    const waits: number[] = [];
+
+    await ensureNode(depsFor(world({ instances: [] }), {}, { release: { sleep: async (ms) => void waits.push(ms), detachTimeoutMs: 1750 } }), NODE);
+
+    expect(waits).toEqual([250, 500, 1000]);
+  });
+});
+
+test('an ENI of ours detaching at the last multus device index is waited for', async () => {
+  const leaving = eni('eni-leaving', B, { tags: ownedBy(NODE, 2), attachedTo: NODE, deviceIndex: 2, attachmentStatus: 'detaching', status: 'in-use' });
+  const ec2 = world({ interfaces: [leaving] });
+  const waits: number[] = [];
+  const sleep = async (ms: number) => {
+    waits.push(ms);
+    ec2.interfaces = [];
+  };
+
+  const report = await ensureNode(depsFor(ec2, {}, { release: { sleep, detachTimeoutMs: 60_000 } }), NODE);
+
+  expect(report.outcome).toBe('attached');
+  expect(waits).toEqual([250]);
+});
+
+describe('dry run', () => {
+  test('an ENI in place with nothing to fix is planned in-place, one with drift as a fix', async () => {
+    const fine = eni('eni-fine', A, { tags: ownedBy(NODE, 1), attachedTo: NODE, deviceIndex: 1 });
+    const drifted = eni('eni-drifted', B, { tags: ownedBy(NODE, 2), attachedTo: NODE, deviceIndex: 2, deleteOnTermination: false });
+    const ec2 = world({ interfaces: [fine, drifted] });
+
+    const report = await ensureNode(depsFor(ec2), NODE, { dryRun: true });
+
+    expect(report.actions.map((a) => `${a.deviceIndex} ${a.action}`)).toEqual(['1 in-place', '2 fix']);
+  });
+
+  test('with prune, every stale ENI is planned for removal and its index for a new ENI', async () => {
+    const stale = (id: string, deviceIndex: number) => eni(id, OLD, { tags: ownedBy(NODE, deviceIndex), attachedTo: NODE, deviceIndex, addresses: [`10.0.3.${3 + deviceIndex}`] });
+    const ec2 = world({ interfaces: [stale('eni-old-1', 1), stale('eni-old-2', 2)] });
+
+    const report = await ensureNode(depsFor(ec2), NODE, { dryRun: true, prune: true });
+
+    expect(report.actions.map((a) => `${a.deviceIndex} ${a.action} ${a.networkInterfaceId}`)).toEqual(['1 remove eni-old-1', '2 remove eni-old-2', '1 create undefined', '2 create undefined']);
+    expect(ec2.calls).toEqual([]);
+  });
+});
+
+describe('unwantedInterfaces (pure)', () => {
+  const instance = {
+    instanceId: NODE,
+    instanceType: 'm5.xlarge',
+    availabilityZone: 'us-east-1a',
+    vpcId: VPC,
+    state: 'running',
+    tags: {},
+    interfaces: [
+      { networkInterfaceId: 'eni-primary', subnetId: OLD, privateIpAddress: '10.0.3.10', sourceDestCheck: true, attachment: { attachmentId: 'att-0', deviceIndex: 0, deleteOnTermination: true, status: 'attached', instanceId: NODE } },
+      { networkInterfaceId: 'eni-foreign', subnetId: OLD, privateIpAddress: '10.0.3.11', sourceDestCheck: true, attachment: { attachmentId: 'att-1', deviceIndex: 1, deleteOnTermination: true, status: 'attached', instanceId: NODE } },
+      { networkInterfaceId: 'eni-stale', subnetId: OLD, privateIpAddress: '10.0.3.12', sourceDestCheck: true, attachment: { attachmentId: 'att-2', deviceIndex: 2, deleteOnTermination: true, status: 'attached', instanceId: NODE } },
+    ],
+  };
+
+  test('only ENIs of ours at a multus index in the wrong subnet: not the primary (even tagged ours), not an ENI of someone else', () => {
+    const known = [
+      eni('eni-primary', OLD, { tags: ownedBy(NODE, 0), attachedTo: NODE, deviceIndex: 0 }),
+      eni('eni-foreign', OLD, { attachedTo: NODE, deviceIndex: 1 }),
+      eni('eni-stale', OLD, { tags: ownedBy(NODE, 2), attachedTo: NODE, deviceIndex: 2 }),
+    ];
+
+    expect(unwantedInterfaces(instance, [A, B], known).map((e) => e.networkInterfaceId)).toEqual(['eni-stale']);
+  });
+});
+
+describe('a security group EC2 refused', () => {
+  const SG1 = 'sg-0000000000000000a';
+  const SG2 = 'sg-0000000000000000b';
+
+  test('every problem of the setting is named, joined, the VPC named as the node\'s; it counts as a settings error', async () => {
+    const ec2 = world({ securityGroups: [{ groupId: SG2, vpcId: 'vpc-22222222' }] });
+    ec2.failures.set(`createInterface:${A}`, 'InvalidParameter');
+    const counted: [string, number][] = [];
+    const metrics = { add: (metric: MetricDefinition, value: number) => void counted.push([metric.name, value]) };
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': `${SG1},${SG2}` }, { metrics }), NODE);
+
+    expect(report.reason).toBe(
+      `NodeConfigurationError: ${PATH}/security-groups: security group ${SG1} does not exist; ${PATH}/security-groups: security group ${SG2} is in vpc-22222222, not in the node's VPC ${VPC} (CreateNetworkInterface refused it: InvalidParameter)`,
+    );
+    expect(counted).toContainEqual([METRICS.settingsErrors.name, 1]);
+  });
+
+  test('when the groups cannot be read, EC2\'s refusal is reported as it came', async () => {
+    const ec2 = world();
+    ec2.failures.set(`createInterface:${A}`, 'InvalidGroup.NotFound');
+    ec2.describeSecurityGroups = async () => {
+      throw Object.assign(new Error('denied'), { name: 'UnauthorizedOperation' });
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': SG1 }), NODE);
+
+    expect(report.reason).toMatch(/^EnsureError: InvalidGroup\.NotFound: /);
+  });
+});
+
+test('the counts of a launch: ENIs created and adopted', async () => {
+  const orphan = eni('eni-orphan', A, { tags: ownedBy(NODE, 1), addresses: ['10.0.1.9'] });
+  const ec2 = world({ interfaces: [orphan] });
+  const counted = new Map<string, number>();
+  const metrics = { add: (metric: MetricDefinition, value: number) => void counted.set(metric.name, (counted.get(metric.name) ?? 0) + value) };
+
+  await ensureNode(depsFor(ec2, {}, { metrics }), NODE);
+
+  expect(counted.get(METRICS.interfacesAdopted.name)).toBe(1);
+  expect(counted.get(METRICS.interfacesCreated.name)).toBe(1);
+});
