@@ -22,7 +22,7 @@ import type {
   SubnetView,
   TaggedInstance,
 } from 'multus-core';
-import { AddressSet, parseCidr, parseIpv4 } from 'multus-core';
+import { AddressSet, currentCallSignal, parseCidr, parseIpv4 } from 'multus-core';
 import { cidrRange, ipToNumber, numberToIp } from './fidelity-prefixes';
 
 /** An instance the fake knows: its attached ENIs are those of `interfaces` attached to it. */
@@ -315,6 +315,33 @@ export class FakeEc2 implements Ec2Port {
   writes(...methods: string[]): FakeCall[] {
     return this.calls.filter(([m]) => methods.includes(m));
   }
+}
+
+/** The error the SDK's HTTP handler rejects an aborted call with: AbortError, the signal's reason as its message. */
+function abortError(signal: AbortSignal): Error {
+  return awsError('AbortError', String(signal.reason));
+}
+
+/**
+ * Makes the fake's EC2 calls end as the SDK's do under a call deadline (src/budget.ts, clients.ts):
+ * a call made in a scope whose signal has aborted is refused at once with an AbortError, and the
+ * methods named in `stalled` never answer (a stalled endpoint) until their scope's signal aborts.
+ */
+export function honourCallDeadlines(ec2: FakeEc2, stalled: readonly (keyof Ec2Port)[] = []): FakeEc2 {
+  const port = ec2 as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of Object.getOwnPropertyNames(FakeEc2.prototype)) {
+    const method = port[name];
+    // The port's methods are the async ones; the helpers (writes, oursFor, ...) stay as they are.
+    if (typeof method !== 'function' || method.constructor.name !== 'AsyncFunction') continue;
+    port[name] = async (...args: unknown[]) => {
+      const signal = currentCallSignal();
+      if (signal?.aborted) throw abortError(signal);
+      if (!stalled.includes(name as keyof Ec2Port)) return method.apply(ec2, args);
+      ec2.calls.push([name, ...args]);
+      return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(abortError(signal)), { once: true }));
+    };
+  }
+  return ec2;
 }
 
 /** An ENI as the port reports it. */

@@ -5,8 +5,8 @@
  * what was logged. A fake port rather than the emulator: every write can be failed exactly where a
  * test needs it, and the mutation run (`npm run mutate`) can afford these tests for every mutant.
  */
-import { EnsureError, ensureInterfaces, ensureNode, parseCidr, parseSettings, planInterfaces, silentLog, strayInterfaces, type InterfaceView } from 'multus-core';
-import { eni, FakeEc2 } from '../support/fake-ec2';
+import { EnsureError, ensureInterfaces, ensureNode, parseCidr, parseSettings, planInterfaces, silentLog, strayInterfaces, withCallDeadline, type InterfaceView, type Log } from 'multus-core';
+import { eni, FakeEc2, honourCallDeadlines } from '../support/fake-ec2';
 
 import { A, B, depsFor, NODE, OLD, ownedBy, PATH, VPC, world } from '../support/fake-node';
 
@@ -348,6 +348,36 @@ describe('the function\'s time limit', () => {
 
     expect(report.reason).toContain(`AllocationError: ran out of time in subnet ${A} after 1 addresses were taken by concurrent launches`);
     expect(ec2.writes('createInterface')).toHaveLength(1);
+  });
+
+  // The work's calls run in a scope that aborts them at its deadline (as lifecycle/launch.ts sets
+  // it); the fake refuses a call in an aborted scope as the SDK does, and its attach never answers.
+  const stalledAttach = () => honourCallDeadlines(world(), ['attachInterface']);
+  const theWork = <T>(fn: () => Promise<T>) => withCallDeadline({ deadline: Date.now() + 30, what: 'the ENI work' }, fn);
+
+  test('the rollback has time of its own: once the work was cut off at its deadline, the ENI it created is still deleted', async () => {
+    const ec2 = stalledAttach();
+
+    const report = await theWork(() => ensureNode(depsFor(ec2, {}, { release: { sleep: async () => {}, detachTimeoutMs: 1000, deadline: Date.now() + 60_000 } }), NODE));
+
+    expect(report).toMatchObject({ outcome: 'failed', lifecycleResult: 'ABANDON' });
+    expect(report.reason).toContain('AbortError: no answer in time: the ENI work stops its AWS calls');
+    expect(ec2.writes('attachInterface')).toHaveLength(1);
+    expect(ec2.writes('deleteInterface')).toEqual([['deleteInterface', 'eni-fake0001']]);
+    expect(ec2.interfaces).toEqual([]);
+  });
+
+  test('a rollback that runs out of its own time says so, and leaves the ENI for the sweeper', async () => {
+    const ec2 = honourCallDeadlines(world(), ['attachInterface', 'deleteInterface']);
+    const errors: unknown[] = [];
+    const log: Log = { ...silentLog, error: (_message: string, extra?: Record<string, unknown>) => void errors.push(extra?.error) };
+
+    const report = await theWork(() => ensureNode(depsFor(ec2, {}, { log, release: { sleep: async () => {}, detachTimeoutMs: 1000, deadline: Date.now() + 60 } }), NODE));
+
+    expect(report.outcome).toBe('failed');
+    expect(ec2.writes('deleteInterface')).toEqual([['deleteInterface', 'eni-fake0001']]);
+    expect(ec2.interfaces.map((e) => e.networkInterfaceId)).toEqual(['eni-fake0001']);
+    expect(errors).toContainEqual(expect.objectContaining({ name: 'AbortError', message: expect.stringContaining('no answer in time: the rollback stops its AWS calls') }));
   });
 });
 
