@@ -31,6 +31,12 @@ function sortedSingles(addresses: ArrayLike<number> | AddressSet, subnet: Ipv4Ci
   return inside.subarray(0, n).sort();
 }
 
+/**
+ * The ranges that touch the subnet, AWS's reservations included, by first address. The last one
+ * holds the subnet's last address (AWS reserves it, and no range starts later), so a scan of the
+ * subnet in ascending order always finds a range that ends at or after its position: the scans
+ * below need no bound on their range index. The same holds after mergeRanges.
+ */
 function sortedRanges(ranges: readonly Ipv4Range[], subnet: Ipv4Cidr): Ipv4Range[] {
   return [...awsReservedRanges(subnet), ...ranges]
     .filter((r) => r.last >= subnet.first && r.first <= subnet.last && r.first <= r.last)
@@ -48,8 +54,8 @@ export function* freeAddresses(subnet: Ipv4Cidr, used: UsedAddresses): Generator
   let r = 0;
   let candidate = subnet.first;
   while (candidate <= subnet.last) {
-    while (r < ranges.length && ranges[r].last < candidate) r++;
-    if (r < ranges.length && ranges[r].first <= candidate) {
+    while (ranges[r].last < candidate) r++;
+    if (ranges[r].first <= candidate) {
       candidate = ranges[r].last + 1;
       continue;
     }
@@ -85,8 +91,8 @@ export function countFree(subnet: Ipv4Cidr, used: UsedAddresses): number {
   for (const a of singles) {
     if (a === previous) continue;
     previous = a;
-    while (r < ranges.length && ranges[r].last < a) r++;
-    if (!(r < ranges.length && ranges[r].first <= a)) taken++;
+    while (ranges[r].last < a) r++;
+    if (ranges[r].first > a) taken++;
   }
   return subnet.last - subnet.first + 1 - taken;
 }
@@ -121,8 +127,8 @@ export function* freeBlocks(subnet: Ipv4Cidr, used: UsedAddresses, size = PREFIX
   let block = align(subnet.first);
   while (block + size - 1 <= subnet.last) {
     const end = block + size - 1;
-    while (r < ranges.length && ranges[r].last < block) r++;
-    if (r < ranges.length && ranges[r].first <= end) {
+    while (ranges[r].last < block) r++;
+    if (ranges[r].first <= end) {
       block = align(ranges[r].last + 1);
       continue;
     }
