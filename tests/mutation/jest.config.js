@@ -3,7 +3,7 @@
 // jest.config.js would keep its own and report no coverage).
 //
 // What it runs: the unit tests, except those that exercise no layer code (templates, the SAM build,
-// the benchmark baseline). No integration test: they cover the same code as the unit tests at
+// the benchmark baseline, this run's own set-up). No integration test: they cover the same code as the unit tests at
 // 0.3-1 s a test against the emulator, and Stryker runs every test that covers a mutant that
 // survives. The one integration file whose subject is a domain behaviour only the fidelity proxy
 // shows (release-fidelity.test.ts: an ENI kept `detaching`) was part of the run at first: in a full
@@ -21,8 +21,13 @@ module.exports = {
   ...shared,
   rootDir: path.join(__dirname, '..', '..'),
   testTimeout: base.testTimeout,
+  // The SDK clients load when first used, not with every test file (tests/mutation/lazy/lazy.js).
+  moduleNameMapper: {
+    ...shared.moduleNameMapper,
+    '^@aws-sdk/(client-ec2|client-auto-scaling|client-ssm|client-eks)$': '<rootDir>/tests/mutation/lazy/$1.js',
+  },
   testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', ...['template', 'nested-templates', 'sam-build', 'bench-baseline'].map((name) => `<rootDir>/tests/unit/${name}.test.ts`)],
+  testPathIgnorePatterns: ['/node_modules/', ...['template', 'nested-templates', 'sam-build', 'bench-baseline', 'mutation-setup'].map((name) => `<rootDir>/tests/unit/${name}.test.ts`)],
   testSequencer: '<rootDir>/tests/mutation/sequencer.js',
   // An absolute path: Stryker's coverage environment loads it without resolving <rootDir>.
   testEnvironment: path.join(__dirname, 'environment.js'),

@@ -1,0 +1,1 @@
+module.exports = require('./lazy')('@aws-sdk/client-eks');
