@@ -10,11 +10,13 @@ export default {
   testRunner: 'jest',
   // A flat jest config of the unit tests (see its header for why no integration test).
   jest: { projectType: 'custom', configFile: 'tests/mutation/jest.config.js', enableFindRelatedTests: true },
-  // Mutants that do not compile are CompileError, not run. The checker is the slower half of the
-  // run on two cores (concurrency 2 is one checker and one test runner until it is done), and
-  // TypeScript re-parses every declaration file on each check: its tsconfig holds the four domain
-  // folders (which keeps @aws-sdk/client-ec2's declarations out), re-checks direct importers only,
-  // and checker-preload.cjs drops the watch builder's 250 ms wait. About 0.55 s a check.
+  // Mutants that do not compile are CompileError, not run. Concurrency 2 is one checker and one
+  // test runner until the checker is done, and the runner only gets mutants the checker passed:
+  // the checker must keep ahead. Its tsconfig holds the four domain folders, re-checks direct
+  // importers only, and checker-preload.cjs drops the watch builder's 250 ms wait and makes its
+  // compiler host keep what it parsed (TypeScript re-parsed every declaration file on each check):
+  // 0.87 CPU-seconds a check before, 0.22 after (81 checks of ensure.ts, side by side), with the
+  // same mutants found not to compile.
   checkers: ['typescript'],
   tsconfigFile: 'tests/mutation/tsconfig.json',
   checkerNodeArgs: ['--require', fileURLToPath(new URL('./tests/mutation/checker-preload.cjs', import.meta.url))],
