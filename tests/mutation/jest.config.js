@@ -3,13 +3,13 @@
 // jest.config.js would keep its own and report no coverage).
 //
 // What it runs: the unit tests, except those that exercise no layer code (templates, the SAM build,
-// the benchmark baseline, this run's own set-up). No integration test: they cover the same code as the unit tests at
-// 0.3-1 s a test against the emulator, and Stryker runs every test that covers a mutant that
-// survives. The one integration file whose subject is a domain behaviour only the fidelity proxy
-// shows (release-fidelity.test.ts: an ENI kept `detaching`) was part of the run at first: in a full
-// run it covered 252 mutants and was the first to kill none of them (the fake EC2 port's
-// release tests, tests/unit/release.test.ts, pin the same behaviour), while it needed a moto per
-// test runner, started again after every timed-out mutant.
+// the benchmark baseline, this run's own set-up). No integration test: they cover the same code
+// as the unit tests at 0.3-1 s a test against the emulator, and Stryker runs every test that
+// covers a mutant that survives. The one integration file whose subject is a domain behaviour
+// only the fidelity proxy shows (release-fidelity.test.ts: an ENI kept `detaching`) was part of
+// the run at first: in a full run it covered 252 mutants and was the first to kill none of them
+// (the fake EC2 port's release tests, tests/unit/release.test.ts, pin the same behaviour), while
+// it needed a moto per test runner, started again after every timed-out mutant.
 const path = require('node:path');
 const base = require('../../jest.config.js');
 

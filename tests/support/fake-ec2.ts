@@ -325,7 +325,8 @@ function abortError(signal: AbortSignal): Error {
 /**
  * Makes the fake's EC2 calls end as the SDK's do under a call deadline (src/budget.ts, clients.ts):
  * a call made in a scope whose signal has aborted is refused at once with an AbortError, and the
- * methods named in `stalled` never answer (a stalled endpoint) until their scope's signal aborts.
+ * methods named in `stalled` never answer (a stalled endpoint) until their scope's signal aborts
+ * (outside any call scope, never: call them only under withCallDeadline).
  */
 export function honourCallDeadlines(ec2: FakeEc2, stalled: readonly (keyof Ec2Port)[] = []): FakeEc2 {
   const port = ec2 as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
