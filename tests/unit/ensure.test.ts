@@ -352,11 +352,10 @@ describe('the function\'s time limit', () => {
 
   // The work's calls run in a scope that aborts them at its deadline (as lifecycle/launch.ts sets
   // it); the fake refuses a call in an aborted scope as the SDK does, and its attach never answers.
-  const stalledAttach = () => honourCallDeadlines(world(), ['attachInterface']);
   const theWork = <T>(fn: () => Promise<T>) => withCallDeadline({ deadline: Date.now() + 30, what: 'the ENI work' }, fn);
 
   test('the rollback has time of its own: once the work was cut off at its deadline, the ENI it created is still deleted', async () => {
-    const ec2 = stalledAttach();
+    const ec2 = honourCallDeadlines(world(), ['attachInterface']);
 
     const report = await theWork(() => ensureNode(depsFor(ec2, {}, { release: { sleep: async () => {}, detachTimeoutMs: 1000, deadline: Date.now() + 60_000 } }), NODE));
 
