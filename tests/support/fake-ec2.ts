@@ -23,6 +23,7 @@ import type {
   TaggedInstance,
 } from 'multus-core';
 import { AddressSet, currentCallSignal, parseCidr, parseIpv4 } from 'multus-core';
+import { abortError, stalledCall } from './call-scope';
 import { cidrRange, ipToNumber, numberToIp } from './fidelity-prefixes';
 
 /** An instance the fake knows: its attached ENIs are those of `interfaces` attached to it. */
@@ -317,11 +318,6 @@ export class FakeEc2 implements Ec2Port {
   }
 }
 
-/** The error the SDK's HTTP handler rejects an aborted call with: AbortError, the signal's reason as its message. */
-function abortError(signal: AbortSignal): Error {
-  return awsError('AbortError', String(signal.reason));
-}
-
 /**
  * Makes the fake's EC2 calls end as the SDK's do under a call deadline (src/budget.ts, clients.ts):
  * a call made in a scope whose signal has aborted is refused at once with an AbortError, and the
@@ -339,7 +335,7 @@ export function honourCallDeadlines(ec2: FakeEc2, stalled: readonly (keyof Ec2Po
       if (signal?.aborted) throw abortError(signal);
       if (!stalled.includes(name as keyof Ec2Port)) return method.apply(ec2, args);
       ec2.calls.push([name, ...args]);
-      return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(abortError(signal)), { once: true }));
+      return stalledCall();
     };
   }
   return ec2;

@@ -3,12 +3,11 @@
  * in-memory EC2 port and jest's fake clock (no real waiting): the answer is tried again while
  * Auto Scaling cannot be reached and the function still has time, backing off; a refusal, or no
  * time left, is thrown. A call that stalls is aborted at its scope's deadline, as the SDK's
- * request handler does (`stalled` below mirrors it), with an error naming the scope: the ENI
+ * request handler does (`stalledCall` of tests/support/call-scope.ts mirrors it), with an error naming the scope: the ENI
  * work, or the lifecycle answer.
  */
 import {
   answer,
-  currentCallSignal,
   handleLaunch,
   silentLog,
   withCallDeadline,
@@ -18,6 +17,7 @@ import {
   type LifecyclePort,
   type LifecycleResult,
 } from 'multus-core';
+import { stalledCall } from '../support/call-scope';
 import { FakeEc2 } from '../support/fake-ec2';
 
 const NODE = 'i-0aaaaaaaaaaaaaaa1';
@@ -33,21 +33,6 @@ const action: LifecycleAction = {
 
 const awsError = (name: string, status: number) => Object.assign(new Error(`${name} (${status})`), { name, $metadata: { httpStatusCode: status } });
 const unavailable = () => awsError('ServiceUnavailable', 503);
-
-/**
- * As the SDK's request handler does with the call scope's signal (clients.ts): a call that gets
- * no answer fails with an AbortError carrying the signal's reason when the scope's deadline
- * passes; otherwise it answers `value` after `answerAfterMs`, or never.
- */
-function stalled<T>(answerAfterMs?: number, value?: T): Promise<T> {
-  const signal = currentCallSignal();
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(Object.assign(new Error(String(signal?.reason)), { name: 'AbortError' }));
-    if (signal?.aborted) return abort();
-    signal?.addEventListener('abort', abort, { once: true });
-    if (answerAfterMs !== undefined) setTimeout(() => resolve(value as T), answerAfterMs);
-  });
-}
 
 /** Auto Scaling answering CompleteLifecycleAction with each of `answers` in turn (an error is thrown), then `completed`. */
 function fakeLifecycle(answers: (Error | CompletionOutcome | (() => Promise<CompletionOutcome>))[] = []) {
@@ -152,7 +137,7 @@ describe('the lifecycle answer while Auto Scaling cannot be reached', () => {
 
 describe('stalled calls', () => {
   test('an answer that gets no reply is aborted at the answer deadline, naming the lifecycle answer, and not tried again', async () => {
-    const { lifecycle, completions } = fakeLifecycle([() => stalled()]);
+    const { lifecycle, completions } = fakeLifecycle([() => stalledCall()]);
     const { deps, sleeps } = depsFor(lifecycle, { answerDeadline: START + 5_000 });
 
     const answered = answer(deps, action, 'CONTINUE');
@@ -168,7 +153,7 @@ describe('stalled calls', () => {
 
   test('the answer is bounded by its own deadline, not by that of an enclosing scope that has run out', async () => {
     // The answer takes 3 s; the enclosing scope (the work's) ends after 1 s, the answer's after 10 s.
-    const { lifecycle } = fakeLifecycle([() => stalled(3_000, 'completed' as const)]);
+    const { lifecycle } = fakeLifecycle([() => stalledCall(3_000, 'completed' as const)]);
     const { deps } = depsFor(lifecycle, { answerDeadline: START + 10_000 });
 
     let outcome: unknown;
@@ -184,7 +169,7 @@ describe('stalled calls', () => {
   test('an EC2 call of the ENI work that gets no reply is aborted at the work deadline: the node is abandoned, and the answer still sent', async () => {
     const { lifecycle, completions } = fakeLifecycle();
     const { deps, ec2 } = depsFor(lifecycle, { deadline: START + 40_000, answerDeadline: START + 55_000 });
-    ec2.describeInstance = () => stalled();
+    ec2.describeInstance = () => stalledCall();
 
     let result: unknown;
     void handleLaunch(deps, action).then((r) => (result = r));
