@@ -15,8 +15,10 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAUNCH_UNSUCCESSFUL_DETAIL_TYPE, SETTING_NAMES } from 'multus-core';
+import { SIZE_GUARD_TYPE } from 'multus-core/hooks';
 import { samTransform } from '../../scripts/lib/sam-transform';
 import { loadTemplate, type Dict, type Template } from '../../scripts/lib/template';
+import { failedRules } from '../support/cfn-eval';
 import { findTool } from '../support/moto';
 
 const ROOT = join(__dirname, '..', '..');
@@ -36,6 +38,14 @@ interface Statement {
 
 const CLUSTER = { 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, { Ref: 'ClusterName' }] };
 const NODEGROUP = { 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['MultusNodegroup', 'NodegroupName'] }, { Ref: 'NodegroupName' }] };
+/**
+ * The node group's name as the template derives it (NodegroupName is required without
+ * CreateInfrastructure): what the hook installer's role names, since the size guard, served by the
+ * installer, comes before the node group (a GetAtt of it would be a dependency cycle).
+ */
+const NODEGROUP_NAME = { 'Fn::If': ['HasNodegroupName', { Ref: 'NodegroupName' }, { 'Fn::Sub': '${AWS::StackName}-multus' }] };
+/** The node group a function's role names. */
+const nodegroupOf = (fn: string) => (fn === 'HookInstallerFunction' ? NODEGROUP_NAME : NODEGROUP);
 const CONFIG_PATH = { 'Fn::If': ['DefaultConfigPath', { 'Fn::Sub': '/eks-multus-eni/${AWS::StackName}' }, { Ref: 'ConfigPath' }] };
 const METADATA = { 'Fn::Sub': ['eks-multus-eni:${AWS::StackName}:${Cluster}/${Nodegroup}', { Cluster: CLUSTER, Nodegroup: NODEGROUP }] };
 const DLQ_ARN = { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] };
@@ -227,7 +237,7 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
     const mutating = statementsOf(fn).filter((s) => actions(s).some((a) => a.startsWith('autoscaling:') && !READ_ONLY.test(a)));
     for (const s of mutating) {
       expect(s.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*' });
-      expect(s.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/eks:cluster-name': CLUSTER, 'aws:ResourceTag/eks:nodegroup-name': NODEGROUP } });
+      expect(s.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/eks:cluster-name': CLUSTER, 'aws:ResourceTag/eks:nodegroup-name': nodegroupOf(fn) } });
     }
   });
 });
@@ -243,7 +253,7 @@ test('each function may do only its own lifecycle work: complete actions (lifecy
   expect(mutating('SweeperFunction')).toEqual([]);
   expect(find('LifecycleFunction', 'eks:DescribeNodegroup')).toEqual([]);
   expect(find('HookInstallerFunction', 'eks:DescribeNodegroup').map((s) => s.Resource)).toEqual([
-    { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: CLUSTER, Nodegroup: NODEGROUP }] },
+    { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: CLUSTER, Nodegroup: NODEGROUP_NAME }] },
   ]);
 });
 
@@ -508,33 +518,91 @@ describe('nested stacks and the node group', () => {
   });
 
   test('the node group is created with no node and its sizes never change in the template: the hook installer sets them after the hooks', () => {
-    // Constant (no parameter): CloudFormation sends no sizes on any later update, so none resets them.
-    expect(resources.MultusNodegroup.Properties?.ScalingConfig).toEqual({ MinSize: 0, DesiredSize: 0, MaxSize: 1 });
-    expect(resources.NodegroupLifecycleHooks.Properties?.ScalingConfig).toEqual({
-      'Fn::If': ['CreatingInfrastructure', { MinSize: { Ref: 'NodegroupMinSize' }, DesiredSize: { Ref: 'NodegroupDesiredSize' }, MaxSize: { Ref: 'NodegroupMaxSize' } }, { Ref: 'AWS::NoValue' }],
-    });
+    // Constant unless NodegroupSizesOwner=Template: CloudFormation sends no sizes on any later update, so none resets them.
+    const created = { MinSize: 0, DesiredSize: 0, MaxSize: 1 };
+    const parameters = { MinSize: { Ref: 'NodegroupMinSize' }, DesiredSize: { Ref: 'NodegroupDesiredSize' }, MaxSize: { Ref: 'NodegroupMaxSize' } };
+    expect(resources.MultusNodegroup.Properties?.ScalingConfig).toEqual({ 'Fn::If': ['SizesInTemplate', parameters, created] });
+    expect(resources.NodegroupLifecycleHooks.Properties?.ScalingConfig).toEqual({ 'Fn::If': ['SizesByHookInstaller', parameters, { Ref: 'AWS::NoValue' }] });
+    expect(template.Conditions?.SizesInTemplate).toEqual({ 'Fn::And': [{ Condition: 'CreatingInfrastructure' }, { 'Fn::Equals': [{ Ref: 'NodegroupSizesOwner' }, 'Template'] }] });
+    expect(template.Conditions?.SizesByHookInstaller).toEqual({ 'Fn::And': [{ Condition: 'CreatingInfrastructure' }, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'NodegroupSizesOwner' }, 'Template'] }] }] });
+    expect(template.Parameters?.NodegroupSizesOwner).toMatchObject({ Default: '', AllowedValues: ['', 'HookInstaller', 'Template'] });
+    // Whoever changes it is told what it does, at the value itself.
+    const lines = readFileSync(join(ROOT, 'template.yaml'), 'utf8').split('\n');
+    const at = lines.findIndex((l, i) => i > lines.indexOf('  MultusNodegroup:') && l === '      ScalingConfig: !If');
+    const comment = lines.slice(at - 10, at).filter((l) => l.trim().startsWith('#')).join(' ');
+    expect(comment).toContain('Keep this value as it is');
+    expect(comment).toContain('NodegroupSizeGuard refuses');
+    expect(comment).toContain('REVERT_DRIFT');
     // The installer may size only that node group.
     const sizing = find('HookInstallerFunction', 'eks:UpdateNodegroupConfig');
     expect(sizing.map((s) => s.Resource)).toEqual([
       [
-        { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, Nodegroup: { 'Fn::GetAtt': ['MultusNodegroup', 'NodegroupName'] } }] },
+        { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, Nodegroup: NODEGROUP_NAME }] },
         { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${Cluster}', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] } }] },
       ],
     ]);
   });
 
-  test('the managed node group uses that launch template and the new cluster\'s node role', () => {
-    const ng = resources.MultusNodegroup;
-    expect(ng.Condition).toBe('CreatingInfrastructure');
-    expect(ng.Properties).toMatchObject({
-      ClusterName: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] },
-      NodeRole: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.NodeRoleArn'] },
-      LaunchTemplate: {
-        Id: { 'Fn::GetAtt': ['NodeLaunchTemplate', 'Outputs.LaunchTemplateId'] },
-        Version: { 'Fn::GetAtt': ['NodeLaunchTemplate', 'Outputs.LaunchTemplateLatestVersion'] },
-      },
+  test('the size guard carries exactly what MultusNodegroup is about to get: its name, cluster, ScalingConfig and launch template version', () => {
+    const guard = resources.NodegroupSizeGuard;
+    const ng = resources.MultusNodegroup.Properties as Dict;
+    expect(guard).toMatchObject({ Type: 'Custom::NodegroupSizeGuard', Condition: resources.MultusNodegroup.Condition });
+    expect(guard.Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': ['HookInstallerFunction', 'Arn'] },
+      ServiceTimeout: expect.any(Number),
+      ClusterName: ng.ClusterName,
+      NodegroupName: ng.NodegroupName,
+      SizesOwner: { Ref: 'NodegroupSizesOwner' },
+      ScalingConfig: ng.ScalingConfig,
+      LaunchTemplateVersion: (ng.LaunchTemplate as Dict).Version,
     });
-    expect(ng.Properties).not.toHaveProperty('AmiType'); // the launch template names the AMI
+    expect(guard.Properties?.ServiceTimeout).toBeGreaterThan((resources.HookInstallerFunction.Properties as Dict).Timeout as number);
+    expect(guard.Properties?.ServiceTimeout).toBeLessThanOrEqual(3600);
+    // The installer knows the guard by this type.
+    expect(guard.Type).toBe(SIZE_GUARD_TYPE);
+  });
+
+  test('the new VPC\'s AZs: InfraAz1..3 reach the infrastructure stack, checked by the same pattern (a name or an AZ ID)', () => {
+    expect(resources.Infrastructure.Properties?.Parameters).toMatchObject({
+      AvailabilityZone1: { Ref: 'InfraAz1' },
+      AvailabilityZone2: { Ref: 'InfraAz2' },
+      AvailabilityZone3: { Ref: 'InfraAz3' },
+    });
+    const infra = nested('infra.yaml');
+    for (const n of [1, 2, 3]) {
+      const ours = template.Parameters![`InfraAz${n}`] as { Default?: string; AllowedPattern?: string };
+      expect(ours.Default).toBe('');
+      expect(ours.AllowedPattern).toBe((infra.Parameters![`AvailabilityZone${n}`] as { AllowedPattern?: string }).AllowedPattern);
+    }
+  });
+
+  describe('the template rules on the new VPC\'s AZs (evaluated for the parameters, as CloudFormation does before anything is created)', () => {
+    const infra = (more: Record<string, string>) => failedRules(template, { CreateInfrastructure: 'true', ...more });
+
+    test.each([
+      [{}],
+      [{ InfraAz1: 'use1-az1', InfraAz2: 'use1-az2' }],
+      [{ InfraAz1: 'us-east-1a', InfraAz2: 'us-east-1c' }],
+      [{ InfraAzCount: '3' }],
+      [{ InfraAzCount: '3', InfraAz1: 'use1-az1', InfraAz2: 'use1-az2', InfraAz3: 'use1-az4' }],
+    ])('%j passes', (params) => {
+      expect(infra(params)).toEqual([]);
+    });
+
+    test.each([
+      [{ InfraAz1: 'use1-az1' }, 'Name the new VPC\'s AZs in InfraAz1 and InfraAz2 (and InfraAz3 with InfraAzCount=3), or none of them'],
+      [{ InfraAz3: 'use1-az4', InfraAzCount: '3' }, 'Name the new VPC\'s AZs in InfraAz1 and InfraAz2'],
+      [{ InfraAz1: 'use1-az1', InfraAz2: 'use1-az1' }, 'InfraAz1 and InfraAz2 are the same AZ'],
+      [{ InfraAzCount: '3', InfraAz1: 'use1-az1', InfraAz2: 'use1-az2', InfraAz3: 'use1-az2' }, 'InfraAz3 is the same AZ as InfraAz1 or InfraAz2'],
+      [{ InfraAz1: 'use1-az1', InfraAz2: 'use1-az2', InfraAz3: 'use1-az4' }, 'InfraAz3 names a third AZ but InfraAzCount is 2'],
+      [{ InfraAzCount: '3', InfraAz1: 'use1-az1', InfraAz2: 'use1-az2' }, 'InfraAzCount is 3 and InfraAz1, InfraAz2 are named; name the third AZ too'],
+    ])('%j is refused: %s', (params, message) => {
+      expect(infra(params)).toEqual([expect.stringContaining(message)]);
+    });
+
+    test('ignored for an existing cluster', () => {
+      expect(failedRules(template, { CreateInfrastructure: 'false', ClusterName: 'c', NodegroupName: 'ng', InfraAz1: 'use1-az1' })).toEqual([]);
+    });
   });
 
   test('an existing cluster needs its name and node group (a template rule)', () => {
@@ -654,7 +722,20 @@ describe('the order CloudFormation creates and deletes in (a resource goes after
 
   test('create: the hooks exist before the node group gets any size (the sizes belong to the hooks resource)', () => {
     expect(reaches('NodegroupLifecycleHooks', 'LifecycleFunctionLifecycleAction')).toBe(true);
-    expect(JSON.stringify(resources.MultusNodegroup.Properties?.ScalingConfig)).not.toMatch(/Ref|Fn::/);
+    expect(reaches('NodegroupLifecycleHooks', 'MultusNodegroup')).toBe(true);
+    // Unless NodegroupSizesOwner=Template, the node group's own ScalingConfig is the constant 0/0/1.
+    const branches = (resources.MultusNodegroup.Properties?.ScalingConfig as { 'Fn::If': [string, unknown, unknown] })['Fn::If'];
+    expect(branches[0]).toBe('SizesInTemplate');
+    expect(JSON.stringify(branches[2])).not.toMatch(/Ref|Fn::/);
+  });
+
+  test('update: the size guard runs before CloudFormation touches the node group, and never depends on it', () => {
+    expect(resources.MultusNodegroup.DependsOn).toEqual(expect.arrayContaining(['NodegroupSizeGuard']));
+    expect(reaches('MultusNodegroup', 'NodegroupSizeGuard')).toBe(true);
+    expect(reaches('NodegroupSizeGuard', 'MultusNodegroup')).toBe(false);
+    // It reads the node group through the hook installer, whose role therefore names the node group without a GetAtt of it.
+    expect(reaches('HookInstallerFunction', 'MultusNodegroup')).toBe(false);
+    expect(reaches('NodegroupSizeGuard', 'HookInstallerFunction')).toBe(true);
   });
 });
 
