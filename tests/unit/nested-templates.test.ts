@@ -215,7 +215,8 @@ describe('nested templates', () => {
       });
 
       test('the AZ names the SSM settings and outputs use are the subnets\' AvailabilityZone attribute, however the AZ was given', () => {
-        for (const params of [{}, { AvailabilityZone1: 'use1-az1', AvailabilityZone2: 'use1-az2' }, { AvailabilityZone1: 'us-east-1b', AvailabilityZone2: 'us-east-1a' }]) {
+        const cases: Record<string, string>[] = [{}, { AvailabilityZone1: 'use1-az1', AvailabilityZone2: 'use1-az2' }, { AvailabilityZone1: 'us-east-1b', AvailabilityZone2: 'us-east-1a' }];
+        for (const params of cases) {
           const { outputs } = zonesOf(params);
           expect({ params, az1: outputs.Az1Name, az2: outputs.Az2Name }).toEqual({
             params,
