@@ -10,7 +10,7 @@
  * Auto Scaling group, our two hooks (NotificationMetadata included) and two opted-in nodes, one more
  * opted-in node waiting on its launch hook, one for the warm-pool launch, one that already has its
  * multus ENIs (for the terminate event), one outside any group (the state-change event, as of a
- * Karpenter node). The hook-installer events answer a loopback listener of
+ * Karpenter node). The hook-installer and size-guard events answer a loopback listener of
  * this process, which prints what CloudFormation would get; never an AWS address.
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ export const DEFAULT_PORT = 4566;
 export const EVENTS_OUT = join(ROOT, '.emulator', 'events');
 /** Which function of template.yaml each event of events/ is for (what `--function` takes). */
 export function functionFor(file: string): string {
-  if (file.startsWith('hook-installer-')) return 'HookInstallerFunction';
+  if (file.startsWith('hook-installer-') || file.startsWith('size-guard-')) return 'HookInstallerFunction';
   if (file === 'scheduled.json') return 'SweeperFunction';
   return 'LifecycleFunction';
 }
@@ -102,6 +102,10 @@ async function provision(emulator: Emulator, responseUrl: () => string): Promise
     'hook-installer-create.json': custom('hook-installer-create.json'),
     'hook-installer-update.json': custom('hook-installer-update.json'),
     'hook-installer-delete.json': custom('hook-installer-delete.json'),
+    // The size guard on the same node group (live 0/2/2): a new launch template version passes,
+    // a switch of NodegroupSizesOwner that would set it to 0/0/1 is refused.
+    'size-guard-update.json': custom('size-guard-update.json'),
+    'size-guard-refused.json': custom('size-guard-refused.json'),
   };
 }
 

@@ -62,6 +62,9 @@ const EXPECTED: Record<string, (out: { status: number | null; stdout: string; st
   'hook-installer-create.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringContaining('hooks on eks-') }),
   'hook-installer-update.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS' }),
   'hook-installer-delete.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringContaining('removed eks-multus-eni-launch') }),
+  'size-guard-update.json': (o) => expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringContaining('launch template version 1 to 2 is one EKS version update') }),
+  'size-guard-refused.json': (o) =>
+    expect(JSON.parse(o.stdout)).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining('from the live 0/2/2 (min/desired/max) to 0/0/1 (min/desired/max), terminating its nodes') }),
 };
 
 test('every event it wrote does what its file name says through npm run invoke', async () => {

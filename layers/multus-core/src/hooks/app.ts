@@ -38,7 +38,7 @@ import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
 import { cacheMaxAgeSeconds } from '../settings/load';
 import { DeadlineError, installHooks, removeHooks, scaleNodegroup } from './install';
-import { NodegroupNotFoundError, type HooksPort } from './port';
+import { NodegroupNotFoundError, type HooksPort, type NodegroupView } from './port';
 import { parseEnvelope, physicalIdFor, type RequestEnvelope } from '../custom-resource/envelope';
 import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from '../custom-resource/response';
 import { formatScaling, parseHookTarget, sameHooks, sameNodegroup, type HookTarget } from './request';
@@ -278,7 +278,7 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
   }
 
   /** The live node group the guard's target names; undefined when EKS knows none of that name. */
-  async function liveNodegroup(target: SizeGuardTarget): Promise<LiveNodegroup | undefined> {
+  async function liveNodegroup(target: SizeGuardTarget): Promise<(LiveNodegroup & Pick<NodegroupView, 'status' | 'launchTemplateVersion'>) | undefined> {
     try {
       const view = await hooks.describeNodegroup(target.clusterName, target.nodegroupName);
       return { scaling: view.scaling, launchTemplateVersion: view.launchTemplateVersion, status: view.status };
@@ -314,6 +314,9 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
       template: formatScaling(target.scaling),
       previous: previous ? formatScaling(previous.scaling) : undefined,
       live: live?.scaling ? formatScaling(live.scaling) : live ? 'unknown' : 'no node group',
+      liveStatus: live?.status,
+      liveLaunchTemplateVersion: live?.launchTemplateVersion,
+      launchTemplateVersion: target.launchTemplateVersion,
       reason: decision.reason,
     });
     const data = { LiveScalingConfig: live?.scaling ? formatScaling(live.scaling) : '', TemplateScalingConfig: formatScaling(target.scaling) };

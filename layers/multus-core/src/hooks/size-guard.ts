@@ -57,9 +57,8 @@ export interface SizeGuardTarget {
 
 /** The node group as EKS describes it now. */
 export interface LiveNodegroup {
+  /** Undefined: EKS did not report them (treated as sizes other than the template's). */
   readonly scaling?: ScalingConfig;
-  readonly launchTemplateVersion?: string;
-  readonly status?: string;
 }
 
 export interface SizeGuardInput {
