@@ -405,6 +405,18 @@ describe('the hook installer custom resource', () => {
     expect(template.Parameters?.HookDefaultResult?.AllowedValues).toEqual(['ABANDON', 'CONTINUE']);
   });
 
+  test('events/size-guard-*.json are requests CloudFormation sends the size guard: its logical id, type and properties', () => {
+    const guard = resources.NodegroupSizeGuard;
+    for (const file of ['size-guard-update.json', 'size-guard-refused.json']) {
+      const event = JSON.parse(readFileSync(join(ROOT, 'events', file), 'utf8'));
+      expect({ file, id: event.LogicalResourceId, type: event.ResourceType }).toEqual({ file, id: 'NodegroupSizeGuard', type: guard.Type });
+      for (const props of [event.ResourceProperties, event.OldResourceProperties]) {
+        expect({ file, keys: Object.keys(props).sort() }).toEqual({ file, keys: Object.keys(guard.Properties ?? {}).sort() });
+        expect(template.Parameters?.NodegroupSizesOwner?.AllowedValues).toContain(props.SizesOwner);
+      }
+    }
+  });
+
   test('comes after the rule and every setting (and goes before them on delete)', () => {
     expect(hooks.DependsOn).toEqual(expect.arrayContaining(['LifecycleFunctionLifecycleAction', 'LifecycleFunctionLifecycleActionPermission']));
     const settings = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SSM::Parameter');
