@@ -12,7 +12,7 @@ import { DescribeNodegroupCommand } from '@aws-sdk/client-eks';
 import { createHookInstallerApp, createHookInstallerClients, createLogger, type CustomResourceResponse, type HookInstallerApp } from 'multus-core/hooks';
 import { handler } from '../../functions/hook-installer/handler';
 import { control, resetEmulator } from '../support/context';
-import { asgClient, createNodegroup, eksClient, startResponseServer, type NodegroupWorld, type ResponseServer } from '../support/nodegroup-world';
+import { asgClient, createNodegroup, eksClient, responseServerForFile, type NodegroupWorld, type ResponseServer } from '../support/nodegroup-world';
 import { createVpc, EVENTS_DIR, putSettings, worldClients } from '../support/world';
 
 type Dict = Record<string, unknown>;
@@ -50,17 +50,11 @@ const liveSizes = async (w: NodegroupWorld) => (await eksClient().send(new Descr
 /** Every call the proxy saw after `from`, by service and operation. */
 const callsSince = async (from: number) => (await control().stats()).sequence.slice(from);
 
-beforeAll(async () => {
-  server = await startResponseServer();
-});
-
-afterAll(async () => {
-  await server.close();
-});
+const responses = responseServerForFile();
 
 beforeEach(async () => {
   await resetEmulator();
-  server.responses.length = 0;
+  server = responses();
   const layout = await createVpc(clients, ['us-east-1a']);
   await putSettings(clients, layout);
   // A live node group sized 0/2/2 (two nodes), as the hook installer or the template left it.

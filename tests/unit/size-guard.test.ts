@@ -49,6 +49,8 @@ describe('the properties, as CloudFormation sends them (strings)', () => {
       'ResourceProperties.NodegroupName is missing; ResourceProperties.SizesOwner must be empty, HookInstaller or Template, got "Operator"; ResourceProperties.LaunchTemplateVersion must be a launch template version number, got "$Latest"; ResourceProperties.ScalingConfig.MinSize must be a whole number, got "x"',
     );
     expect(() => parseSizeGuardTarget({ ...props, ScalingConfig: '0/0/1' }, 'OldResourceProperties')).toThrow('OldResourceProperties.ScalingConfig must be an object with MinSize, DesiredSize and MaxSize');
+    expect(() => parseSizeGuardTarget({ ...props, ScalingConfig: undefined })).toThrow('ResourceProperties.ScalingConfig is missing');
+    expect(() => parseSizeGuardTarget({ ...props, ScalingConfig: { MinSize: '3', DesiredSize: '2', MaxSize: '4' } })).toThrow('ResourceProperties.ScalingConfig: MinSize 3 <= DesiredSize 2 <= MaxSize 4 does not hold');
   });
 });
 

@@ -25,9 +25,9 @@
  * hash the old id carries).
  */
 import { createHash } from 'node:crypto';
-import { InvalidRequestError, isRecord } from '../custom-resource/envelope';
+import { InvalidRequestError } from '../custom-resource/envelope';
 import type { ScalingConfig } from './port';
-import { formatScaling } from './request';
+import { formatScaling, parseScaling } from './request';
 
 /** The custom resource type of the guard (ResourceType of its requests). */
 export const SIZE_GUARD_TYPE = 'Custom::NodegroupSizeGuard';
@@ -98,24 +98,10 @@ export function parseSizeGuardTarget(properties: Record<string, unknown>, where 
   if (owner === undefined) problems.push(`${where}.SizesOwner must be empty, HookInstaller or Template, got ${JSON.stringify(ownerText)}`);
   const launchTemplateVersion = text('LaunchTemplateVersion');
   if (!/^[1-9]\d*$/.test(launchTemplateVersion)) problems.push(`${where}.LaunchTemplateVersion must be a launch template version number, got ${JSON.stringify(properties.LaunchTemplateVersion ?? null)}`);
-  const scaling = sizes(properties.ScalingConfig, `${where}.ScalingConfig`, problems);
+  const scaling = parseScaling(properties.ScalingConfig, `${where}.ScalingConfig`, problems);
+  if (!scaling && problems.every((p) => !p.startsWith(`${where}.ScalingConfig`))) problems.push(`${where}.ScalingConfig is missing`);
   if (problems.length > 0 || !scaling || !owner) throw new InvalidRequestError(problems);
   return { clusterName, nodegroupName, owner, scaling, launchTemplateVersion };
-}
-
-function sizes(raw: unknown, where: string, problems: string[]): ScalingConfig | undefined {
-  if (!isRecord(raw)) {
-    problems.push(`${where} must be an object with MinSize, DesiredSize and MaxSize`);
-    return undefined;
-  }
-  const size = (name: string): number => {
-    const value = raw[name];
-    const text = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
-    if (!/^\d+$/.test(text)) problems.push(`${where}.${name} must be a whole number, got ${JSON.stringify(value ?? null)}`);
-    return Number(text);
-  };
-  const scaling = { minSize: size('MinSize'), desiredSize: size('DesiredSize'), maxSize: size('MaxSize') };
-  return Object.values(scaling).some(Number.isNaN) ? undefined : scaling;
 }
 
 export function sameSizes(a: ScalingConfig | undefined, b: ScalingConfig | undefined): boolean {
