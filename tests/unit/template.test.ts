@@ -9,7 +9,11 @@
  *  - the rule filters on our hook names and on the metadata the hook installer writes, retries, and
  *    dead-letters to our queue; every function has a log group with retention and an async
  *    invoke config with the dead-letter queue;
- *  - the custom resource, the nested stacks and the node group are wired as the README says.
+ *  - the custom resource, the nested stacks and the node group are wired as the README says: the
+ *    size guard before the node group, carrying exactly its ScalingConfig and launch template
+ *    version; the new VPC's AZs passed on and checked by the template's rules (evaluated here for
+ *    parameter values, tests/support/cfn-eval.ts). The upgrade from earlier revisions:
+ *    tests/unit/upgrade.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
