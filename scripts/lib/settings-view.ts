@@ -3,7 +3,7 @@
  * it means (device index order per AZ, defaults of the absent settings). Pure: the input is the raw
  * parameter map SSM returned.
  */
-import { DEFAULT_ON_FAILURE, parameterName, parseWhatParses, SETTING_NAMES, type Settings } from 'multus-core';
+import { DEFAULT_ON_FAILURE, parameterName, parseWhatParses, PRIMARY_INTERFACE_GROUPS, SETTING_NAMES, type Settings } from 'multus-core';
 
 export interface SettingEntry {
   /** Full SSM parameter name. */
@@ -19,7 +19,8 @@ export interface SettingsView {
   /** The parsed settings, or null when nothing usable parsed. */
   readonly settings: {
     readonly subnetsByAz: Record<string, string[]>;
-    readonly securityGroups: string[] | null;
+    /** The ids, `primary-interface`, or null for the VPC default. */
+    readonly securityGroups: string[] | typeof PRIMARY_INTERFACE_GROUPS | null;
     readonly useIpsFromStartOfSubnet: boolean;
     readonly interfaceTags: Record<string, string>;
     readonly sourceDestCheck: boolean;
@@ -56,6 +57,9 @@ function meaningOf(name: string, settings: Settings): string {
   }
   switch (name) {
     case SETTING_NAMES.securityGroups:
+      if (settings.securityGroups === PRIMARY_INTERFACE_GROUPS) {
+        return "every multus ENI gets the security groups of its node's primary interface (device index 0), as its launch reads them: the instance's groups stay those it launched with (Karpenter's drift check)";
+      }
       return settings.securityGroups
         ? `security groups on every multus ENI: ${settings.securityGroups.join(', ')}`
         : "default: every multus ENI gets its VPC's default security group";
@@ -116,7 +120,8 @@ export function viewSettings(raw: Record<string, string>, configPath: string): S
     settings: settings
       ? {
           subnetsByAz: Object.fromEntries([...settings.subnetsByAz].map(([az, ids]) => [az, [...ids]])),
-          securityGroups: settings.securityGroups ? [...settings.securityGroups] : null,
+          securityGroups:
+            settings.securityGroups === PRIMARY_INTERFACE_GROUPS ? PRIMARY_INTERFACE_GROUPS : settings.securityGroups ? [...settings.securityGroups] : null,
           useIpsFromStartOfSubnet: settings.useIpsFromStartOfSubnet,
           interfaceTags: { ...settings.interfaceTags },
           sourceDestCheck: settings.sourceDestCheck,

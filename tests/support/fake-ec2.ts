@@ -35,6 +35,8 @@ export interface FakeInstance {
   readonly state?: string;
   readonly tags?: Record<string, string>;
   readonly launchTime?: Date;
+  /** The security groups of its primary interface, as DescribeInstances lists them (none when absent). */
+  readonly primaryGroups?: readonly string[];
 }
 
 export interface FakeEc2Data {
@@ -73,6 +75,8 @@ export class FakeEc2 implements Ec2Port {
   beforeWrite?: (method: string, ...args: unknown[]) => void;
   /** The description each created ENI was given (EC2 keeps it; the port's view does not carry it). */
   readonly descriptions = new Map<string, string | undefined>();
+  /** The security groups each created ENI was given (undefined: none named, the VPC default). */
+  readonly createdGroups = new Map<string, readonly string[] | undefined>();
   private readonly detaching = new Map<string, number>();
   private nextEni = 1;
   private nextAttachment = 1;
@@ -173,7 +177,7 @@ export class FakeEc2 implements Ec2Port {
       state: instance.state ?? 'running',
       tags: instance.tags ?? {},
       interfaces: [
-        { networkInterfaceId: `eni-primary-${id}`, subnetId: undefined, privateIpAddress: undefined, sourceDestCheck: true, attachment: primary },
+        { networkInterfaceId: `eni-primary-${id}`, subnetId: undefined, privateIpAddress: undefined, sourceDestCheck: true, attachment: primary, ...(instance.primaryGroups ? { groups: instance.primaryGroups } : {}) },
         ...this.interfaces
           .filter((e) => e.attachment?.instanceId === id)
           .map((e) => ({ networkInterfaceId: e.networkInterfaceId, subnetId: e.subnetId, privateIpAddress: e.privateIpAddress, sourceDestCheck: e.sourceDestCheck, attachment: e.attachment! })),
@@ -241,6 +245,7 @@ export class FakeEc2 implements Ec2Port {
     };
     this.interfaces.push(created);
     this.descriptions.set(created.networkInterfaceId, request.description);
+    this.createdGroups.set(created.networkInterfaceId, request.securityGroups);
     return created;
   }
   async assignPrefixes(id: string, request: PrefixRequest): Promise<string[]> {

@@ -122,6 +122,44 @@ describe('a security group EC2 refused', () => {
   });
 });
 
+describe('security-groups = primary-interface', () => {
+  const NODE_GROUPS = ['sg-0000000000000000e', 'sg-0000000000000000f'];
+  const node = (primaryGroups?: readonly string[]) => world({ instances: [{ instanceId: NODE, availabilityZone: 'us-east-1a', vpcId: VPC, tags: { 'multus-ng': 'true' }, primaryGroups }] });
+
+  test('every new multus ENI gets the groups of the node\'s primary interface, as the launch described it', async () => {
+    const ec2 = node(NODE_GROUPS);
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': 'primary-interface' }), NODE);
+
+    expect(report.outcome).toBe('attached');
+    expect(report.interfaces.map((i) => ec2.createdGroups.get(i.networkInterfaceId))).toEqual([NODE_GROUPS, NODE_GROUPS]);
+  });
+
+  test('the same EC2 writes as with the ids written out; no setting means no groups named (the VPC default)', async () => {
+    const keyword = node(NODE_GROUPS);
+    const ids = node(NODE_GROUPS);
+    const none = node(NODE_GROUPS);
+
+    await ensureNode(depsFor(keyword, { 'security-groups': 'primary-interface' }), NODE);
+    await ensureNode(depsFor(ids, { 'security-groups': NODE_GROUPS.join(',') }), NODE);
+    await ensureNode(depsFor(none), NODE);
+
+    expect(keyword.calls).toEqual(ids.calls);
+    expect([...keyword.createdGroups.values()]).toEqual([...ids.createdGroups.values()]);
+    expect([...none.createdGroups.values()]).toEqual([undefined, undefined]);
+  });
+
+  test('a primary interface that shows no group: failed before anything is created, naming the setting', async () => {
+    const ec2 = node(undefined);
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': 'primary-interface' }), NODE);
+
+    expect(report).toMatchObject({ outcome: 'failed', errorName: 'NodeConfigurationError' });
+    expect(report.reason).toBe(`NodeConfigurationError: ${PATH}/security-groups: is primary-interface, but instance ${NODE} shows no security group on its primary interface eni-primary-${NODE}`);
+    expect(ec2.calls).toEqual([]);
+  });
+});
+
 test('the counts of a launch: ENIs created and adopted', async () => {
   const orphan = eni('eni-orphan', A, { tags: ownedBy(NODE, 1), addresses: ['10.0.1.9'] });
   const ec2 = world({ interfaces: [orphan] });

@@ -1,7 +1,7 @@
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { parseSettings, parseOnFailure, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings } from 'multus-core';
+import { parseSettings, parseOnFailure, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings, PRIMARY_INTERFACE_GROUPS } from 'multus-core';
 
 const PATH = '/eks-multus-eni/test';
 const valid = { 'subnets/us-east-1a': 'subnet-0123456789abcdef0,subnet-0123456789abcdef1' };
@@ -93,6 +93,27 @@ describe('parseSettings', () => {
   test('too many interface tags', () => {
     const tags = Array.from({ length: 48 }, (_, i) => `k${i}=v`).join(',');
     expect(problems({ ...valid, 'interface-tags': tags })).toEqual([expect.stringContaining('at most 47 fit')]);
+  });
+});
+
+describe('security-groups = primary-interface (the groups of each node\'s primary interface)', () => {
+  test.each(['primary-interface', ' primary-interface ', 'primary-interface '])('%p parses to the keyword, not to a list', (value) => {
+    expect(parseSettings({ ...valid, 'security-groups': value }, PATH).securityGroups).toBe(PRIMARY_INTERFACE_GROUPS);
+    expect(PRIMARY_INTERFACE_GROUPS).toBe('primary-interface');
+  });
+
+  test.each([
+    ['primary-interface,sg-0123456789abcdef0', 2],
+    ['sg-0123456789abcdef0, primary-interface', 2],
+    ['primary-interface,primary-interface,', 3],
+  ])('%p: it stands alone; one problem naming the parameter and the value', (value, entries) => {
+    expect(problems({ ...valid, 'security-groups': value })).toEqual([
+      `${PATH}/security-groups: "primary-interface" stands alone (the groups of each node's primary interface), not in a list: "${value}" has ${entries} entries`,
+    ]);
+  });
+
+  test.each(['primary', 'PRIMARY-INTERFACE', 'primary_interface', 'node'])('%p is neither the keyword nor a group id', (value) => {
+    expect(problems({ ...valid, 'security-groups': value })).toEqual([`${PATH}/security-groups: "${value}" is not a security group id`]);
   });
 });
 

@@ -43,6 +43,8 @@ export interface InstanceView {
     readonly privateIpAddress: string | undefined;
     readonly sourceDestCheck: boolean | undefined;
     readonly attachment: AttachmentView;
+    /** The interface's security group ids (DescribeInstances lists them per interface). */
+    readonly groups?: readonly string[];
   }[];
 }
 

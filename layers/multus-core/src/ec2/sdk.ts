@@ -190,6 +190,7 @@ export class SdkEc2 implements Ec2Port {
             privateIpAddress: eni.PrivateIpAddress,
             sourceDestCheck: eni.SourceDestCheck,
             attachment: { ...attachment, instanceId },
+            groups: (eni.Groups ?? []).map((g) => g.GroupId).filter((g): g is string => !!g),
           },
         ];
       }),

@@ -71,6 +71,11 @@ export interface EnsureRequest {
   /** Unattached ENIs of ours that no slot adopts; deleted if the call fails. */
   readonly strays: readonly InterfaceView[];
   readonly settings: Settings;
+  /**
+   * The security groups of the ENIs this call creates, as `interfaceGroups` (groups.ts) resolved
+   * the setting for this node; undefined: the VPC default. (`settings.securityGroups` is not read here.)
+   */
+  readonly securityGroups?: readonly string[];
 }
 
 /** Raised after rollback; `cause` is the original failure. */
@@ -273,7 +278,7 @@ class Ensurer {
     const { instance, settings } = this.request;
     return {
       subnetId: plan.subnetId,
-      securityGroups: settings.securityGroups,
+      securityGroups: this.request.securityGroups,
       privateIpAddress,
       // EC2 picks the prefixes with the create when it picks the address.
       ipv4PrefixCount: privateIpAddress === undefined && settings.ipv4PrefixesPerInterface > 0 ? settings.ipv4PrefixesPerInterface : undefined,

@@ -16,12 +16,14 @@ import {
   parameterName,
   parseOnFailure,
   parseSettings,
+  PRIMARY_INTERFACE_GROUPS,
   SETTING_NAMES,
   type LifecycleResult,
 } from '../settings/parse';
 import type { SettingsSource } from '../settings/load';
 import { TAG_INSTANCE_ID } from '../tags';
 import { EnsureError, ensureInterfaces, type EnsureDeps } from './ensure';
+import { interfaceGroups } from './groups';
 import { isOurs, planInterfaces, strayInterfaces, type SlotPlan } from './plan';
 import { pastDeadline, releaseInterface } from './release';
 
@@ -109,7 +111,9 @@ const GROUP_REFUSAL_CODES = new Set(['InvalidGroup.NotFound', 'InvalidSecurityGr
  * names them; otherwise the error itself.
  */
 async function explainFailure(deps: NodeDeps, err: unknown, instance: InstanceView, settings: ReturnType<typeof parseSettings>): Promise<unknown> {
-  if (!(err instanceof EnsureError) || !settings.securityGroups || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
+  // Only a list of ids can be the setting's fault (`primary-interface` takes the groups EC2 gave the node).
+  const ids = settings.securityGroups;
+  if (!(err instanceof EnsureError) || ids === undefined || ids === PRIMARY_INTERFACE_GROUPS || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
   const problems = await securityGroupProblems(deps.ec2, settings, deps.configPath, instance.vpcId, `the node's VPC ${instance.vpcId}`).catch(() => []);
   return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`, true) : err;
 }
@@ -195,6 +199,7 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       return skipped(`no multus subnets configured for ${instance.availabilityZone} (${missing} does not exist)`);
     }
     const subnets = await assertNodeSettings(ec2, instance, subnetIds, settings, deps.configPath);
+    const securityGroups = interfaceGroups(settings, instance, deps.configPath);
     // A multus device index whose attachment is still detaching (an earlier rollback or prune) is
     // neither free nor ours to keep: wait until it is gone.
     const detachingAt = (i: InstanceView) =>
@@ -236,7 +241,7 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       });
     }
     const ready = instance;
-    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings, held: read?.held }).catch(async (err: unknown) => {
+    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings, securityGroups, held: read?.held }).catch(async (err: unknown) => {
       if (err instanceof EnsureError) failedEnsure = err;
       throw await explainFailure(deps, err, ready, settings);
     });

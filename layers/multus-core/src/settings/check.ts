@@ -10,7 +10,7 @@
 import type { Ec2Port, InstanceTypeView, SubnetView } from '../ec2/port';
 import { asError, NodeConfigurationError } from '../errors';
 import { countFree, countFreeBlocks, parseCidr } from '../ipv4';
-import { parameterName, parseSettings, SETTING_NAMES, type Settings } from './parse';
+import { parameterName, parseSettings, PRIMARY_INTERFACE_GROUPS, SETTING_NAMES, type Settings } from './parse';
 
 export interface CheckOptions {
   /** AZs where the node group runs: each must have a `subnets/<az>` parameter. */
@@ -45,6 +45,8 @@ export interface CheckReport {
   readonly subnets: SubnetReport[];
   /** Interfaces each instance type allows (only for types EC2 knows). */
   readonly instanceTypes: Record<string, number>;
+  /** What the multus ENIs' security groups are, as the setting says (absent: the VPC default). */
+  readonly securityGroups?: Settings['securityGroups'];
 }
 
 /** The interface-limit problem, shared by the tree check and the per-node check. */
@@ -89,10 +91,12 @@ export async function securityGroupProblems(
   vpcId: string | undefined,
   vpcLabel: string,
 ): Promise<string[]> {
-  if (!settings.securityGroups) return [];
+  const ids = settings.securityGroups;
+  // `primary-interface`: each node's own groups, which EC2 gave it; nothing to look up here.
+  if (ids === undefined || ids === PRIMARY_INTERFACE_GROUPS) return [];
   const parameter = parameterName(configPath, SETTING_NAMES.securityGroups);
-  const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
-  return settings.securityGroups.flatMap((id) => {
+  const groups = new Map((await ec2.describeSecurityGroups(ids)).map((g) => [g.groupId, g]));
+  return ids.flatMap((id) => {
     const group = groups.get(id);
     if (!group) return [`${parameter}: security group ${id} does not exist`];
     if (vpcId && group.vpcId && group.vpcId !== vpcId) return [`${parameter}: security group ${id} is in ${group.vpcId}, not in ${vpcLabel}`];
@@ -220,7 +224,7 @@ export async function checkSettings(
     problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, instanceType, type));
   }
 
-  return { problems, vpcId, subnets: reports, instanceTypes: limits };
+  return { problems, vpcId, subnets: reports, instanceTypes: limits, ...(settings.securityGroups ? { securityGroups: settings.securityGroups } : {}) };
 }
 
 /**

@@ -10,8 +10,11 @@ export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 export interface Settings {
   /** Multus subnets per AZ name, in device-index order (first is device index 1). */
   readonly subnetsByAz: ReadonlyMap<string, readonly string[]>;
-  /** Security groups for every multus ENI; undefined means the VPC default. */
-  readonly securityGroups?: readonly string[];
+  /**
+   * Security groups for every multus ENI: these ids; `primary-interface`, those of the node's own
+   * primary interface (device index 0) as the launch reads it; undefined, the VPC default.
+   */
+  readonly securityGroups?: readonly string[] | typeof PRIMARY_INTERFACE_GROUPS;
   readonly useIpsFromStartOfSubnet: boolean;
   readonly interfaceTags: Readonly<Record<string, string>>;
   readonly sourceDestCheck: boolean;
@@ -29,6 +32,13 @@ export const SETTING_NAMES = {
   onFailure: 'on-failure',
   ipv4PrefixesPerInterface: 'ipv4-prefixes-per-interface',
 } as const;
+
+/**
+ * The `security-groups` value that gives every multus ENI the groups of the node's primary
+ * interface: an instance's groups then stay those its launch gave it (what Karpenter's drift check
+ * compares, see the README's "Karpenter and self-managed nodes").
+ */
+export const PRIMARY_INTERFACE_GROUPS = 'primary-interface';
 
 /** No instance type takes more IPv4 addresses per interface than 50 (one slot is the primary). */
 export const MAX_IPV4_PREFIXES_PER_INTERFACE = 49;
@@ -85,6 +95,16 @@ function parseBoolean(values: Record<string, string>, name: string, fallback: bo
   if (value === 'false') return false;
   problems.add(name, `must be "true" or "false", not "${value}"`);
   return fallback;
+}
+
+/** `security-groups`: security group ids, or `primary-interface` alone. */
+function parseSecurityGroups(value: string, name: string, problems: Problems): Settings['securityGroups'] {
+  const items = value.split(',').map((item) => item.trim());
+  if (!items.includes(PRIMARY_INTERFACE_GROUPS)) return parseList(value, name, SECURITY_GROUP_ID, 'security group', problems);
+  if (items.length > 1) {
+    problems.add(name, `"${PRIMARY_INTERFACE_GROUPS}" stands alone (the groups of each node's primary interface), not in a list: "${value}" has ${items.length} entries`);
+  }
+  return PRIMARY_INTERFACE_GROUPS;
 }
 
 /** Parses the on-failure setting alone, so that a failure elsewhere in the settings can still use it. */
@@ -176,10 +196,7 @@ export function parseSettings(values: Record<string, string>, configPath: string
     }
   }
   const groupsValue = nonEmpty(values, SETTING_NAMES.securityGroups, problems);
-  const securityGroups =
-    groupsValue === undefined
-      ? undefined
-      : parseList(groupsValue, SETTING_NAMES.securityGroups, SECURITY_GROUP_ID, 'security group', problems);
+  const securityGroups = groupsValue === undefined ? undefined : parseSecurityGroups(groupsValue, SETTING_NAMES.securityGroups, problems);
   const tagsValue = nonEmpty(values, SETTING_NAMES.interfaceTags, problems);
   const tags = tagsValue === undefined ? {} : parseInterfaceTags(tagsValue, SETTING_NAMES.interfaceTags, problems);
   const settings: Settings = {
