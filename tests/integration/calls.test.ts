@@ -4,20 +4,25 @@
  * instance-type limit from cache): 1 DescribeInstances, 1 DescribeNetworkInterfaces for both
  * subnets, 4 calls per ENI, 1 CompleteLifecycleAction: 11. Cold adds the reads the cache saves:
  * 16 in all (in a burst every launch is cold: Lambda starts one container per concurrent event).
- * The security groups are not read: CreateNetworkInterface refuses bad ones before anything exists.
+ * The security groups are not read: CreateNetworkInterface refuses bad ones before anything exists,
+ * and `primary-interface` takes the node's from the DescribeInstances the launch makes anyway.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createClients, createLifecycleApp } from 'multus-core';
 import { countCalls, reset, total } from '../support/call-counter';
 import { resetEmulator } from '../support/context';
-import { createVpc, eventFor, launchNode, putSetting, putSettings, worldClients } from '../support/world';
+import { createVpc, eventFor, launchNode, putSetting, putSettings, worldClients, type VpcLayout } from '../support/world';
 
-test('a warm launch costs 11 calls; a cold one 16', async () => {
+test.each([
+  ['the multus group', (layout: VpcLayout) => layout.securityGroupId],
+  // The groups of the node's primary interface come with the DescribeInstances the launch makes anyway.
+  ['primary-interface', () => 'primary-interface'],
+])('security-groups = %s: a warm launch costs 11 calls; a cold one 16', async (_what, groups) => {
   await resetEmulator();
   const world = worldClients();
   const layout = await createVpc(world, ['us-east-1a'], 2);
   await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true' });
-  await putSetting(world, 'security-groups', layout.securityGroupId, 'StringList');
+  await putSetting(world, 'security-groups', groups(layout), 'StringList');
   const [cold, warm] = [await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet)];
   const clients = createClients();
   const counts = countCalls(clients);

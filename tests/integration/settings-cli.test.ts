@@ -39,8 +39,27 @@ test('a clean setup: an ok summary, exit 0', async () => {
 
   expect(out.stderr).toBe('');
   expect(out.status).toBe(0);
-  expect(out.stdout).toMatch(new RegExp(`^ok: ${PATH}: 2 AZs \\(us-east-1a: 2 subnets, us-east-1b: 2 subnets\\) in ${layout.vpcId}; .*fits m5\\.xlarge \\(4 interfaces\\)`));
+  expect(out.stdout).toMatch(new RegExp(`^ok: ${PATH}: 2 AZs \\(us-east-1a: 2 subnets, us-east-1b: 2 subnets\\) in ${layout.vpcId}; .*fits m5\\.xlarge \\(4 interfaces\\).*; security groups ${layout.securityGroupId}$`, 'm'));
   expect(out.stdout.trim().split('\n')).toHaveLength(1);
+});
+
+test('security-groups = primary-interface: check says so in its summary (nothing to look up), show explains it; in a list it is a problem', async () => {
+  for (const az of layout.azs) await putSetting(clients, `subnets/${az.az}`, az.multusSubnets.join(','), 'StringList', PATH);
+  await putSetting(clients, 'security-groups', 'primary-interface', 'StringList', PATH);
+
+  const check = await settings(['check', '--path', PATH]);
+  const show = await settings(['show', '--path', PATH, '--json']);
+  await putSetting(clients, 'security-groups', `primary-interface,${layout.securityGroupId}`, 'StringList', PATH);
+  const mixed = await settings(['check', '--path', PATH]);
+
+  expect(check.status).toBe(0);
+  expect(check.stdout).toMatch(/; security groups of each node's primary interface\n$/);
+  expect(JSON.parse(show.stdout)).toMatchObject({
+    settings: { securityGroups: 'primary-interface' },
+    entries: expect.arrayContaining([{ name: `${PATH}/security-groups`, value: 'primary-interface', meaning: expect.stringContaining("security groups of its node's primary interface (device index 0)") }]),
+  });
+  expect(mixed.status).toBe(1);
+  expect(mixed.stdout).toBe(`${PATH}/security-groups: "primary-interface" stands alone (the groups of each node's primary interface), not in a list: "primary-interface,${layout.securityGroupId}" has 2 entries\n`);
 });
 
 test('every kind of problem: one line each naming the parameter, exit 1', async () => {

@@ -20,6 +20,9 @@
  *     node group's Auto Scaling group, the update InProgress, then Successful).
  *   - DetachNetworkInterface, when a test asks (`keepDetaching`): see fidelity-detach.ts (the ENI stays
  *     `detaching` for a few describes, and DeleteNetworkInterface meanwhile is InvalidNetworkInterface.InUse).
+ *   - DescribeInstances' instance security groups (`Instance.SecurityGroups`, what Karpenter's drift
+ *     check reads), when a test asks (`instanceGroups`): see fidelity-instance-groups.ts (the groups of
+ *     every attached interface, or the primary interface's).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
  * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
@@ -32,6 +35,7 @@ import { createServer, request as httpRequest, ServerResponse, type IncomingMess
 import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
+import { instanceGroupsAsEc2, type InstanceGroupsModel } from './fidelity-instance-groups';
 import { InterfaceListing, type InterfaceReads } from './fidelity-interfaces';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
 
@@ -107,6 +111,8 @@ interface ProxyState {
   rejectedCreates: number;
   rejectedAttaches: number;
   injectedFaults: number;
+  /** How DescribeInstances lists an instance's own security groups (fidelity-instance-groups.ts). */
+  instanceGroups: InstanceGroupsModel;
 }
 
 export interface FidelityProxy {
@@ -117,7 +123,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], bytes: {}, outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], bytes: {}, outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0, instanceGroups: 'moto' };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -292,6 +298,10 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       detaching.keep((JSON.parse(body.toString()) as { describes: number }).describes);
       return json(200, { ok: true });
     }
+    if (path === '/_fidelity/instance-groups' && req.method === 'POST') {
+      state.instanceGroups = (JSON.parse(body.toString()) as { model: InstanceGroupsModel }).model;
+      return json(200, { ok: true });
+    }
     if (path === '/_fidelity/completions') return json(200, state.completions);
     if (path === '/_fidelity/heartbeats') return json(200, state.heartbeats);
     if (path === '/_fidelity/stats') {
@@ -423,6 +433,11 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       return mutex.run(() => prefixes.assign(req, res, params));
     }
     if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
+    if (action === 'DescribeInstances' && state.instanceGroups !== 'moto') {
+      const out = await forward(req, body);
+      if (out.status !== 200) return relay(res, out);
+      return relay(res, { ...out, body: Buffer.from(instanceGroupsAsEc2(out.body.toString('utf8'), state.instanceGroups)) });
+    }
     if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
       if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
@@ -540,6 +555,10 @@ export class FidelityControl {
   /** From now on, a detached ENI shows `detaching` for the next `describes` describes, as on EC2 (0: at once, as moto). */
   keepDetaching(describes: number): Promise<unknown> {
     return this.call('/_fidelity/detaching', { method: 'POST', body: JSON.stringify({ describes }) });
+  }
+  /** From now on, DescribeInstances lists an instance's security groups under this model (fidelity-instance-groups.ts; `moto`: as moto). */
+  instanceGroups(model: InstanceGroupsModel): Promise<unknown> {
+    return this.call('/_fidelity/instance-groups', { method: 'POST', body: JSON.stringify({ model }) });
   }
   /** Every call refused at the connection for the next `ms` milliseconds. */
   outage(ms: number): Promise<unknown> {

@@ -149,6 +149,21 @@ describe('security-groups = primary-interface', () => {
     expect([...none.createdGroups.values()]).toEqual([undefined, undefined]);
   });
 
+  test('a group refused by CreateNetworkInterface is reported as EC2 said: the node\'s own groups are not the setting\'s fault', async () => {
+    const ec2 = node(NODE_GROUPS);
+    ec2.failures.set(`createInterface:${A}`, 'InvalidGroup.NotFound');
+    let described = 0;
+    ec2.describeSecurityGroups = async () => {
+      described++;
+      return [];
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': 'primary-interface' }), NODE);
+
+    expect(report.reason).toMatch(/^EnsureError: InvalidGroup\.NotFound: /);
+    expect(described).toBe(0);
+  });
+
   test('a primary interface that shows no group: failed before anything is created, naming the setting', async () => {
     const ec2 = node(undefined);
 

@@ -46,6 +46,23 @@ test('a clean tree: no problem; the report names the VPC and every subnet with i
   expect(report.instanceTypes).toEqual({ 'm5.xlarge': 4 });
 });
 
+test('security-groups = primary-interface: no group is looked up (each node has its own); the report says which groups apply', async () => {
+  const ec2 = world();
+  let described = 0;
+  ec2.describeSecurityGroups = async () => {
+    described++;
+    return [];
+  };
+
+  const report = await checkSettingsTree(ec2, { ...clean, 'security-groups': 'primary-interface' }, PATH);
+
+  expect(report.problems).toEqual([]);
+  expect(report.securityGroups).toBe('primary-interface');
+  expect(described).toBe(0);
+  expect((await checkSettingsTree(world(), clean, PATH)).securityGroups).toEqual([SG]);
+  expect((await checkSettingsTree(world(), { 'subnets/us-east-1a': A1 }, PATH)).securityGroups).toBeUndefined();
+});
+
 test('a subnet that does not exist, one of another AZ, one of another VPC: one line each, naming the parameter', async () => {
   const report = await checkSettingsTree(
     world(),
