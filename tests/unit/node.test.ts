@@ -3,7 +3,7 @@
  * the report says when the instance is not found, the waits before planning, dry-run actions,
  * prune candidates, how a refused security group is explained, and the counts it records.
  */
-import { ensureNode, METRICS, unwantedInterfaces, type MetricDefinition } from 'multus-core';
+import { ensureNode, interfaceGroups, METRICS, parseSettings, unwantedInterfaces, type InstanceView, type MetricDefinition } from 'multus-core';
 import { eni } from '../support/fake-ec2';
 import { A, B, depsFor, NODE, OLD, ownedBy, PATH, VPC, world } from '../support/fake-node';
 
@@ -162,6 +162,26 @@ describe('security-groups = primary-interface', () => {
 
     expect(report.reason).toMatch(/^EnsureError: InvalidGroup\.NotFound: /);
     expect(described).toBe(0);
+  });
+
+  test('the primary is device index 0 of network card 0, not the first interface of another card (pure)', () => {
+    const at = (id: string, card: number, device: number, groups: string[]) => ({
+      networkInterfaceId: id,
+      subnetId: A,
+      privateIpAddress: undefined,
+      sourceDestCheck: true,
+      groups,
+      attachment: { attachmentId: `att-${id}`, deviceIndex: device, networkCardIndex: card, deleteOnTermination: true, status: 'attached', instanceId: NODE },
+    });
+    const instance: InstanceView = { instanceId: NODE, instanceType: 'p4d.24xlarge', availabilityZone: 'us-east-1a', vpcId: VPC, state: 'running', tags: {}, interfaces: [at('eni-card1', 1, 0, ['sg-efa']), at('eni-card0', 0, 0, NODE_GROUPS)] };
+    const settings = (value?: string) => parseSettings({ 'subnets/us-east-1a': A, ...(value ? { 'security-groups': value } : {}) }, PATH);
+
+    expect(interfaceGroups(settings('primary-interface'), instance, PATH)).toEqual(NODE_GROUPS);
+    expect(interfaceGroups(settings('sg-0000000000000000a'), instance, PATH)).toEqual(['sg-0000000000000000a']);
+    expect(interfaceGroups(settings(), instance, PATH)).toBeUndefined();
+    expect(() => interfaceGroups(settings('primary-interface'), { ...instance, interfaces: [at('eni-card1', 1, 0, ['sg-efa'])] }, PATH)).toThrow(
+      `${PATH}/security-groups: is primary-interface, but instance ${NODE} shows no primary interface (device index 0)`,
+    );
   });
 
   test('a primary interface that shows no group: failed before anything is created, naming the setting', async () => {
