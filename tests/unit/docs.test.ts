@@ -317,6 +317,7 @@ function commandProblems(words: string[], shell: boolean, functions: Set<string>
   if (program.startsWith('$(') || program.startsWith('./') || program.startsWith('/')) return [];
   if (functions.has(program)) return [];
   if (shell && !PROGRAMS.has(program)) return [`"${program}" is not a program the docs may show (the allowlist of tests/unit/docs.test.ts)`];
+  if (rest[0] === '--version' || rest[0] === '--help') return [];
   const args = rest.filter((w) => !w.startsWith('-'));
   switch (program) {
     case 'npm': {
