@@ -4,7 +4,8 @@
  * aws/karpenter-provider-aws (v1.14.1 and since v0.29.0, where security group drift came in):
  *   - pkg/providers/launchtemplate/launchtemplate.go `generateNetworkInterfaces`: the primary
  *     interface (device index 0) carries every group of the EC2NodeClass's
- *     `status.securityGroups` (its resolved `securityGroupSelectorTerms`);
+ *     `status.securityGroups` (its resolved `securityGroupSelectorTerms`); v0.29.0 named them in
+ *     the launch template's `SecurityGroupIds` instead, which is the primary interface too;
  *   - pkg/providers/instance/types.go `NewInstance`: the instance's groups are the ids of
  *     DescribeInstances' `Instance.SecurityGroups`, not of its `NetworkInterfaces[].Groups`;
  *   - pkg/cloudprovider/drift.go `areSecurityGroupsDrifted`: SecurityGroupDrift when that set is not
