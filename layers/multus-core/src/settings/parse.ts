@@ -36,7 +36,7 @@ export const SETTING_NAMES = {
 /**
  * The `security-groups` value that gives every multus ENI the groups of the node's primary
  * interface: an instance's groups then stay those its launch gave it (what Karpenter's drift check
- * compares, see the README's "Karpenter and self-managed nodes").
+ * compares; docs/karpenter.md, "Security groups and Karpenter's drift").
  */
 export const PRIMARY_INTERFACE_GROUPS = 'primary-interface';
 
