@@ -5,12 +5,16 @@
  * subnets, 4 calls per ENI, 1 CompleteLifecycleAction: 11. Cold adds the reads the cache saves:
  * 16 in all (in a burst every launch is cold: Lambda starts one container per concurrent event).
  * The security groups are not read: CreateNetworkInterface refuses bad ones before anything exists.
+ * With IPv6 (a dual-stack and an IPv6-only subnet): 11 warm and 15 cold (no CIDR reservations read
+ * for the IPv6-only subnet) with the default one IPv6 address per ENI (the count goes with the
+ * create), one AssignIpv6Addresses more per ENI with /80 prefixes beside the addresses (EC2 takes
+ * one IPv6 kind per create).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createClients, createLifecycleApp } from 'multus-core';
 import { countCalls, reset, total } from '../support/call-counter';
 import { resetEmulator } from '../support/context';
-import { createVpc, eventFor, launchNode, putSetting, putSettings, worldClients } from '../support/world';
+import { createIpv6Vpc, createVpc, eventFor, launchNode, putSetting, putSettings, worldClients } from '../support/world';
 
 test('a warm launch costs 11 calls; a cold one 16', async () => {
   await resetEmulator();
@@ -76,4 +80,34 @@ test('with IPv4 prefixes: lowest-free adds one AssignPrivateIpAddresses per ENI;
   expect((await app.handle(eventFor('launch.json', fourth))).outcome).toBe('attached');
   expect(counts['EC2.AssignPrivateIpAddresses']).toBeUndefined();
   expect(total(counts)).toBe(11);
+});
+
+test('with IPv6 on (a dual-stack and an IPv6-only subnet, lowest-free): 15 cold and 11 warm with one address per ENI; /80 prefixes add one AssignIpv6Addresses per ENI', async () => {
+  await resetEmulator();
+  const world = worldClients();
+  const layout = await createIpv6Vpc(world, ['us-east-1a']);
+  await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true' });
+  await putSetting(world, 'security-groups', layout.securityGroupId, 'StringList');
+  const nodes = [await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet)];
+  const clients = createClients();
+  const counts = countCalls(clients);
+  const app = createLifecycleApp({ clients, logger: new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' }) });
+
+  const cold = await app.handle(eventFor('launch.json', nodes[0]));
+  expect(cold.interfaces.map((i) => [i.privateIpAddress === null, i.ipv6Addresses.length])).toEqual([[false, 1], [true, 1]]);
+  // Cold: one CIDR-reservation read, for the dual-stack subnet only (lowest-free is IPv4 only).
+  expect(counts['EC2.GetSubnetCidrReservations']).toBe(1);
+  expect(total(counts)).toBe(15);
+  reset(counts);
+  expect((await app.handle(eventFor('launch.json', nodes[1]))).outcome).toBe('attached');
+  expect(total(counts)).toBe(11);
+
+  await putSetting(world, 'ipv6-prefixes-per-interface', '1');
+  app.clearCaches();
+  expect((await app.handle(eventFor('launch.json', nodes[2]))).interfaces.map((i) => i.ipv6Prefixes.length)).toEqual([1, 1]);
+  reset(counts);
+  const fourth = await launchNode(world, layout.azs[0].nodeSubnet);
+  expect((await app.handle(eventFor('launch.json', fourth))).outcome).toBe('attached');
+  expect(counts['EC2.AssignIpv6Addresses']).toBe(2);
+  expect(total(counts)).toBe(13);
 });
