@@ -118,7 +118,7 @@ test('a failure on the second ENI (its /80 refused): both ENIs rolled back, noth
 });
 
 describe('bad settings fail before anything is created, with on-failure', () => {
-  test.each([
+  test.each<[string, () => Record<string, string>, () => string]>([
     ['IPv6 asked of a subnet without an IPv6 block', () => ({ 'subnets/us-east-1a': `${az().nodeSubnet},${az().dualStack}`, 'ipv6-addresses-per-interface': '1' }), () => `${CONFIG_PATH}/ipv6-addresses-per-interface: is 1, but subnet ${az().nodeSubnet} (${CONFIG_PATH}/subnets/us-east-1a) has no IPv6 CIDR block`],
     ['IPv4 prefixes on an IPv6-only subnet', () => ({ 'ipv4-prefixes-per-interface': '1' }), () => `${CONFIG_PATH}/ipv4-prefixes-per-interface: is 1, but subnet ${az().ipv6Only} (${CONFIG_PATH}/subnets/us-east-1a) is IPv6-only`],
     ['more IPv6 than m5.xlarge has slots for (15)', () => ({ 'ipv6-addresses-per-interface': '8', 'ipv6-prefixes-per-interface': '8' }), () => `${CONFIG_PATH}/ipv6-prefixes-per-interface: 8 IPv6 addresses and 8 /80 prefixes per ENI take 16 of the IPv6 slots of an interface (each prefix takes one), but instance type m5.xlarge has 15`],
