@@ -9,7 +9,7 @@
  *  - the rule filters on our hook names and on the metadata the hook installer writes, retries, and
  *    dead-letters to our queue; every function has a log group with retention and an async
  *    invoke config with the dead-letter queue;
- *  - the custom resource, the nested stacks and the node group are wired as the README says.
+ *  - the custom resource, the nested stacks and the node group are wired as docs/architecture.md says.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -590,9 +590,8 @@ test('samconfig.toml: a stack name, the capabilities nested stacks and IAM need,
   expect(value('default.build.parameters', 'parallel')).toBe('true');
 });
 
-test('the README migration table maps every seed parameter to parameters this template has', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.split(/^## /m).find((s) => s.startsWith('Migration from the seed')) ?? '';
+test('the migration table (docs/migration-from-the-seed.md) maps every seed parameter to parameters this template has', () => {
+  const section = readFileSync(join(ROOT, 'docs', 'migration-from-the-seed.md'), 'utf8');
   const rows = section.split('\n').filter((l) => /^\| `[A-Za-z0-9]+` \|/.test(l));
   const seed = ['MultusSbunetsAz1', 'MultusSbunetsAz2', 'MultusSecurityGroupIds', 'EksNodeGroupTagKey', 'LambdaS3Bucket', 'LambdaS3Key', 'useIPsFromStartOfSubnet', 'MultusInterfaceTags'];
   expect(rows.map((r) => /^\| `([A-Za-z0-9]+)`/.exec(r)![1])).toEqual(seed);
