@@ -74,27 +74,31 @@ async function ipv6Demo(world: typeof import('../tests/support/world'), handler:
   };
   const show = () => console.log(tableOf(['node', 'AZ', 'dev', 'subnet', 'ENI', 'IPv4', 'IPv6', 'IPv6 /80 prefixes (pods)', 'lifecycle'], rows));
 
-  console.log('\nLaunching an opted-in node with the defaults: one IPv6 address per ENI (EC2 picks it, with the create), the lowest');
-  console.log('free IPv4 address in the dual-stack subnet, no IPv4 address at all in the IPv6-only one (privateIpAddress null):\n');
-  await deliver(await world.launchNode(clients, az.nodeSubnet));
-  show();
+  /** A setting overwritten, then the next node launched and shown after the lines that say what to expect. */
+  const next = async (lines: string[], setting?: [string, string]) => {
+    if (setting) {
+      console.log(`\naws ssm put-parameter --overwrite --name ${CONFIG_PATH}/${setting[0]} --type String --value ${setting[1]}`);
+      await world.putSetting(clients, setting[0], setting[1]);
+      await wait();
+    }
+    console.log(`\n${lines.join('\n')}\n`);
+    rows.length = 0;
+    await deliver(await world.launchNode(clients, az.nodeSubnet));
+    show();
+  };
 
-  console.log(`\naws ssm put-parameter --overwrite --name ${CONFIG_PATH}/ipv6-prefixes-per-interface --type String --value 2`);
-  await world.putSetting(clients, 'ipv6-prefixes-per-interface', '2');
-  await wait();
-  console.log('\nThe next node gets two /80 prefixes per ENI beside its address (one AssignIpv6Addresses per ENI: EC2 takes one IPv6');
-  console.log('kind per create); the VPC routes every address of a /80 to that ENI, for pods on ipvlan:\n');
-  rows.length = 0;
-  await deliver(await world.launchNode(clients, az.nodeSubnet));
-  show();
-
-  console.log(`\naws ssm put-parameter --overwrite --name ${CONFIG_PATH}/ipv4-prefixes-per-interface --type String --value 1`);
-  await world.putSetting(clients, 'ipv4-prefixes-per-interface', '1');
-  await wait();
-  console.log('\nIPv4 prefixes asked of an IPv6-only subnet: the next node fails before anything is created (on-failure: ABANDON):\n');
-  rows.length = 0;
-  await deliver(await world.launchNode(clients, az.nodeSubnet));
-  show();
+  await next([
+    'Launching an opted-in node with the defaults: one IPv6 address per ENI (EC2 picks it, with the create), the lowest',
+    'free IPv4 address in the dual-stack subnet, no IPv4 address at all in the IPv6-only one (privateIpAddress null):',
+  ]);
+  await next(
+    [
+      'The next node gets two /80 prefixes per ENI beside its address (one AssignIpv6Addresses per ENI: EC2 takes one IPv6',
+      'kind per create); the VPC routes every address of a /80 to that ENI, for pods on ipvlan:',
+    ],
+    ['ipv6-prefixes-per-interface', '2'],
+  );
+  await next(['IPv4 prefixes asked of an IPv6-only subnet: the next node fails before anything is created (on-failure: ABANDON):'], ['ipv4-prefixes-per-interface', '1']);
 }
 
 async function main(): Promise<void> {

@@ -14,7 +14,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createClients, createLifecycleApp } from 'multus-core';
 import { countCalls, reset, total } from '../support/call-counter';
 import { resetEmulator } from '../support/context';
-import { createIpv6Vpc, createVpc, eventFor, launchNode, putSetting, putSettings, worldClients } from '../support/world';
+import { createIpv6Vpc, createVpc, eventFor, launchNode, putSetting, putSettings, worldClients, type VpcLayout } from '../support/world';
 
 test('a warm launch costs 11 calls; a cold one 16', async () => {
   await resetEmulator();
@@ -55,16 +55,34 @@ test('a warm launch costs 11 calls; a cold one 16', async () => {
   expect(total(counts)).toBe(11);
 });
 
-test('with IPv4 prefixes: lowest-free adds one AssignPrivateIpAddresses per ENI; EC2-picks none (the count goes with the create)', async () => {
-  await resetEmulator();
+/**
+ * The world of a budget test, made after a reset: the layout, lowest-free and the security groups
+ * set with `settings`, three nodes, and a fresh app (a cold container) whose calls are counted.
+ */
+async function budgetWorld(layoutMade: Promise<VpcLayout>, settings: Record<string, string> = {}) {
   const world = worldClients();
-  const layout = await createVpc(world, ['us-east-1a'], 2);
-  await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true', 'ipv4-prefixes-per-interface': '1' });
+  const layout = await layoutMade;
+  await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true', ...settings });
   await putSetting(world, 'security-groups', layout.securityGroupId, 'StringList');
   const nodes = [await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet)];
   const clients = createClients();
   const counts = countCalls(clients);
   const app = createLifecycleApp({ clients, logger: new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' }) });
+  /** A setting overwritten and the caches dropped: the third node's launch (cold again), then the counted launch of a fourth (warm). */
+  const afterSetting = async (name: string, value: string) => {
+    await putSetting(world, name, value);
+    app.clearCaches();
+    const third = await app.handle(eventFor('launch.json', nodes[2]));
+    reset(counts);
+    const fourth = await app.handle(eventFor('launch.json', await launchNode(world, layout.azs[0].nodeSubnet)));
+    return { third, fourth };
+  };
+  return { nodes, counts, app, afterSetting };
+}
+
+test('with IPv4 prefixes: lowest-free adds one AssignPrivateIpAddresses per ENI; EC2-picks none (the count goes with the create)', async () => {
+  await resetEmulator();
+  const { nodes, counts, app, afterSetting } = await budgetWorld(createVpc(worldClients(), ['us-east-1a'], 2), { 'ipv4-prefixes-per-interface': '1' });
 
   expect((await app.handle(eventFor('launch.json', nodes[0]))).outcome).toBe('attached');
   reset(counts);
@@ -72,26 +90,16 @@ test('with IPv4 prefixes: lowest-free adds one AssignPrivateIpAddresses per ENI;
   expect(counts['EC2.AssignPrivateIpAddresses']).toBe(2);
   expect(total(counts)).toBe(13);
 
-  await putSetting(world, 'use-ips-from-start-of-subnet', 'false');
-  app.clearCaches();
-  expect((await app.handle(eventFor('launch.json', nodes[2]))).interfaces.map((i) => i.ipv4Prefixes.length)).toEqual([1, 1]);
-  reset(counts);
-  const fourth = await launchNode(world, layout.azs[0].nodeSubnet);
-  expect((await app.handle(eventFor('launch.json', fourth))).outcome).toBe('attached');
+  const { third, fourth } = await afterSetting('use-ips-from-start-of-subnet', 'false');
+  expect(third.interfaces.map((i) => i.ipv4Prefixes.length)).toEqual([1, 1]);
+  expect(fourth.outcome).toBe('attached');
   expect(counts['EC2.AssignPrivateIpAddresses']).toBeUndefined();
   expect(total(counts)).toBe(11);
 });
 
 test('with IPv6 on (a dual-stack and an IPv6-only subnet, lowest-free): 15 cold and 11 warm with one address per ENI; /80 prefixes add one AssignIpv6Addresses per ENI', async () => {
   await resetEmulator();
-  const world = worldClients();
-  const layout = await createIpv6Vpc(world, ['us-east-1a']);
-  await putSettings(world, layout, { 'use-ips-from-start-of-subnet': 'true' });
-  await putSetting(world, 'security-groups', layout.securityGroupId, 'StringList');
-  const nodes = [await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet), await launchNode(world, layout.azs[0].nodeSubnet)];
-  const clients = createClients();
-  const counts = countCalls(clients);
-  const app = createLifecycleApp({ clients, logger: new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' }) });
+  const { nodes, counts, app, afterSetting } = await budgetWorld(createIpv6Vpc(worldClients(), ['us-east-1a']));
 
   const cold = await app.handle(eventFor('launch.json', nodes[0]));
   expect(cold.interfaces.map((i) => [i.privateIpAddress === null, i.ipv6Addresses.length])).toEqual([[false, 1], [true, 1]]);
@@ -102,12 +110,9 @@ test('with IPv6 on (a dual-stack and an IPv6-only subnet, lowest-free): 15 cold 
   expect((await app.handle(eventFor('launch.json', nodes[1]))).outcome).toBe('attached');
   expect(total(counts)).toBe(11);
 
-  await putSetting(world, 'ipv6-prefixes-per-interface', '1');
-  app.clearCaches();
-  expect((await app.handle(eventFor('launch.json', nodes[2]))).interfaces.map((i) => i.ipv6Prefixes.length)).toEqual([1, 1]);
-  reset(counts);
-  const fourth = await launchNode(world, layout.azs[0].nodeSubnet);
-  expect((await app.handle(eventFor('launch.json', fourth))).outcome).toBe('attached');
+  const { third, fourth } = await afterSetting('ipv6-prefixes-per-interface', '1');
+  expect(third.interfaces.map((i) => i.ipv6Prefixes.length)).toEqual([1, 1]);
+  expect(fourth.outcome).toBe('attached');
   expect(counts['EC2.AssignIpv6Addresses']).toBe(2);
   expect(total(counts)).toBe(13);
 });
