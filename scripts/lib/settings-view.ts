@@ -26,6 +26,9 @@ export interface SettingsView {
     readonly sourceDestCheck: boolean;
     readonly onFailure: string;
     readonly ipv4PrefixesPerInterface: number;
+    /** null: the default of each subnet (1 where it has an IPv6 CIDR block, 0 elsewhere). */
+    readonly ipv6AddressesPerInterface: number | null;
+    readonly ipv6PrefixesPerInterface: number;
   } | null;
   readonly problems: string[];
 }
@@ -37,6 +40,8 @@ const OPTIONAL: readonly string[] = [
   SETTING_NAMES.sourceDestCheck,
   SETTING_NAMES.onFailure,
   SETTING_NAMES.ipv4PrefixesPerInterface,
+  SETTING_NAMES.ipv6AddressesPerInterface,
+  SETTING_NAMES.ipv6PrefixesPerInterface,
 ];
 
 /** The settings of an empty tree: what an absent parameter means. */
@@ -47,6 +52,7 @@ const DEFAULTS: Settings = {
   sourceDestCheck: false,
   onFailure: DEFAULT_ON_FAILURE,
   ipv4PrefixesPerInterface: 0,
+  ipv6PrefixesPerInterface: 0,
 };
 
 function meaningOf(name: string, settings: Settings): string {
@@ -64,9 +70,7 @@ function meaningOf(name: string, settings: Settings): string {
         ? `security groups on every multus ENI: ${settings.securityGroups.join(', ')}`
         : "default: every multus ENI gets its VPC's default security group";
     case SETTING_NAMES.useIpsFromStartOfSubnet:
-      return settings.useIpsFromStartOfSubnet
-        ? 'each ENI takes the lowest free IPv4 address of its subnet'
-        : 'EC2 picks each ENI\'s IPv4 address';
+      return `${settings.useIpsFromStartOfSubnet ? 'each ENI takes the lowest free IPv4 address of its subnet' : "EC2 picks each ENI's IPv4 address"} (IPv4 only: EC2 always picks the IPv6 addresses and prefixes, and every address in an IPv6-only subnet, which has no IPv4)`;
     case SETTING_NAMES.interfaceTags: {
       const tags = Object.entries(settings.interfaceTags);
       return tags.length > 0 ? `extra tags on every multus ENI: ${tags.map(([k, v]) => `${k}=${v}`).join(', ')}` : 'no extra tags';
@@ -82,6 +86,19 @@ function meaningOf(name: string, settings: Settings): string {
       return k === 0
         ? 'no IPv4 prefix delegated to the multus ENIs (pods on them need addresses from elsewhere; host-device needs none)'
         : `${k} IPv4 /28 prefix${k === 1 ? '' : 'es'} delegated to each multus ENI: ${k * 16} pod addresses per interface the VPC routes to it (Nitro instance types only)`;
+    }
+    case SETTING_NAMES.ipv6AddressesPerInterface: {
+      const n = settings.ipv6AddressesPerInterface;
+      if (n === undefined) return 'default: 1 IPv6 address (EC2 picks it) on each ENI of a subnet with an IPv6 CIDR block, none elsewhere';
+      return n === 0
+        ? 'no IPv6 address on the multus ENIs (a subnet that assigns one on creation is overridden; an IPv6-only subnet needs at least 1)'
+        : `${n} IPv6 address${n === 1 ? '' : 'es'} (EC2 picks them) on each multus ENI; every subnet must have an IPv6 CIDR block`;
+    }
+    case SETTING_NAMES.ipv6PrefixesPerInterface: {
+      const k = settings.ipv6PrefixesPerInterface;
+      return k === 0
+        ? 'no IPv6 prefix delegated to the multus ENIs'
+        : `${k} IPv6 /80 prefix${k === 1 ? '' : 'es'} (EC2 picks them) delegated to each multus ENI, for pod addresses the VPC routes to it; every subnet must have an IPv6 CIDR block (Nitro instance types only; each prefix takes one of the type's IPv6 addresses per interface)`;
     }
     default:
       return 'not a setting of eks-multus-eni';
@@ -127,6 +144,8 @@ export function viewSettings(raw: Record<string, string>, configPath: string): S
           sourceDestCheck: settings.sourceDestCheck,
           onFailure: settings.onFailure,
           ipv4PrefixesPerInterface: settings.ipv4PrefixesPerInterface,
+          ipv6AddressesPerInterface: settings.ipv6AddressesPerInterface ?? null,
+          ipv6PrefixesPerInterface: settings.ipv6PrefixesPerInterface,
         }
       : null,
     problems,

@@ -14,6 +14,9 @@
  *     rejected, NotificationMetadata kept and described).
  *   - IPv4 prefix delegation (moto ignores it): see fidelity-prefixes.ts (prefixes kept, described,
  *     overlaps and taken addresses refused, InsufficientCidrBlocks);
+ *   - IPv6 addresses and /80 prefixes, IPv6-only subnets: see fidelity-ipv6.ts (taken from the
+ *     subnet's block, never shared, one IPv6 kind per request, the instance type's limits, no IPv4
+ *     address on an ENI of an IPv6-only subnet);
  *   - DescribeNetworkInterfaces: see fidelity-interfaces.ts (pages of MaxResults with NextToken,
  *     address filters matching secondary addresses too, bulk ENIs for subnets with thousands);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
@@ -37,6 +40,7 @@ import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
 import { instanceGroupsAsEc2, type InstanceGroupsModel } from './fidelity-instance-groups';
 import { InterfaceListing, type InterfaceReads } from './fidelity-interfaces';
+import { Ipv6Fidelity } from './fidelity-ipv6';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
 
 export interface Completion {
@@ -207,8 +211,9 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
   const ec2Tools = { forward, query, relay, error: (res: ServerResponse, status: number, code: string, message: string) => sendError(res, 'ec2', status, code, message) };
   const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
   const detaching = new DetachFidelity(ec2Tools);
-  // moto's items as EC2 would show them: with the prefixes the proxy keeps, and still detaching when a test asks.
-  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(prefixes.describe(xml)));
+  const ipv6 = new Ipv6Fidelity(ec2Tools);
+  // moto's items as EC2 would show them: with the prefixes and IPv6 the proxy keeps, and still detaching when a test asks.
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(ipv6.describe(prefixes.describe(xml))));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -272,6 +277,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       hooks.reset();
       eks.reset();
       prefixes.reset();
+      ipv6.reset();
       detaching.reset();
       listing.reset();
       return json(200, { ok: true });
@@ -422,7 +428,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
             return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
           }
         }
-        const out = await prefixes.create(req, params);
+        const out = await ipv6.create(req, params, (forwarded) => prefixes.create(req, forwarded));
         if (Array.isArray(out)) return sendError(res, 'ec2', 400, out[0], out[1]);
         const relayed = out as { status: number; headers: Record<string, string>; body: Buffer };
         if (relayed.status === 200 && token) state.createsByToken.set(token, relayed);
@@ -432,17 +438,22 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     if (action === 'AssignPrivateIpAddresses' && [...params.keys()].some((k) => k.startsWith('Ipv4Prefix'))) {
       return mutex.run(() => prefixes.assign(req, res, params));
     }
+    if (action === 'AssignIpv6Addresses') return mutex.run(() => ipv6.assign(req, res, params));
     if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
     if (action === 'DescribeInstances' && state.instanceGroups !== 'moto') {
       const out = await forward(req, body);
       if (out.status !== 200) return relay(res, out);
       return relay(res, { ...out, body: Buffer.from(instanceGroupsAsEc2(out.body.toString('utf8'), state.instanceGroups)) });
     }
+    if (action === 'DescribeSubnets') return relay(res, ipv6.subnets(await forward(req, body)));
     if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
       if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
       const out = await forward(req, body);
-      if (out.status === 200) prefixes.forget(params.get('NetworkInterfaceId') ?? '');
+      if (out.status === 200) {
+        prefixes.forget(params.get('NetworkInterfaceId') ?? '');
+        ipv6.forget(params.get('NetworkInterfaceId') ?? '');
+      }
       return relay(res, out);
     }
     if (action === 'AttachNetworkInterface') {
@@ -461,6 +472,8 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
           state.rejectedAttaches++;
           return sendError(res, 'ec2', 400, 'InvalidParameterValue', `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`);
         }
+        const ipv6Refusal = await ipv6.refuseAttach(req, params);
+        if (ipv6Refusal) return sendError(res, 'ec2', 400, ipv6Refusal[0], ipv6Refusal[1]);
         return relay(res, await forward(req, body));
       });
     }

@@ -10,6 +10,7 @@
 import type { Ec2Port, InstanceTypeView, SubnetView } from '../ec2/port';
 import { asError, NodeConfigurationError } from '../errors';
 import { countFree, countFreeBlocks, parseCidr } from '../ipv4';
+import { hasIpv4, ipv6SubnetProblems, ipv6TypeProblems, type ListedSubnet } from './ipv6';
 import { parameterName, parseSettings, PRIMARY_INTERFACE_GROUPS, SETTING_NAMES, type Settings } from './parse';
 
 export interface CheckOptions {
@@ -31,6 +32,10 @@ export interface SubnetReport {
   readonly subnetId: string;
   readonly deviceIndex: number;
   readonly cidrBlock?: string;
+  /** Its IPv6 CIDR blocks, when it has any. */
+  readonly ipv6CidrBlocks?: readonly string[];
+  /** An IPv6-only subnet: no IPv4 address is counted (EC2 picks every address there). */
+  readonly ipv6Only?: boolean;
   readonly vpcId?: string;
   readonly freeAddresses?: number;
   /** With ipv4-prefixes-per-interface > 0: free aligned /28 blocks (counted up to what one node needs). */
@@ -73,6 +78,9 @@ export function prefixProblems(configPath: string, prefixes: number, instanceTyp
 }
 
 const subnetParameter = (configPath: string, az: string) => parameterName(configPath, SETTING_NAMES.subnetsPrefix + az);
+
+/** An IPv6-only subnet in the free-address count: nothing to count, and no problem. */
+class Ipv6OnlySubnet extends Error {}
 
 /** The VPC most subnets are in; a tie goes to the one seen first. */
 function majorityVpc(subnets: readonly SubnetView[]): string | undefined {
@@ -131,7 +139,7 @@ export async function checkSettings(
   const found = new Map(allIds.length > 0 ? (await ec2.describeSubnets(allIds)).map((s) => [s.subnetId, s]) : []);
   const vpcId = majorityVpc([...found.values()]);
   // Every address held in the subnets (ENI addresses and delegated prefixes), read page by page into a bit set each.
-  const blocks = [...found.values()].flatMap((s) => {
+  const blocks = [...found.values()].filter(hasIpv4).flatMap((s) => {
     try {
       return [{ subnetId: s.subnetId, block: parseCidr(s.cidrBlock) }];
     } catch {
@@ -160,6 +168,7 @@ export async function checkSettings(
       let free: number | undefined;
       let freeBlocks: number | undefined;
       try {
+        if (!hasIpv4(subnet)) throw new Ipv6OnlySubnet();
         const cidr = parseCidr(subnet.cidrBlock);
         const held = scan?.held.get(id) ?? [];
         const reservations = reserved.get(id) ?? [];
@@ -182,13 +191,15 @@ export async function checkSettings(
           }
         }
       } catch (err) {
-        problems.push(`${parameter}: free addresses of subnet ${id} could not be counted: ${asError(err).message}`);
+        if (!(err instanceof Ipv6OnlySubnet)) problems.push(`${parameter}: free addresses of subnet ${id} could not be counted: ${asError(err).message}`);
       }
       reports.push({
         parameter,
         subnetId: id,
         deviceIndex: i + 1,
-        cidrBlock: subnet.cidrBlock,
+        ...(subnet.cidrBlock ? { cidrBlock: subnet.cidrBlock } : {}),
+        ...(subnet.ipv6CidrBlocks?.length ? { ipv6CidrBlocks: [...subnet.ipv6CidrBlocks] } : {}),
+        ...(!hasIpv4(subnet) ? { ipv6Only: true } : {}),
         vpcId: subnet.vpcId,
         freeAddresses: free,
         ...(freeBlocks !== undefined ? { freePrefixBlocks: freeBlocks } : {}),
@@ -196,6 +207,13 @@ export async function checkSettings(
     });
   }
 
+  const listed: ListedSubnet[] = azs.flatMap((az) =>
+    (settings.subnetsByAz.get(az) ?? []).flatMap((id) => {
+      const subnet = found.get(id);
+      return subnet ? [{ parameter: subnetParameter(configPath, az), subnet }] : [];
+    }),
+  );
+  problems.push(...ipv6SubnetProblems(configPath, settings, listed));
   problems.push(...(await securityGroupProblems(ec2, settings, configPath, vpcId, `${vpcId} (the VPC of the multus subnets)`)));
 
   for (const az of options.azs ?? []) {
@@ -222,6 +240,7 @@ export async function checkSettings(
       if (count + 1 > max) problems.push(limitProblem(subnetParameter(configPath, az), count, instanceType, max));
     }
     problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, instanceType, type));
+    problems.push(...ipv6TypeProblems(configPath, settings, listed, instanceType, type));
   }
 
   return { problems, vpcId, subnets: reports, instanceTypes: limits, ...(settings.securityGroups ? { securityGroups: settings.securityGroups } : {}) };
@@ -282,6 +301,8 @@ export interface NodeCheck {
   readonly problems: string[];
   /** The node's subnets that exist, by id. */
   readonly subnets: Map<string, SubnetView>;
+  /** The node's instance type, as EC2 describes it (its IPv6 default and limits). */
+  readonly instanceType: InstanceTypeView;
 }
 
 /**
@@ -314,12 +335,17 @@ export async function checkNode(
   const type = await ec2.describeInstanceType(node.instanceType);
   if (subnetIds.length + 1 > type.maxNetworkInterfaces) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, type.maxNetworkInterfaces));
   problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, node.instanceType, type));
-  return { problems, subnets };
+  const listed = subnetIds.flatMap((id) => {
+    const subnet = subnets.get(id);
+    return subnet ? [{ parameter, subnet }] : [];
+  });
+  problems.push(...ipv6SubnetProblems(configPath, settings, listed), ...ipv6TypeProblems(configPath, settings, listed, node.instanceType, type));
+  return { problems, subnets, instanceType: type };
 }
 
 /**
  * `checkNode` that throws a NodeConfigurationError listing every problem (joined by "; "), and
- * otherwise returns the node's subnets: a drop-in body for the launch handler's validateForNode.
+ * otherwise returns the node's subnets and instance type: a drop-in body for the launch handler's validateForNode.
  */
 export async function assertNodeSettings(
   ec2: Ec2Port,
@@ -327,8 +353,8 @@ export async function assertNodeSettings(
   subnetIds: readonly string[],
   settings: Settings,
   configPath: string,
-): Promise<Map<string, SubnetView>> {
-  const { problems, subnets } = await checkNode(ec2, node, subnetIds, settings, configPath);
+): Promise<Omit<NodeCheck, 'problems'>> {
+  const { problems, ...checked } = await checkNode(ec2, node, subnetIds, settings, configPath);
   if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '), true);
-  return subnets;
+  return checked;
 }
