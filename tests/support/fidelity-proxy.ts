@@ -20,6 +20,8 @@
  *     node group's Auto Scaling group, the update InProgress, then Successful).
  *   - DetachNetworkInterface, when a test asks (`keepDetaching`): see fidelity-detach.ts (the ENI stays
  *     `detaching` for a few describes, and DeleteNetworkInterface meanwhile is InvalidNetworkInterface.InUse).
+ *   - DeleteOnTermination set by ModifyNetworkInterfaceAttribute (moto ignores it): see
+ *     fidelity-attachments.ts (kept per attachment, described, and honoured by TerminateInstances).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
  * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
@@ -29,6 +31,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { AttachmentFidelity } from './fidelity-attachments';
 import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
@@ -201,8 +204,10 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
   const ec2Tools = { forward, query, relay, error: (res: ServerResponse, status: number, code: string, message: string) => sendError(res, 'ec2', status, code, message) };
   const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
   const detaching = new DetachFidelity(ec2Tools);
-  // moto's items as EC2 would show them: with the prefixes the proxy keeps, and still detaching when a test asks.
-  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(prefixes.describe(xml)));
+  const attachments = new AttachmentFidelity(ec2Tools, (eniId) => prefixes.forget(eniId));
+  // moto's items as EC2 would show them: with the prefixes the proxy keeps, still detaching when a
+  // test asks, and with the DeleteOnTermination their attachments were given.
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => attachments.describe(detaching.describe(prefixes.describe(xml))));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -267,6 +272,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       eks.reset();
       prefixes.reset();
       detaching.reset();
+      attachments.reset();
       listing.reset();
       return json(200, { ok: true });
     }
@@ -423,6 +429,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       return mutex.run(() => prefixes.assign(req, res, params));
     }
     if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
+    if (attachments.handles(action, params)) return attachments.handle(req, res, body, params, action);
     if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
       if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
