@@ -9,6 +9,7 @@
  * stdout, taken off the demo's output and read back. Stops the emulator at the end; can run any
  * number of times.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSubnetCommand } from '@aws-sdk/client-ec2';
@@ -17,8 +18,6 @@ import { METRICS } from '../layers/multus-core/src/metrics/catalog';
 import { onEmf, summariseEmf, type EmfDocument } from './lib/emf';
 
 const CONFIG_PATH = '/eks-multus-eni/demo';
-// The demo may run on Node 20 (Lambda runs 22): the SDK's reminder about that is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CACHE_SECONDS = 2;
 
 type Row = [string, string, string, string, string, string, string, string];

@@ -13,6 +13,7 @@
  * Karpenter node). The hook-installer events answer a loopback listener of
  * this process, which prints what CloudFormation would get; never an AWS address.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emulatorEnv, startEmulator, useEmulator, type Emulator } from '../tests/support/emulator';
@@ -40,7 +41,6 @@ function portFromArgs(): number {
 }
 
 async function provision(emulator: Emulator, responseUrl: () => string): Promise<Record<string, Dict>> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   useEmulator(emulator.endpoint);
   const envFile = JSON.parse(readFileSync(join(ROOT, 'env.json'), 'utf8')) as Record<string, Dict>;
   process.env.CONFIG_PATH = String(envFile.LifecycleFunction.CONFIG_PATH);
