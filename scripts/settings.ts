@@ -16,6 +16,7 @@ import {
   createClients,
   DEFAULT_MIN_FREE_ADDRESSES,
   normaliseConfigPath,
+  PRIMARY_INTERFACE_GROUPS,
   SdkEc2,
   SsmSettingsSource,
   type CheckReport,
@@ -104,6 +105,14 @@ function summary(args: Args, report: CheckReport): string {
   const types = Object.entries(report.instanceTypes);
   if (types.length > 0) parts.push(`fits ${types.map(([t, max]) => `${t} (${max} interfaces)`).join(', ')}`);
   if (args.azs.length > 0) parts.push(`subnets for ${args.azs.join(', ')}`);
+  const groups = report.securityGroups;
+  parts.push(
+    groups === PRIMARY_INTERFACE_GROUPS
+      ? "security groups of each node's primary interface"
+      : groups
+        ? `security groups ${groups.join(', ')}`
+        : "the VPC's default security group",
+  );
   return `ok: ${parts.join('; ')}`;
 }
 

@@ -2,7 +2,7 @@
 // coverage replaces the test environment of the top-level config only (the `unit` project of
 // jest.config.js would keep its own and report no coverage).
 //
-// What it runs: the unit tests, except those that exercise no layer code (templates, the SAM build,
+// What it runs: the unit tests, except those that exercise no layer code (templates, the docs, the SAM build,
 // the benchmark baseline, this run's own set-up). No integration test: they cover the same code
 // as the unit tests at 0.3-1 s a test against the emulator, and Stryker runs every test that
 // covers a mutant that survives. The one integration file whose subject is a domain behaviour
@@ -27,7 +27,7 @@ module.exports = {
     '^@aws-sdk/(client-ec2|client-auto-scaling|client-ssm|client-eks)$': '<rootDir>/tests/mutation/lazy/$1.js',
   },
   testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', ...['template', 'nested-templates', 'sam-build', 'bench-baseline', 'mutation-setup'].map((name) => `<rootDir>/tests/unit/${name}.test.ts`)],
+  testPathIgnorePatterns: ['/node_modules/', ...['template', 'nested-templates', 'sam-build', 'bench-baseline', 'mutation-setup', 'docs'].map((name) => `<rootDir>/tests/unit/${name}.test.ts`)],
   testSequencer: '<rootDir>/tests/mutation/sequencer.js',
   // An absolute path: Stryker's coverage environment loads it without resolving <rootDir>.
   testEnvironment: path.join(__dirname, 'environment.js'),

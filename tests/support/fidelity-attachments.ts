@@ -43,15 +43,13 @@ export class AttachmentFidelity {
 
   handles(action: string, params: URLSearchParams): boolean {
     if (action === 'ModifyNetworkInterfaceAttribute') return params.has('Attachment.DeleteOnTermination');
-    return action === 'DescribeInstances' || action === 'TerminateInstances';
+    return action === 'TerminateInstances';
   }
 
+  /** ModifyNetworkInterfaceAttribute of an attachment, TerminateInstances (DescribeInstances: the proxy applies `describe`). */
   async handle(req: IncomingMessage, res: ServerResponse, body: Buffer, params: URLSearchParams, action: string): Promise<void> {
     if (action === 'ModifyNetworkInterfaceAttribute') return this.modify(req, res, body, params);
-    if (action === 'TerminateInstances') return this.terminate(req, res, body, params);
-    const out = await this.tools.forward(req, body);
-    if (out.status !== 200) return this.tools.relay(res, out);
-    return this.tools.relay(res, { ...out, body: Buffer.from(this.describe(out.body.toString('utf8'))) });
+    return this.terminate(req, res, body, params);
   }
 
   /** An answer listing attachments (DescribeNetworkInterfaces, DescribeInstances) with the values kept here. */

@@ -4,7 +4,8 @@
  * widget on a metric of ours names one the code emits, with one of the dimension sets it is
  * published under and a `function` that emits it; the AWS metrics they watch are the stack's own
  * queue, functions and rules (in what CloudFormation gets after the SAM transform, where the rules
- * exist); each alarm says what to do and notifies AlarmNotification; the README explains each one.
+ * exist); each alarm says what to do and notifies AlarmNotification; docs/operating.md explains each one
+ * (the alarm descriptions point to the README's "Operating it", which links each alarm there).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ const ROOT = join(__dirname, '..', '..');
 const template = loadTemplate(join(ROOT, 'template.yaml'));
 const deployed: Template = samTransform(join(ROOT, 'template.yaml'), findTool('cfn-lint', ['--version']));
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const operating = readFileSync(join(ROOT, 'docs', 'operating.md'), 'utf8');
 
 /** What each function of the template does, as the catalog's `emittedBy` says it. */
 const ROLE_OF: Record<string, FunctionRole> = { LifecycleFunction: 'lifecycle', HookInstallerFunction: 'hook-installer', SweeperFunction: 'sweeper' };
@@ -250,15 +252,24 @@ describe('the dashboard', () => {
   });
 });
 
-describe('the README', () => {
-  const section = readme.slice(readme.indexOf('## Operating it'), readme.indexOf('\n## ', readme.indexOf('## Operating it') + 1));
+describe('the operating guide (docs/operating.md), where the README\'s "Operating it" points', () => {
+  const section = operating;
 
-  test('"Operating it" explains every alarm with the first three commands to run, and links the dashboard', () => {
+  test('the README has the "Operating it" the alarm descriptions name, linking each alarm to its section of docs/operating.md', () => {
+    const readmeSection = readme.slice(readme.indexOf('## Operating it'), readme.indexOf('\n## ', readme.indexOf('## Operating it') + 1));
+    expect(readme).toContain('\n## Operating it\n');
+    for (const [, alarm] of alarms) {
+      const name = String((alarm.Properties?.AlarmName as { 'Fn::Sub': string })['Fn::Sub']).replace('${AWS::StackName}-', '');
+      expect({ name, linked: readmeSection.includes(`(docs/operating.md#stack-${name})`) }).toEqual({ name, linked: true });
+    }
+  });
+
+  test('explains every alarm with the first three commands to run, and links the dashboard', () => {
     expect(section.length).toBeGreaterThan(1000);
     expect(section).toContain('DashboardUrl');
     for (const [, alarm] of alarms) {
       const name = String((alarm.Properties?.AlarmName as { 'Fn::Sub': string })['Fn::Sub']).replace('${AWS::StackName}-', '');
-      const at = section.indexOf(`\`<stack>-${name}\``);
+      const at = section.indexOf(`\n### \`<stack>-${name}\``);
       expect({ name, explained: at >= 0 }).toEqual({ name, explained: true });
       const block = section.slice(at, section.indexOf('\n### ', at + 1) > 0 ? section.indexOf('\n### ', at + 1) : undefined);
       const commands = /```sh\n([\s\S]*?)```/.exec(block)?.[1].split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith(' '));

@@ -1,5 +1,5 @@
 /**
- * The speed-ups of `npm run mutate` (README, "Mutation run") change how its processes load code,
+ * The speed-ups of `npm run mutate` (docs/testing.md, "Mutation run") change how its processes load code,
  * not what a mutant's result is; these tests hold them to that. Each runs in a plain Node process,
  * as Stryker's workers do: jest's module registry would hide what Node loads.
  * - tests/mutation/lazy/: an SDK client package loads on first use only, and is then the real one.

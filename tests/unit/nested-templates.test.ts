@@ -446,9 +446,8 @@ describe('user data: the node agent and the boot step', () => {
     expect(printed.parts[0].body).toContain('MULTUS_INTERFACE_COUNT=3\nMULTUS_WAIT_TIMEOUT_SECONDS=120\nMULTUS_CNI_CONF_DIR=/etc/cni/custom.d\n');
   });
 
-  test('the README\'s Karpenter manifest, run with bash as written (kubectl apply replaced by a file): an EC2NodeClass whose userData is that output and whose tags opt the node in', () => {
-    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const section = readme.split(/^## /m).find((s) => s.startsWith('Karpenter and self-managed nodes')) ?? '';
+  test('the Karpenter manifest of docs/karpenter.md, run with bash as written (kubectl apply replaced by a file): an EC2NodeClass whose userData is that output and whose tags opt the node in', () => {
+    const section = readFileSync(join(__dirname, '..', '..', 'docs', 'karpenter.md'), 'utf8');
     const snippet = /```sh\n(CLUSTER=[\s\S]*?\nMANIFEST)\n```/.exec(section)?.[1];
     expect(snippet).toContain('kubectl apply -f - <<MANIFEST');
     const out = join(work, 'karpenter.yaml');

@@ -9,7 +9,7 @@
  *  - the rule filters on our hook names and on the metadata the hook installer writes, retries, and
  *    dead-letters to our queue; every function has a log group with retention and an async
  *    invoke config with the dead-letter queue;
- *  - the custom resource, the nested stacks and the node group are wired as the README says.
+ *  - the custom resource, the nested stacks and the node group are wired as docs/architecture.md says.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -142,7 +142,8 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
     for (const s of statements) {
       expect(s.Effect).toBe('Allow');
       for (const action of actions(s)) {
-        expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+        // Letters and digits only (ec2:AssignIpv6Addresses): no wildcard.
+        expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z][A-Za-z0-9]*$/);
         if (READ_ONLY.test(action)) continue;
         for (const resource of resourcesOf(s)) {
           const where = { sid: s.Sid, action, resource };
@@ -189,7 +190,7 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
   });
 
   test('modify, detach and delete only our ENIs; attach and detach only on instances carrying NodeTagKey', () => {
-    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses']) {
+    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:AssignIpv6Addresses']) {
       for (const s of find(fn, action)) {
         const resource = JSON.stringify(s.Resource);
         if (resource.includes(':network-interface/')) {
@@ -368,6 +369,15 @@ describe.each(Object.keys(roles))('%s operations', (fn) => {
   });
 });
 
+test('the lifecycle function may give our ENIs the IPv6 they lack (AssignIpv6Addresses), and only ours', () => {
+  // The adapter calls AssignIpv6Addresses for /80 prefixes beside addresses (EC2 takes one IPv6 kind per create) and for an ENI in place.
+  const grants = find('LifecycleFunction', 'ec2:AssignIpv6Addresses');
+  expect(grants.map((s) => [JSON.stringify(s.Resource), s.Condition])).toEqual([
+    [expect.stringContaining(':network-interface/*'), { StringLike: { 'aws:ResourceTag/eks-multus-eni/instance-id': 'i-*' } }],
+  ]);
+  expect(find('SweeperFunction', 'ec2:AssignIpv6Addresses')).toEqual([]);
+});
+
 test('the layer is built by its Makefile', () => {
   expect(resources.MultusCoreLayer.Metadata).toMatchObject({ BuildMethod: 'makefile' });
 });
@@ -426,6 +436,8 @@ describe('settings written to SSM', () => {
         SETTING_NAMES.sourceDestCheck,
         SETTING_NAMES.onFailure,
         SETTING_NAMES.ipv4PrefixesPerInterface,
+        SETTING_NAMES.ipv6AddressesPerInterface,
+        SETTING_NAMES.ipv6PrefixesPerInterface,
       ].sort(),
     );
   });
@@ -578,9 +590,8 @@ test('samconfig.toml: a stack name, the capabilities nested stacks and IAM need,
   expect(value('default.build.parameters', 'parallel')).toBe('true');
 });
 
-test('the README migration table maps every seed parameter to parameters this template has', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.split(/^## /m).find((s) => s.startsWith('Migration from the seed')) ?? '';
+test('the migration table (docs/migration-from-the-seed.md) maps every seed parameter to parameters this template has', () => {
+  const section = readFileSync(join(ROOT, 'docs', 'migration-from-the-seed.md'), 'utf8');
   const rows = section.split('\n').filter((l) => /^\| `[A-Za-z0-9]+` \|/.test(l));
   const seed = ['MultusSbunetsAz1', 'MultusSbunetsAz2', 'MultusSecurityGroupIds', 'EksNodeGroupTagKey', 'LambdaS3Bucket', 'LambdaS3Key', 'useIPsFromStartOfSubnet', 'MultusInterfaceTags'];
   expect(rows.map((r) => /^\| `([A-Za-z0-9]+)`/.exec(r)![1])).toEqual(seed);
@@ -677,6 +688,8 @@ const SAR: Record<string, { types?: string[]; star?: true }> = {
   'ec2:ModifyNetworkInterfaceAttribute': { types: ['network-interface', 'instance'] },
   'ec2:DeleteNetworkInterface': { types: ['network-interface'] },
   'ec2:AssignPrivateIpAddresses': { types: ['network-interface'] },
+  // network-interface* only (AmazonEKSNetworkingPolicy scopes it the same way, by the ENI's tag).
+  'ec2:AssignIpv6Addresses': { types: ['network-interface'] },
   'ec2:DescribeInstances': { star: true },
   'ec2:DescribeInstanceTypes': { star: true },
   'ec2:DescribeNetworkInterfaces': { star: true },
