@@ -15,6 +15,7 @@
  * pods after a put-parameter, then a setting that asks for what a subnet cannot give, refused
  * before anything is created.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSubnetCommand } from '@aws-sdk/client-ec2';
@@ -23,8 +24,6 @@ import { METRICS } from '../layers/multus-core/src/metrics/catalog';
 import { onEmf, summariseEmf, type EmfDocument } from './lib/emf';
 
 const CONFIG_PATH = '/eks-multus-eni/demo';
-// The demo may run on Node 20 (Lambda runs 22): the SDK's reminder about that is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CACHE_SECONDS = 2;
 
 type Row = [string, string, string, string, string, string, string, string];

@@ -10,6 +10,7 @@
  * Usage errors exit 2. Uses the standard AWS SDK environment (AWS_ENDPOINT_URL, AWS_REGION,
  * credentials), like the functions.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import {
   checkSettingsTree,
   createClients,

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { findHostLocal, hostLocal, type IpamConfig } from './support/host-local';
 import { startFakeImds, writeImdsState, type FakeEni, type FakeImds, type ImdsState } from './support/imds';
 import { Netns, requireNetns, type RunResult } from './support/netns';
+import { findShellcheck } from '../support/shellcheck';
 
 const NODE_AGENT = path.resolve(__dirname, '../../node-agent');
 const AGENT = path.join(NODE_AGENT, 'eks-multus-eni-agent');
@@ -485,13 +486,7 @@ describe('eks-multus-eni-agent usage and settings', () => {
   });
 
   it('is shellcheck clean', () => {
-    let shellcheck: string;
-    try {
-      shellcheck = execFileSync('sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' }).trim();
-    } catch {
-      throw new Error('shellcheck is needed to check the agent: apt-get install -y shellcheck');
-    }
-    expect(execFileSync(shellcheck, [AGENT], { encoding: 'utf8' })).toBe('');
+    expect(execFileSync(findShellcheck(), [AGENT], { encoding: 'utf8' })).toBe('');
   });
 });
 

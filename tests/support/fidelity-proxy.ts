@@ -26,6 +26,8 @@
  *   - DescribeInstances' instance security groups (`Instance.SecurityGroups`, what Karpenter's drift
  *     check reads), when a test asks (`instanceGroups`): see fidelity-instance-groups.ts (the groups of
  *     every attached interface, or the primary interface's).
+ *   - DeleteOnTermination set by ModifyNetworkInterfaceAttribute (moto ignores it): see
+ *     fidelity-attachments.ts (kept per attachment, described, and honoured by TerminateInstances).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
  * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
@@ -35,6 +37,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { AttachmentFidelity } from './fidelity-attachments';
 import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
@@ -212,8 +215,13 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
   const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
   const detaching = new DetachFidelity(ec2Tools);
   const ipv6 = new Ipv6Fidelity(ec2Tools);
-  // moto's items as EC2 would show them: with the prefixes and IPv6 the proxy keeps, and still detaching when a test asks.
-  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(ipv6.describe(prefixes.describe(xml))));
+  const attachments = new AttachmentFidelity(ec2Tools, (eniId) => {
+    prefixes.forget(eniId);
+    ipv6.forget(eniId);
+  });
+  // moto's items as EC2 would show them: with the prefixes and IPv6 the proxy keeps, still detaching
+  // when a test asks, and with the DeleteOnTermination their attachments were given.
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => attachments.describe(detaching.describe(ipv6.describe(prefixes.describe(xml)))));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -279,6 +287,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       prefixes.reset();
       ipv6.reset();
       detaching.reset();
+      attachments.reset();
       listing.reset();
       return json(200, { ok: true });
     }
@@ -440,10 +449,12 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     }
     if (action === 'AssignIpv6Addresses') return mutex.run(() => ipv6.assign(req, res, params));
     if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
-    if (action === 'DescribeInstances' && state.instanceGroups !== 'moto') {
+    if (attachments.handles(action, params)) return attachments.handle(req, res, body, params, action);
+    if (action === 'DescribeInstances') {
       const out = await forward(req, body);
       if (out.status !== 200) return relay(res, out);
-      return relay(res, { ...out, body: Buffer.from(instanceGroupsAsEc2(out.body.toString('utf8'), state.instanceGroups)) });
+      const xml = attachments.describe(out.body.toString('utf8'));
+      return relay(res, { ...out, body: Buffer.from(state.instanceGroups === 'moto' ? xml : instanceGroupsAsEc2(xml, state.instanceGroups)) });
     }
     if (action === 'DescribeSubnets') return relay(res, ipv6.subnets(await forward(req, body)));
     if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);

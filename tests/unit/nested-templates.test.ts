@@ -24,6 +24,7 @@ import { parseTemplate } from '../../scripts/lib/template';
 import { AGENT_FILES, embed } from '../../scripts/embed-agent';
 import { nodeUserData } from '../../scripts/node-user-data';
 import { evaluateAll, scopeFor } from '../support/cfn-eval';
+import { findShellcheck } from '../support/shellcheck';
 
 const NESTED = join(__dirname, '..', '..', 'nested');
 const INFRA_PATH = join(NESTED, 'infra.yaml');
@@ -344,11 +345,6 @@ describe('nested templates', () => {
 // ---------------------------------------------------------------------------------------------
 // The user data's shell script: the node agent's install and the boot step.
 
-const hasShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
-if (!hasShellcheck) {
-  console.warn('nested-templates.test.ts: shellcheck is not installed; the shellcheck test is SKIPPED (apt-get install -y shellcheck).');
-}
-
 /** The shell script part of the rendered user data. */
 function userDataScript(overrides: Record<string, string> = {}): string {
   const script = parseMime(renderUserData(overrides)).parts.find((p) => p.headers['content-type'].startsWith('text/x-shellscript'));
@@ -411,10 +407,10 @@ describe('user data: the node agent and the boot step', () => {
     expect(result.status).toBe(0);
   });
 
-  (hasShellcheck ? test : test.skip)('passes shellcheck', () => {
+  test('passes shellcheck', () => {
     const path = join(work, 'check.sh');
     writeFileSync(path, userDataScript());
-    const result = spawnSync('shellcheck', ['--shell=bash', path], { encoding: 'utf8' });
+    const result = spawnSync(findShellcheck(), ['--shell=bash', path], { encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
