@@ -1,5 +1,5 @@
 /**
- * `npm run emulator` and the README's "try an event by hand", as a user runs them: the emulator in
+ * `npm run emulator` and docs/commands.md's "Try an event by hand", as a user runs them: the emulator in
  * one process (its own moto and fidelity proxy on a fixed port, provisioned for the events), and
  * every event it wrote run through `npm run invoke` in another, each doing what its name says.
  */
