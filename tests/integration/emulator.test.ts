@@ -93,12 +93,14 @@ test('every event it wrote does what its file name says through npm run invoke',
     // stderr starts with the function's own output, not the AWS SDK's NodeVersionSupportWarning.
     expect({ file, first: out.stderr.split('\n')[0] }).not.toEqual({ file, first: expect.stringContaining('NodeVersionSupportWarning') });
   }
-  // What CloudFormation would get, printed by the emulator: one line per hook-installer event
-  // invoked (the last is the delete's), none for its own set-up, which put the hooks the same way.
+  // What CloudFormation would get, printed by the emulator: one line per hook-installer and size-guard event
+  // invoked, none for its own set-up, which put the hooks the same way.
+  const answered = commands.map((args) => args.find((a) => a.startsWith('.emulator/events/'))!).filter((f) => /\/(hook-installer|size-guard)-/.test(f));
+  const answers = () => output.split('\n').filter((l) => l.startsWith('CloudFormation would get: '));
   const deadline = Date.now() + 30_000;
-  while (!/^CloudFormation would get: .*removed eks-multus-eni-launch/m.test(output) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  const answers = output.split('\n').filter((l) => l.startsWith('CloudFormation would get: '));
-  expect(answers.map((l) => JSON.parse(l.replace('CloudFormation would get: ', '')).Status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+  while (answers().length < answered.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const statuses = answers().map((l) => JSON.parse(l.replace('CloudFormation would get: ', '')).Status as string);
+  expect(statuses).toEqual(answered.map((f) => (f.endsWith('size-guard-refused.json') ? 'FAILED' : 'SUCCESS')));
 }, 120_000);
 
 test('its set-up prints nothing but the start line before the exports', () => {
