@@ -1,5 +1,5 @@
 /**
- * `npm run node-user-data -- [--interfaces N] [--wait-seconds S] [--cni-conf-dir DIR]`: the user
+ * `npm run node-user-data -- [--interfaces N] [--wait-seconds S] [--cni-conf-dir DIR] [--pod-routes R]`: the user
  * data part that installs the node agent and waits for the multus interfaces, for nodes this
  * stack's launch template does not launch (a Karpenter EC2NodeClass `userData`, a self-managed
  * launch template). It is the launch template's own shell script (nested/launch-template.yaml,
@@ -15,6 +15,8 @@ export interface NodeUserDataOptions {
   readonly interfaces: number;
   readonly waitSeconds: number;
   readonly cniConfDir: string;
+  /** MULTUS_POD_ROUTES: vpc, IPv4 CIDRs or none, comma separated (the launch template's MultusPodRoutes) */
+  readonly podRoutes?: string;
 }
 
 /** The launch template's shell script, rendered: the node agent's install and the boot step. */
@@ -28,6 +30,7 @@ export function nodeScript(options: NodeUserDataOptions, source = readFileSync(j
     MultusInterfaceCount: String(options.interfaces),
     WaitTimeoutSeconds: String(options.waitSeconds),
     MultusCniConfDir: options.cniConfDir,
+    MultusPodRoutes: options.podRoutes ?? 'vpc',
   };
   const rendered = script.replace(/\$\{(!?)([A-Za-z0-9_:-]+)\}/g, (_whole, literal: string, name: string) => {
     if (literal) return `\${${name}}`;
@@ -37,6 +40,9 @@ export function nodeScript(options: NodeUserDataOptions, source = readFileSync(j
   const rest = pieces[1].slice(1).map(String).join('').replace(/\n?--==EKSMULTUSENI==--\s*$/, '\n');
   return rendered + rest;
 }
+
+/** The launch template's MultusPodRoutes pattern: what may go into agent.env unquoted (no spaces). */
+export const POD_ROUTES = new RegExp(String((parseTemplate(readFileSync(join(ROOT, 'nested', 'launch-template.yaml'), 'utf8')).Parameters?.MultusPodRoutes as Dict).AllowedPattern));
 
 export function nodeUserData(options: NodeUserDataOptions): string {
   return ['MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="==EKSMULTUSENI=="', '', '--==EKSMULTUSENI==', 'Content-Type: text/x-shellscript; charset="us-ascii"', '', nodeScript(options).trimEnd(), '', '--==EKSMULTUSENI==--', ''].join('\n');
@@ -50,11 +56,12 @@ function main() {
   };
   const interfaces = value('--interfaces', '2');
   const wait = value('--wait-seconds', '300');
-  if (!/^\d+$/.test(interfaces) || !/^\d+$/.test(wait)) {
-    process.stderr.write('usage: npm run node-user-data -- [--interfaces N] [--wait-seconds S] [--cni-conf-dir DIR]\n');
+  const podRoutes = value('--pod-routes', 'vpc');
+  if (!/^\d+$/.test(interfaces) || !/^\d+$/.test(wait) || !POD_ROUTES.test(podRoutes)) {
+    process.stderr.write('usage: npm run node-user-data -- [--interfaces N] [--wait-seconds S] [--cni-conf-dir DIR] [--pod-routes vpc|none|CIDR,...]\n');
     process.exit(2);
   }
-  process.stdout.write(nodeUserData({ interfaces: Number(interfaces), waitSeconds: Number(wait), cniConfDir: value('--cni-conf-dir', '/etc/cni/multus/net.d') }));
+  process.stdout.write(nodeUserData({ interfaces: Number(interfaces), waitSeconds: Number(wait), cniConfDir: value('--cni-conf-dir', '/etc/cni/multus/net.d'), podRoutes }));
 }
 
 if (require.main === module) main();
