@@ -17,6 +17,8 @@ const shared = {
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 120000,
+  // The default reporter, and progress lines for files that run long (tests/support/progress-reporter.cjs).
+  reporters: ['default', ['<rootDir>/tests/support/progress-reporter.cjs', { afterSeconds: 30, heartbeatSeconds: 60 }]],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {

@@ -8,7 +8,14 @@
  * AZ. Ends with one line summing up the metrics the handler emitted: the EMF documents it wrote to
  * stdout, taken off the demo's output and read back. Stops the emulator at the end; can run any
  * number of times.
+ *
+ * `npm run demo -- --ipv6`: the same with IPv6 (issue 20) instead: a VPC with an IPv6 /56, a
+ * dual-stack multus subnet (device index 1) and an IPv6-only one (device index 2); a node with the
+ * defaults (one IPv6 address per ENI, none IPv4 in the IPv6-only subnet), then /80 prefixes for
+ * pods after a put-parameter, then a setting that asks for what a subnet cannot give, refused
+ * before anything is created.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSubnetCommand } from '@aws-sdk/client-ec2';
@@ -17,21 +24,89 @@ import { METRICS } from '../layers/multus-core/src/metrics/catalog';
 import { onEmf, summariseEmf, type EmfDocument } from './lib/emf';
 
 const CONFIG_PATH = '/eks-multus-eni/demo';
-// The demo may run on Node 20 (Lambda runs 22): the SDK's reminder about that is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CACHE_SECONDS = 2;
 
 type Row = [string, string, string, string, string, string, string, string];
+type Ipv6Row = [string, string, string, string, string, string, string, string, string];
 
 function table(rows: Row[]): string {
-  const head: Row = ['node', 'AZ', 'dev', 'subnet', 'ENI', 'IP', 'prefixes (pods)', 'lifecycle'];
+  return tableOf(['node', 'AZ', 'dev', 'subnet', 'ENI', 'IP', 'prefixes (pods)', 'lifecycle'], rows);
+}
+
+function tableOf(head: string[], rows: string[][]): string {
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  const line = (r: Row) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+const wait = () => new Promise((r) => setTimeout(r, CACHE_SECONDS * 1000 + 200));
+
+/** The IPv6 demo (`--ipv6`): dual-stack and IPv6-only multus subnets, then /80 prefixes, then a refused setting. */
+async function ipv6Demo(world: typeof import('../tests/support/world'), handler: typeof import('../functions/lifecycle/handler').handler): Promise<void> {
+  const clients = world.worldClients();
+  const layout = await world.createIpv6Vpc(clients, ['us-east-1a']);
+  const az = layout.azs[0];
+  await world.putSettings(clients, layout, { 'use-ips-from-start-of-subnet': 'true' });
+  console.log(`  VPC ${layout.vpcId}: 10.0.0.0/16 and ${layout.ipv6CidrBlock}; nodes in ${az.nodeSubnet} (IPv4 only)`);
+  console.log(`  ${CONFIG_PATH}/subnets/${az.az} = ${az.dualStack} (dual-stack: 10.0.1.0/24 and a /64),${az.ipv6Only} (IPv6-only: a /64, no IPv4)`);
+  console.log(`  ${CONFIG_PATH}/use-ips-from-start-of-subnet = true (IPv4 only: EC2 picks every IPv6 address and prefix)`);
+  const rows: Ipv6Row[] = [];
+  const deliver = async (instanceId: string) => {
+    const result = await handler(world.eventFor('launch.json', instanceId));
+    const lifecycle = `${result.lifecycleResult ?? 'no hook'} (${result.outcome})`;
+    if (result.interfaces.length === 0) rows.push([instanceId, result.availabilityZone ?? '?', '-', '-', '-', '-', '-', '-', `${lifecycle}: ${result.reason ?? ''}`]);
+    for (const i of result.interfaces) {
+      rows.push([
+        instanceId,
+        result.availabilityZone ?? '?',
+        String(i.deviceIndex),
+        i.subnetId,
+        i.networkInterfaceId,
+        i.privateIpAddress ?? 'none (IPv6-only)',
+        i.ipv6Addresses.join(',') || '-',
+        i.ipv6Prefixes.join(',') || '-',
+        lifecycle,
+      ]);
+    }
+    return result;
+  };
+  const show = () => console.log(tableOf(['node', 'AZ', 'dev', 'subnet', 'ENI', 'IPv4', 'IPv6', 'IPv6 /80 prefixes (pods)', 'lifecycle'], rows));
+
+  /** A setting overwritten, then the next node launched and shown after the lines that say what to expect. */
+  const next = async (lines: string[], setting?: [string, string]) => {
+    if (setting) {
+      console.log(`\naws ssm put-parameter --overwrite --name ${CONFIG_PATH}/${setting[0]} --type String --value ${setting[1]}`);
+      await world.putSetting(clients, setting[0], setting[1]);
+      await wait();
+    }
+    console.log(`\n${lines.join('\n')}\n`);
+    rows.length = 0;
+    await deliver(await world.launchNode(clients, az.nodeSubnet));
+    show();
+  };
+
+  await next([
+    'Launching an opted-in node with the defaults: one IPv6 address per ENI (EC2 picks it, with the create), the lowest',
+    'free IPv4 address in the dual-stack subnet, no IPv4 address at all in the IPv6-only one (privateIpAddress null):',
+  ]);
+  await next(
+    [
+      'The next node gets two /80 prefixes per ENI beside its address (one AssignIpv6Addresses per ENI: EC2 takes one IPv6',
+      'kind per create); the VPC routes every address of a /80 to that ENI, for pods on ipvlan:',
+    ],
+    ['ipv6-prefixes-per-interface', '2'],
+  );
+  await next(['IPv4 prefixes asked of an IPv6-only subnet: the next node fails before anything is created (on-failure: ABANDON):'], ['ipv4-prefixes-per-interface', '1']);
+}
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.some((a) => a !== '--ipv6')) {
+    console.error(`usage: npm run demo [-- --ipv6] (unknown argument ${args.find((a) => a !== '--ipv6')})`);
+    process.exit(2);
+  }
+  const ipv6 = args.includes('--ipv6');
   let emulator: Emulator | undefined;
   // The metrics (EMF) the handler writes to stdout, as in Lambda: kept for the summary, off the tables.
   const emf: EmfDocument[] = [];
@@ -44,12 +119,20 @@ async function main(): Promise<void> {
       CONFIG_PATH,
       NODE_TAG_KEY: 'multus-ng',
       POWERTOOLS_PARAMETERS_MAX_AGE: String(CACHE_SECONDS),
-      POWERTOOLS_LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'ERROR',
+      // The IPv6 demo fails a launch on purpose: its reason is in the table, its error log would be noise.
+      POWERTOOLS_LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? (ipv6 ? 'SILENT' : 'ERROR'),
       // As Lambda sets it for a function invoked on demand: the first invocation counts as a cold start.
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     });
     const world = await import('../tests/support/world');
     const { handler } = await import('../functions/lifecycle/handler');
+    if (ipv6) {
+      await ipv6Demo(world, handler);
+      const completions = await emulator.control.completions();
+      console.log(`\nLifecycle actions completed: ${completions.length} (${completions.map((c) => c.result).join(', ')})`);
+      console.log(summariseEmf(emf, Object.values(METRICS).map((m) => m.name)));
+      return;
+    }
     const clients = world.worldClients();
 
     const layout = await world.createVpc(clients, ['us-east-1a', 'us-east-1b'], 2);

@@ -9,6 +9,7 @@
  * down from the function's Timeout. Logs go to stderr; stdout carries only the result as one JSON
  * line. Exit 0 whenever the handler returns, whatever the outcome; 1 when it throws; 2 on bad usage.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -10,11 +10,13 @@
  * Usage errors exit 2. Uses the standard AWS SDK environment (AWS_ENDPOINT_URL, AWS_REGION,
  * credentials), like the functions.
  */
+import './lib/defer-sdk-node-warning'; // first: before any AWS SDK client exists
 import {
   checkSettingsTree,
   createClients,
   DEFAULT_MIN_FREE_ADDRESSES,
   normaliseConfigPath,
+  PRIMARY_INTERFACE_GROUPS,
   SdkEc2,
   SsmSettingsSource,
   type CheckReport,
@@ -103,6 +105,14 @@ function summary(args: Args, report: CheckReport): string {
   const types = Object.entries(report.instanceTypes);
   if (types.length > 0) parts.push(`fits ${types.map(([t, max]) => `${t} (${max} interfaces)`).join(', ')}`);
   if (args.azs.length > 0) parts.push(`subnets for ${args.azs.join(', ')}`);
+  const groups = report.securityGroups;
+  parts.push(
+    groups === PRIMARY_INTERFACE_GROUPS
+      ? "security groups of each node's primary interface"
+      : groups
+        ? `security groups ${groups.join(', ')}`
+        : "the VPC's default security group",
+  );
   return `ok: ${parts.join('; ')}`;
 }
 

@@ -4,7 +4,9 @@
  */
 import type { AllocationRow } from './allocation';
 import type { BurstRow } from './burst';
-import type { CallsRow } from './calls';
+import type { CallsRow, Ipv6Case } from './calls';
+
+const IPV6_LABEL: Record<Ipv6Case, string> = { off: 'off (IPv4-only subnets)', addresses: '1 address per ENI', 'addresses+prefixes': '1 address + 1 /80 per ENI' };
 import type { ColdStartResult } from './cold-start';
 import type { LatencyRow } from './latency';
 import type { MachineInfo } from './machine';
@@ -90,9 +92,9 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     met: enumerates === undefined ? undefined : enumerates < 2,
   });
 
-  const warm2 = r.calls?.find((c) => c.mode === 'lowest-free' && c.subnets === 2 && c.phase === 'warm');
+  const warm2 = r.calls?.find((c) => c.mode === 'lowest-free' && c.ipv6 === 'off' && c.subnets === 2 && c.phase === 'warm');
   const cachedHit = warm2 ? CACHED_WHEN_WARM.filter((k) => (warm2.byOperation[k] ?? 0) > 0) : [];
-  const cold2 = r.calls?.find((c) => c.mode === 'lowest-free' && c.subnets === 2 && c.phase === 'cold');
+  const cold2 = r.calls?.find((c) => c.mode === 'lowest-free' && c.ipv6 === 'off' && c.subnets === 2 && c.phase === 'cold');
   checks.push({
     figure: 'AWS calls per launch, 2 subnets, lowest-free, no prefixes: cold (a new container; every launch of a burst) and warm',
     old: `${OLD.callsPerLaunch} every launch, cold or warm (${OLD.callsBreakdown})`,
@@ -288,8 +290,8 @@ export function renderMarkdown(r: BenchResults, machine: MachineInfo, targets: T
     out.push('', '## 2. AWS calls per launch', '');
     out.push(
       table(
-        ['mode', 'subnets', 'container', 'calls', 'by operation', 'outcome'],
-        r.calls.map((c) => [c.mode, c.subnets, c.phase, c.total, breakdown(c.byOperation), `${c.outcome} (${c.interfaces} ENIs)`]),
+        ['mode', 'subnets', 'IPv6', 'container', 'calls', 'by operation', 'outcome'],
+        r.calls.map((c) => [c.mode, c.ipv6 === 'off' ? c.subnets : `${c.subnets} (dual-stack, IPv6-only)`, IPV6_LABEL[c.ipv6], c.phase, c.total, breakdown(c.byOperation), `${c.outcome} (${c.interfaces} ENIs)`]),
       ),
     );
   }

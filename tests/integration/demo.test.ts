@@ -32,3 +32,29 @@ test('npm run demo prints the table, follows the SSM change and exits 0', async 
   expect(last).toMatch(/^Metrics emitted \(\d+ EMF documents, namespace EksMultusEni\): ColdStart 1; Launches 8 \(attached 7, skipped 1\); LaunchDuration p50 \d+ ms, max \d+ ms \(8 values\); InterfacesCreated 15; InterfacesAdopted 0; AddressRacesLost 0; HeartbeatsSent 0$/);
   expect(out.stdout).not.toContain('"_aws"');
 });
+
+test('npm run demo -- --ipv6 shows a dual-stack and an IPv6-only ENI, then /80 prefixes, then a refused setting, and exits 0', async () => {
+  const out = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'scripts', 'demo.ts'), '--ipv6'], { cwd: ROOT, timeoutMs: 120_000 });
+
+  expect(out.stderr).not.toContain('demo failed');
+  expect(out.status).toBe(0);
+  const sixtyFour = '[0-9a-f:]+';
+  // First node: the lowest IPv4 address and one IPv6 address in the dual-stack subnet; no IPv4 in the IPv6-only one.
+  expect(out.stdout).toMatch(new RegExp(`^i-\\S+\\s+us-east-1a\\s+1\\s+subnet-\\S+\\s+eni-\\S+\\s+10\\.0\\.1\\.4\\s+${sixtyFour}::4\\s+-\\s+CONTINUE \\(attached\\)$`, 'm'));
+  expect(out.stdout).toMatch(new RegExp(`^i-\\S+\\s+us-east-1a\\s+2\\s+subnet-\\S+\\s+eni-\\S+\\s+none \\(IPv6-only\\)\\s+${sixtyFour}::4\\s+-\\s+CONTINUE \\(attached\\)$`, 'm'));
+  // After the put-parameter: two /80s per ENI.
+  const prefixed = out.stdout.slice(out.stdout.indexOf('two /80 prefixes per ENI'));
+  expect(prefixed.split('\n').filter((l) => new RegExp(`${sixtyFour}:1::/80,${sixtyFour}:2::/80\\s+CONTINUE \\(attached\\)$`).test(l))).toHaveLength(2);
+  // IPv4 prefixes asked of the IPv6-only subnet: refused before anything is created.
+  expect(out.stdout).toMatch(/ABANDON \(failed\): NodeConfigurationError: \/eks-multus-eni\/demo\/ipv4-prefixes-per-interface: is 1, but subnet subnet-\S+ \(\/eks-multus-eni\/demo\/subnets\/us-east-1a\) is IPv6-only/);
+  expect(out.stdout).toContain('Lifecycle actions completed: 3 (CONTINUE, CONTINUE, ABANDON)');
+  const last = out.stdout.trim().split('\n').pop()!;
+  expect(last).toMatch(/^Metrics emitted \(\d+ EMF documents, namespace EksMultusEni\): ColdStart 1; Launches 3 \(attached 2, failed 1\); .*InterfacesCreated 4; .*SettingsErrors 1$/);
+  expect(out.stdout).not.toContain('"level"');
+});
+
+test('npm run demo with an unknown argument: a usage line, exit 2', async () => {
+  const out = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'scripts', 'demo.ts'), '--ipv7'], { cwd: ROOT, timeoutMs: 60_000 });
+  expect(out.status).toBe(2);
+  expect(out.stderr).toContain('usage: npm run demo [-- --ipv6]');
+});

@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { handler } from '../../functions/lifecycle/handler';
 import { control, freshVpcEachTest } from '../support/context';
+import type { InstanceGroupsModel } from '../support/fidelity-instance-groups';
+import { karpenterInstanceGroups, launchAsKarpenter, securityGroupDrift } from '../support/karpenter';
 import { createNodegroup, customResourceEvent, startResponseServer } from '../support/nodegroup-world';
 import { CONFIG_PATH, EVENTS_DIR, launchNode, multusInterfaces, ourInterfaces, putSetting, putSettings } from '../support/world';
 
@@ -137,4 +139,76 @@ test('a state-change event without the instance id names the field and throws', 
   const event = stateChange('i-0123456789abcdef0');
   delete event.detail['instance-id'];
   await expect(handler(event)).rejects.toThrow('state-change event: detail.instance-id is missing');
+});
+
+/**
+ * Karpenter's SecurityGroupDrift (tests/support/karpenter.ts, read from karpenter-provider-aws):
+ * the instance's groups as DescribeInstances lists them must equal the EC2NodeClass's resolved
+ * groups. Which groups EC2 lists for an instance with several interfaces is not settled (see
+ * fidelity-instance-groups.ts), so each case runs under both answers the proxy can give: the
+ * groups of every attached interface, and the primary interface's only. The node launches as
+ * Karpenter launches it: the EC2NodeClass's groups (a node group and a cluster group here) on its
+ * primary interface.
+ */
+describe('Karpenter\'s security group drift check, after the state-change event of a Karpenter node', () => {
+  async function nodeClassGroups(): Promise<string[]> {
+    const { CreateSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
+    const ids: string[] = [];
+    for (const name of ['eks-node', 'eks-cluster']) {
+      ids.push((await clients.ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: name, VpcId: world.layout.vpcId }))).GroupId!);
+    }
+    return ids;
+  }
+
+  async function groupsOfMultusEnis(instanceId: string): Promise<string[][]> {
+    return (await multusInterfaces(clients, instanceId)).map((e) => (e.Groups ?? []).map((g) => g.GroupId ?? ''));
+  }
+
+  const models: InstanceGroupsModel[] = ['all-interfaces', 'primary-interface'];
+
+  test.each(models)('security-groups = primary-interface: each multus ENI gets the EC2NodeClass\'s groups; no drift (EC2 listing %s)', async (model) => {
+    const groups = await nodeClassGroups();
+    await putSetting(clients, 'security-groups', 'primary-interface', 'StringList');
+    const instanceId = await launchAsKarpenter(clients.ec2, world.layout.azs[0].nodeSubnet, groups);
+    await control().instanceGroups(model);
+
+    const result = await handler(stateChange(instanceId));
+
+    expect(result).toMatchObject({ outcome: 'attached', lifecycleResult: null });
+    expect(await groupsOfMultusEnis(instanceId)).toEqual([groups, groups]);
+    const listed = await karpenterInstanceGroups(clients.ec2, instanceId);
+    expect(new Set(listed)).toEqual(new Set(groups));
+    expect(securityGroupDrift(listed, groups)).toBeUndefined();
+  });
+
+  test.each([
+    ['all-interfaces', 'SecurityGroupDrift'],
+    ['primary-interface', undefined],
+  ] as const)('a multus group the EC2NodeClass does not select: EC2 listing %s, Karpenter says %p', async (model, verdict) => {
+    // SecurityGroupDrift: Karpenter replaces the node, and the new node drifts as well (the loop).
+    const groups = await nodeClassGroups();
+    await putSetting(clients, 'security-groups', world.layout.securityGroupId, 'StringList');
+    const instanceId = await launchAsKarpenter(clients.ec2, world.layout.azs[0].nodeSubnet, groups);
+    await control().instanceGroups(model);
+
+    expect(await handler(stateChange(instanceId))).toMatchObject({ outcome: 'attached' });
+
+    expect(await groupsOfMultusEnis(instanceId)).toEqual([[world.layout.securityGroupId], [world.layout.securityGroupId]]);
+    expect(securityGroupDrift(await karpenterInstanceGroups(clients.ec2, instanceId), groups)).toBe(verdict);
+  });
+
+  test.each(models)('the EC2NodeClass selecting the multus group too: no drift (EC2 listing %s), but the primary interface carries the multus group as well', async (model) => {
+    const groups = [...(await nodeClassGroups()), world.layout.securityGroupId];
+    await putSetting(clients, 'security-groups', world.layout.securityGroupId, 'StringList');
+    const instanceId = await launchAsKarpenter(clients.ec2, world.layout.azs[0].nodeSubnet, groups);
+    await control().instanceGroups(model);
+
+    expect(await handler(stateChange(instanceId))).toMatchObject({ outcome: 'attached' });
+
+    expect(securityGroupDrift(await karpenterInstanceGroups(clients.ec2, instanceId), groups)).toBeUndefined();
+    const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+    const described = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const primary = described.Reservations![0].Instances![0].NetworkInterfaces!.find((n) => n.Attachment?.DeviceIndex === 0)!;
+    expect(primary.Groups!.map((g) => g.GroupId)).toContain(world.layout.securityGroupId);
+  });
 });

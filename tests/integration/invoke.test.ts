@@ -70,3 +70,16 @@ test('the malformed event: the handler throws, exit non-zero, nothing on stdout'
   expect(out.stderr).toContain('detail.EC2InstanceId is missing');
   expect(parseEmfLines(out.stderr)).toEqual([]); // nothing was done, nothing counted
 });
+
+test('stderr starts with the handler\'s own output, not the AWS SDK\'s NodeVersionSupportWarning (held to one line at the end on Node < 22)', async () => {
+  // As a user's shell has it: without the switch the tests' set-up turns on (tests/support/quiet.ts).
+  const env: Record<string, string | undefined> = { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO' };
+  delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+  const out = await run(TSX, [join(ROOT, 'scripts', 'invoke.ts'), 'events/malformed.json', '--env-vars', 'env.json'], { cwd: ROOT, env });
+
+  const lines = out.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(/^\{"level":"ERROR","message":"malformed lifecycle event/);
+  const warned = lines.filter((l) => l.includes('NodeVersionSupportWarning'));
+  if (Number(process.versions.node.split('.')[0]) < 22) expect(warned).toEqual([lines[lines.length - 1]]);
+  else expect(warned).toEqual([]);
+});

@@ -22,23 +22,26 @@ const { clients } = world;
 const quietLogger = () => new Logger({ serviceName: 'eks-multus-eni', logLevel: 'SILENT' });
 
 describe('terminate', () => {
-  test('our ENIs that would not go with the instance are released; a foreign ENI is untouched; a redelivery is a no-op', async () => {
+  test('our ENIs go with the instance when DeleteOnTermination says so, the others are released; a foreign ENI is untouched; a redelivery is a no-op', async () => {
     await putSettings(clients, world.layout);
     const node = await launchNode(clients, world.layout.azs[0].nodeSubnet);
     await handler(eventFor('launch.json', node));
-    const ours = (await multusInterfaces(clients, node)).map((e) => e.NetworkInterfaceId);
-    const { CreateNetworkInterfaceCommand } = await import('@aws-sdk/client-ec2');
+    const [goes, kept] = await multusInterfaces(clients, node);
+    // The launch set DeleteOnTermination=true on both (the proxy keeps it, moto would not); one is
+    // then turned off by hand, as an operator keeping an ENI would: that one is ours to release.
+    const { CreateNetworkInterfaceCommand, DescribeNetworkInterfacesCommand, ModifyNetworkInterfaceAttributeCommand } = await import('@aws-sdk/client-ec2');
+    await clients.ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: kept.NetworkInterfaceId, Attachment: { AttachmentId: kept.Attachment!.AttachmentId, DeleteOnTermination: false } }),
+    );
     const foreign = (await clients.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: world.layout.azs[0].multusSubnets[0] }))).NetworkInterface!.NetworkInterfaceId!;
     const event = eventFor('terminate.json', node);
 
-    // moto reports DeleteOnTermination=false for every attachment, so both ENIs must be released here
-    // (the "goes with the instance" path, DeleteOnTermination=true, is shown with SDK mocks).
     const result = await handler(event);
 
     expect(result).toMatchObject({ outcome: 'released', lifecycleResult: 'CONTINUE', completion: 'completed' });
-    expect(result.interfaces.map((i) => i.networkInterfaceId).sort()).toEqual([...ours].sort());
-    expect(await ourInterfaces(clients)).toEqual([]);
-    const { DescribeNetworkInterfacesCommand } = await import('@aws-sdk/client-ec2');
+    expect(result.interfaces.map((i) => i.networkInterfaceId)).toEqual([kept.NetworkInterfaceId]);
+    // The one that goes with the instance is left attached for EC2 to delete at termination.
+    expect((await ourInterfaces(clients)).map((e) => [e.NetworkInterfaceId, e.Attachment?.InstanceId])).toEqual([[goes.NetworkInterfaceId, node]]);
     const left = await clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [foreign] }));
     expect(left.NetworkInterfaces?.[0]?.NetworkInterfaceId).toBe(foreign);
 
@@ -118,13 +121,20 @@ describe('reconcile', () => {
 
   test('dry-run reports what it would do and changes nothing', async () => {
     const { complete, partial, bare, untagged } = await mixedFleet();
+    // `partial`'s ENI drifted: DeleteOnTermination turned off by hand (the launch set it true).
+    const [drifted] = await multusInterfaces(clients, partial);
+    const { ModifyNetworkInterfaceAttributeCommand } = await import('@aws-sdk/client-ec2');
+    await clients.ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: drifted.NetworkInterfaceId, Attachment: { AttachmentId: drifted.Attachment!.AttachmentId, DeleteOnTermination: false } }),
+    );
     const before = (await ourInterfaces(clients)).map((e) => e.NetworkInterfaceId).sort();
 
     const result = await handler(reconcileEvent({ all: true, dryRun: true }));
 
     expect(result.outcome).toBe('reconciled');
     const byNode = Object.fromEntries(result.reconcile!.nodes.map((n) => [n.instanceId, n]));
-    expect(byNode[complete].actions.map((a) => a.action)).toEqual(['fix', 'fix']); // moto reports DeleteOnTermination=false
+    // A node the launch completed needs nothing (its attachments say DeleteOnTermination=true through the proxy).
+    expect(byNode[complete].actions.map((a) => a.action)).toEqual(['in-place', 'in-place']);
     expect(byNode[partial].actions.map((a) => a.action)).toEqual(['fix', 'create']);
     expect(byNode[bare].actions.map((a) => a.action)).toEqual(['create', 'create']);
     expect(byNode[untagged]).toBeUndefined(); // only opted-in nodes are listed

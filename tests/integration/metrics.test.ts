@@ -7,14 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { ModifyNetworkInterfaceAttributeCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { METRICS_NAMESPACE, SERVICE_NAME } from 'multus-core';
 import { handler as lifecycle } from '../../functions/lifecycle/handler';
 import { handler as sweeper } from '../../functions/sweeper/handler';
 import type { EmfSample } from '../../scripts/lib/emf';
 import { control, freshVpcEachTest } from '../support/context';
 import { captureEmf } from '../support/emf';
-import { createOrphan, EVENTS_DIR, eventFor, launchNode, putSetting, putSettings } from '../support/world';
+import { createOrphan, EVENTS_DIR, eventFor, launchNode, multusInterfaces, putSetting, putSettings } from '../support/world';
 
 const world = freshVpcEachTest(['us-east-1a']);
 const { clients } = world;
@@ -103,17 +103,22 @@ test('a node without a lifecycle hook (state-change event): counted as a launch 
   expect(table(skipped.samples).map((r) => r[0])).not.toContain('Launches');
 });
 
-test('a terminate: the ENIs released (moto reports DeleteOnTermination false, so both are ours to release)', async () => {
+test('a terminate: the ENIs released counted, not those that go with the instance (DeleteOnTermination, kept by the proxy)', async () => {
   await putSettings(clients, world.layout);
   const instanceId = await launchNode(clients, world.layout.azs[0].nodeSubnet);
   await lifecycle(eventFor('launch.json', instanceId));
+  // The launch set DeleteOnTermination=true on both; one turned off by hand is the one to release.
+  const [, kept] = await multusInterfaces(clients, instanceId);
+  await clients.ec2.send(
+    new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: kept.NetworkInterfaceId, Attachment: { AttachmentId: kept.Attachment!.AttachmentId, DeleteOnTermination: false } }),
+  );
 
   const { result, samples } = await captureEmf(() => lifecycle(eventFor('terminate.json', instanceId)));
 
   expect(result).toMatchObject({ outcome: 'released' });
   expect(table(samples)).toEqual([
     ['Terminations', NO_DIMENSIONS, [1], 'Count'],
-    ['InterfacesReleased', NO_DIMENSIONS, [2], 'Count'],
+    ['InterfacesReleased', NO_DIMENSIONS, [1], 'Count'],
   ]);
 });
 

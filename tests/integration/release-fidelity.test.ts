@@ -14,7 +14,7 @@ import { createOrphan, eventFor, launchNode, ourInterfaces } from '../support/wo
 const world = freshVpcEachTest(['us-east-1a']);
 const { clients } = world;
 
-/** An ENI of ours made for `owner` at `deviceIndex`, attached to `to` (moto reports DeleteOnTermination=false). */
+/** An ENI of ours made for `owner` at `deviceIndex`, attached to `to` (DeleteOnTermination=false: AttachNetworkInterface's default, as on EC2). */
 async function attachedEni(owner: string, to: string, deviceIndex: number): Promise<string> {
   const id = await createOrphan(clients, world.layout.azs[0].multusSubnets[deviceIndex - 1], owner, deviceIndex);
   await clients.ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: id, InstanceId: to, DeviceIndex: deviceIndex }));

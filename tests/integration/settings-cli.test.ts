@@ -1,14 +1,15 @@
 /**
  * `npm run settings -- check|show` as a user runs it: a separate process (tsx) against the emulator
  * through the standard AWS SDK environment. moto serves everything the check reads (subnets,
- * security groups, ENIs, CIDR reservations, instance types, SSM); the fidelity proxy only forwards.
+ * security groups, ENIs, CIDR reservations, instance types, SSM); the fidelity proxy only forwards,
+ * except that it writes a subnet's IPv6 block state as EC2 does (moto writes a Python dict there).
  * The child runs with run() (non-blocking): the proxy lives in this jest process.
  */
 import { join } from 'node:path';
 import { CreateNetworkInterfaceCommand, CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand } from '@aws-sdk/client-ec2';
 import { resetEmulator } from '../support/context';
 import { run } from '../support/run';
-import { createVpc, putSetting, reserveCidr, worldClients, type VpcLayout } from '../support/world';
+import { createIpv6Vpc, createVpc, putSetting, reserveCidr, worldClients, type VpcLayout } from '../support/world';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -39,8 +40,27 @@ test('a clean setup: an ok summary, exit 0', async () => {
 
   expect(out.stderr).toBe('');
   expect(out.status).toBe(0);
-  expect(out.stdout).toMatch(new RegExp(`^ok: ${PATH}: 2 AZs \\(us-east-1a: 2 subnets, us-east-1b: 2 subnets\\) in ${layout.vpcId}; .*fits m5\\.xlarge \\(4 interfaces\\)`));
+  expect(out.stdout).toMatch(new RegExp(`^ok: ${PATH}: 2 AZs \\(us-east-1a: 2 subnets, us-east-1b: 2 subnets\\) in ${layout.vpcId}; .*fits m5\\.xlarge \\(4 interfaces\\).*; security groups ${layout.securityGroupId}$`, 'm'));
   expect(out.stdout.trim().split('\n')).toHaveLength(1);
+});
+
+test('security-groups = primary-interface: check says so in its summary (nothing to look up), show explains it; in a list it is a problem', async () => {
+  for (const az of layout.azs) await putSetting(clients, `subnets/${az.az}`, az.multusSubnets.join(','), 'StringList', PATH);
+  await putSetting(clients, 'security-groups', 'primary-interface', 'StringList', PATH);
+
+  const check = await settings(['check', '--path', PATH]);
+  const show = await settings(['show', '--path', PATH, '--json']);
+  await putSetting(clients, 'security-groups', `primary-interface,${layout.securityGroupId}`, 'StringList', PATH);
+  const mixed = await settings(['check', '--path', PATH]);
+
+  expect(check.status).toBe(0);
+  expect(check.stdout).toMatch(/; security groups of each node's primary interface\n$/);
+  expect(JSON.parse(show.stdout)).toMatchObject({
+    settings: { securityGroups: 'primary-interface' },
+    entries: expect.arrayContaining([{ name: `${PATH}/security-groups`, value: 'primary-interface', meaning: expect.stringContaining("security groups of its node's primary interface (device index 0)") }]),
+  });
+  expect(mixed.status).toBe(1);
+  expect(mixed.stdout).toBe(`${PATH}/security-groups: "primary-interface" stands alone (the groups of each node's primary interface), not in a list: "primary-interface,${layout.securityGroupId}" has 2 entries\n`);
 });
 
 test('every kind of problem: one line each naming the parameter, exit 1', async () => {
@@ -150,4 +170,31 @@ test('usage errors exit 2 with a usage line', async () => {
     expect(out.stderr).toContain('usage: npm run settings -- check --path <CONFIG_PATH>');
     expect(out.stdout).toBe('');
   }
+});
+
+test('IPv6: check names the subnet without an IPv6 block and the type that cannot take an IPv6-only subnet; a clean dual-stack setup is ok; show lists the IPv6 settings', async () => {
+  await resetEmulator();
+  const v6 = await createIpv6Vpc(clients, ['us-east-1a']);
+  const az = v6.azs[0];
+  await putSetting(clients, 'subnets/us-east-1a', [az.dualStack, az.ipv6Only].join(','), 'StringList', PATH);
+
+  const clean = await settings(['check', '--path', PATH, '--instance-type', 'm5.xlarge']);
+  expect([clean.status, clean.stderr]).toEqual([0, '']);
+  expect(clean.stdout).toMatch(/^ok: /);
+
+  // The node subnet has no IPv6 block; m4.large (Xen) cannot take the IPv6-only subnet.
+  await putSetting(clients, 'subnets/us-east-1a', [az.dualStack, az.ipv6Only, az.nodeSubnet].join(','), 'StringList', PATH);
+  await putSetting(clients, 'ipv6-addresses-per-interface', '1', 'String', PATH);
+  const bad = await settings(['check', '--path', PATH, '--instance-type', 'm4.large']);
+  expect(bad.status).toBe(1);
+  expect(bad.stdout.trim().split('\n')).toEqual([
+    `${PATH}/ipv6-addresses-per-interface: is 1, but subnet ${az.nodeSubnet} (${PATH}/subnets/us-east-1a) has no IPv6 CIDR block`,
+    `${PATH}/subnets/us-east-1a: lists 3 subnets, but instance type m4.large allows 2 network interfaces (1 primary + 1 multus)`,
+    `${PATH}/subnets/us-east-1a: subnet ${az.ipv6Only} is IPv6-only, but instance type m4.large (hypervisor xen) is not built on the Nitro System`,
+  ]);
+
+  const show = await settings(['show', '--path', PATH]);
+  expect(show.stdout).toContain(`${PATH}/ipv6-addresses-per-interface = 1`);
+  expect(show.stdout).toContain(`${PATH}/ipv6-prefixes-per-interface = (absent)`);
+  expect(show.stdout).toContain('IPv4 only: EC2 always picks the IPv6 addresses and prefixes');
 });

@@ -187,7 +187,8 @@ describe('the InfrastructureCleanup custom resource (stack delete: our ENIs out 
     const [s1, s2] = layout.azs[0].multusSubnets;
     const free = await createOrphan(clients, s1, node, 1);
     const gone = await launchNode(clients, layout.azs[0].nodeSubnet);
-    // moto keeps it attached after the termination and ignores DeleteOnTermination: as an ENI EC2 did not delete.
+    // Attached without DeleteOnTermination (AttachNetworkInterface's default), so the termination does not
+    // delete it; moto keeps it attached to the terminated instance (EC2 would detach it).
     const onGone = await attachedOrphan(gone, s2, 1);
     await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
     const onRunning = await attachedOrphan(node, s1, 2);

@@ -21,6 +21,7 @@ import { findHostLocal, findPlugin, hostLocal, type IpamConfig } from './support
 import { startFakeImds, writeImdsState, type FakeEni, type FakeImds, type ImdsState } from './support/imds';
 import { startFakeKubeApi, writeKubeconfig, writeTokenCommand, type FakeKubeApi, type KubeApiState } from './support/kube-api';
 import { Netns, requireNetns, type RunResult } from './support/netns';
+import { findShellcheck } from '../support/shellcheck';
 
 const NODE_AGENT = path.resolve(__dirname, '../../node-agent');
 const AGENT = path.join(NODE_AGENT, 'eks-multus-eni-agent');
@@ -567,13 +568,7 @@ describe('eks-multus-eni-agent usage and settings', () => {
   });
 
   it('is shellcheck clean', () => {
-    let shellcheck: string;
-    try {
-      shellcheck = execFileSync('sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' }).trim();
-    } catch {
-      throw new Error('shellcheck is needed to check the agent: apt-get install -y shellcheck');
-    }
-    expect(execFileSync(shellcheck, [AGENT], { encoding: 'utf8' })).toBe('');
+    expect(execFileSync(findShellcheck(), [AGENT], { encoding: 'utf8' })).toBe('');
   });
 });
 

@@ -10,9 +10,14 @@ export interface InterfaceModel {
   readonly subnetId: string;
   readonly vpcId: string;
   readonly availabilityZone: string;
-  /** The primary first. */
+  /** The primary first; none for an ENI of an IPv6-only subnet. */
   readonly addresses: readonly string[];
   readonly prefixes?: readonly string[];
+  readonly ipv6Addresses?: readonly string[];
+  /** Delegated IPv6 /80 prefixes. */
+  readonly ipv6Prefixes?: readonly string[];
+  /** An ENI of an IPv6-only subnet (EC2's `ipv6Native`). */
+  readonly ipv6Native?: boolean;
   readonly tags: Readonly<Record<string, string>>;
   readonly attachment?: { readonly id: string; readonly instanceId: string; readonly deviceIndex: number; readonly deleteOnTermination: boolean };
   readonly description?: string;
@@ -38,12 +43,16 @@ export function interfaceXml(e: InterfaceModel): string {
     .map((p, i) => `<item><privateIpAddress>${p}</privateIpAddress><privateDnsName>${dnsName(p)}</privateDnsName><primary>${i === 0}</primary></item>`)
     .join('');
   const prefixes = (e.prefixes ?? []).map((p) => `<item><ipv4Prefix>${p}</ipv4Prefix></item>`).join('');
+  const ipv6 = (e.ipv6Addresses ?? []).map((a) => `<item><ipv6Address>${a}</ipv6Address><isPrimaryIpv6>false</isPrimaryIpv6></item>`).join('');
+  const ipv6Prefixes = (e.ipv6Prefixes ?? []).map((p) => `<item><ipv6Prefix>${p}</ipv6Prefix></item>`).join('');
+  const primary = e.addresses[0];
   return (
     `<item><networkInterfaceId>${e.id}</networkInterfaceId><subnetId>${e.subnetId}</subnetId>` +
     `<vpcId>${e.vpcId}</vpcId><availabilityZone>${e.availabilityZone}</availabilityZone>` +
     `<description>${escapeXml(e.description ?? '')}</description><ownerId>${OWNER}</ownerId><requesterManaged>false</requesterManaged>` +
-    `<status>${a ? 'in-use' : 'available'}</status><macAddress>${e.mac ?? '02:00:00:00:00:01'}</macAddress><privateIpAddress>${e.addresses[0]}</privateIpAddress>` +
-    `<privateDnsName>${dnsName(e.addresses[0])}</privateDnsName><sourceDestCheck>${e.sourceDestCheck ?? false}</sourceDestCheck>` +
+    `<status>${a ? 'in-use' : 'available'}</status><macAddress>${e.mac ?? '02:00:00:00:00:01'}</macAddress>` +
+    (primary ? `<privateIpAddress>${primary}</privateIpAddress><privateDnsName>${dnsName(primary)}</privateDnsName>` : '') +
+    `<sourceDestCheck>${e.sourceDestCheck ?? false}</sourceDestCheck>` +
     `<groupSet><item><groupId>sg-0123456789abcdef0</groupId><groupName>multus</groupName></item></groupSet>` +
     (a
       ? `<attachment><attachmentId>${a.id}</attachmentId><instanceId>${a.instanceId}</instanceId>` +
@@ -51,8 +60,11 @@ export function interfaceXml(e: InterfaceModel): string {
         `<networkCardIndex>0</networkCardIndex><status>attached</status><attachTime>2026-01-01T00:00:00.000Z</attachTime>` +
         `<deleteOnTermination>${a.deleteOnTermination}</deleteOnTermination></attachment>`
       : '') +
-    `<tagSet>${tags}</tagSet><privateIpAddressesSet>${ips}</privateIpAddressesSet><ipv6AddressesSet/>` +
+    `<tagSet>${tags}</tagSet><privateIpAddressesSet>${ips}</privateIpAddressesSet>` +
+    (ipv6 ? `<ipv6AddressesSet>${ipv6}</ipv6AddressesSet>` : '<ipv6AddressesSet/>') +
     (prefixes ? `<ipv4PrefixSet>${prefixes}</ipv4PrefixSet>` : '') +
+    (ipv6Prefixes ? `<ipv6PrefixSet>${ipv6Prefixes}</ipv6PrefixSet>` : '') +
+    (e.ipv6Native !== undefined ? `<ipv6Native>${e.ipv6Native}</ipv6Native>` : '') +
     `<interfaceType>interface</interfaceType></item>`
   );
 }

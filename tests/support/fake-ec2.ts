@@ -5,6 +5,9 @@
  * (a create takes the requested or the lowest free address and refuses one in use, an attach
  * refuses an occupied device index or an ENI attached elsewhere, a delete refuses an ENI that is
  * not `available`, a detach can stay `detaching` for a few describes) and are recorded in order.
+ * IPv6 as EC2 gives it: addresses and /80 prefixes from the subnet's IPv6 CIDR block, one IPv6
+ * kind per create, none in a subnet without an IPv6 block, no IPv4 address in an IPv6-only subnet,
+ * the type's IPv6 slots per interface on an attached ENI.
  * Operations a test does not set up throw, so nothing passes by accident. The address arithmetic
  * here is the proxy's plain scan, independent of the allocator under test.
  */
@@ -15,6 +18,7 @@ import type {
   InstanceTypeView,
   InstanceView,
   InterfaceView,
+  Ipv6Request,
   PrefixRequest,
   SecurityGroupView,
   SubnetScan,
@@ -25,6 +29,7 @@ import type {
 import { AddressSet, currentCallSignal, parseCidr, parseIpv4 } from 'multus-core';
 import { abortError, stalledCall } from './call-scope';
 import { cidrRange, ipToNumber, numberToIp } from './fidelity-prefixes';
+import { freeIpv6Addresses, freeIpv6Prefixes, ipv6Cidr, ipv6ToBigInt } from './ipv6-text';
 
 /** An instance the fake knows: its attached ENIs are those of `interfaces` attached to it. */
 export interface FakeInstance {
@@ -35,6 +40,8 @@ export interface FakeInstance {
   readonly state?: string;
   readonly tags?: Record<string, string>;
   readonly launchTime?: Date;
+  /** The security groups of its primary interface, as DescribeInstances lists them (none when absent). */
+  readonly primaryGroups?: readonly string[];
 }
 
 export interface FakeEc2Data {
@@ -44,7 +51,7 @@ export interface FakeEc2Data {
   reservations?: Record<string, string[]>;
   interfaces?: InterfaceView[];
   instanceStates?: Record<string, string>;
-  /** Network interfaces per instance type (Nitro, 15 IPv4 addresses per interface), or the whole view. */
+  /** Network interfaces per instance type (Nitro, 15 IPv4 and 15 IPv6 addresses per interface), or the whole view. */
   limits?: Record<string, number | Partial<InstanceTypeView>>;
   instances?: FakeInstance[];
   /** Describes of an ENI that still show it `detaching` after DetachNetworkInterface (EC2 takes a while); 0: at once. */
@@ -73,6 +80,8 @@ export class FakeEc2 implements Ec2Port {
   beforeWrite?: (method: string, ...args: unknown[]) => void;
   /** The description each created ENI was given (EC2 keeps it; the port's view does not carry it). */
   readonly descriptions = new Map<string, string | undefined>();
+  /** The security groups each created ENI was given (undefined: none named, the VPC default). */
+  readonly createdGroups = new Map<string, readonly string[] | undefined>();
   private readonly detaching = new Map<string, number>();
   private nextEni = 1;
   private nextAttachment = 1;
@@ -122,14 +131,15 @@ export class FakeEc2 implements Ec2Port {
     return this.interfaces.filter((e) => e.tags[tagKey] === tagValue);
   }
   async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
-    const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
+    const held = new Map(request.subnets.flatMap((s) => (s.block ? [[s.subnetId, new AddressSet(s.block)] as const] : [])));
+    const wanted = new Set(request.subnets.map((s) => s.subnetId));
     const owners = new Map<string, Set<string>>();
     const kept: InterfaceView[] = [];
     for (const eni of this.interfaces) {
+      if (!wanted.has(eni.subnetId)) continue;
       const set = held.get(eni.subnetId);
-      if (!set) continue;
-      for (const a of eni.privateIpAddresses) set.add(parseIpv4(a));
-      for (const p of eni.ipv4Prefixes) set.addRange(parseCidr(p));
+      for (const a of set ? eni.privateIpAddresses : []) set?.add(parseIpv4(a));
+      for (const p of set ? eni.ipv4Prefixes : []) set?.addRange(parseCidr(p));
       const owner = request.ownerTag === undefined ? undefined : eni.tags[request.ownerTag];
       if (owner !== undefined && owner === request.keep) kept.push(eni);
       if (owner !== undefined && request.watch?.has(owner)) owners.set(eni.subnetId, (owners.get(eni.subnetId) ?? new Set()).add(owner));
@@ -158,7 +168,7 @@ export class FakeEc2 implements Ec2Port {
   async describeInstanceType(instanceType: string): Promise<InstanceTypeView> {
     const limit = this.data.limits?.[instanceType];
     if (limit === undefined) throw awsError('InvalidInstanceType', `The following supplied instance types do not exist: [${instanceType}]`);
-    const base: InstanceTypeView = { maxNetworkInterfaces: 4, ipv4AddressesPerInterface: 15, prefixDelegation: true, hypervisor: 'nitro' };
+    const base: InstanceTypeView = { maxNetworkInterfaces: 4, ipv4AddressesPerInterface: 15, prefixDelegation: true, hypervisor: 'nitro', ipv6Supported: true, ipv6AddressesPerInterface: 15 };
     return typeof limit === 'number' ? { ...base, maxNetworkInterfaces: limit } : { ...base, ...limit };
   }
   async describeInstance(id: string): Promise<InstanceView | undefined> {
@@ -173,7 +183,7 @@ export class FakeEc2 implements Ec2Port {
       state: instance.state ?? 'running',
       tags: instance.tags ?? {},
       interfaces: [
-        { networkInterfaceId: `eni-primary-${id}`, subnetId: undefined, privateIpAddress: undefined, sourceDestCheck: true, attachment: primary },
+        { networkInterfaceId: `eni-primary-${id}`, subnetId: undefined, privateIpAddress: undefined, sourceDestCheck: true, attachment: primary, ...(instance.primaryGroups ? { groups: instance.primaryGroups } : {}) },
         ...this.interfaces
           .filter((e) => e.attachment?.instanceId === id)
           .map((e) => ({ networkInterfaceId: e.networkInterfaceId, subnetId: e.subnetId, privateIpAddress: e.privateIpAddress, sourceDestCheck: e.sourceDestCheck, attachment: e.attachment! })),
@@ -192,11 +202,16 @@ export class FakeEc2 implements Ec2Port {
       }));
   }
 
-  /** Addresses and prefixes held in the subnet, and its CIDR, as ranges. */
-  private held(subnetId: string): { cidr: { first: number; last: number }; blocked: { first: number; last: number }[] } {
+  private subnet(subnetId: string): SubnetView {
     const subnet = (this.data.subnets ?? []).find((s) => s.subnetId === subnetId);
     if (!subnet) throw awsError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
-    const cidr = cidrRange(subnet.cidrBlock)!;
+    return subnet;
+  }
+
+  /** Addresses and prefixes held in the subnet, and its CIDR, as ranges (an IPv6-only subnet has none). */
+  private held(subnetId: string): { cidr: { first: number; last: number }; blocked: { first: number; last: number }[] } {
+    const subnet = this.subnet(subnetId);
+    const cidr = cidrRange(subnet.cidrBlock) ?? { first: 1, last: 0 };
     const inSubnet = this.interfaces.filter((e) => e.subnetId === subnetId);
     return {
       cidr,
@@ -219,28 +234,53 @@ export class FakeEc2 implements Ec2Port {
     return out;
   }
 
+  /** IPv6 addresses and /80 prefixes EC2 would pick in the subnet's first IPv6 block. */
+  private freeIpv6(subnetId: string, request: Ipv6Request): { addresses: string[]; prefixes: string[] } {
+    const block = ipv6Cidr(this.subnet(subnetId).ipv6CidrBlocks?.[0] ?? '');
+    if (!block) throw awsError('InvalidParameterValue', `The subnet ${subnetId} has no IPv6 CIDR block`);
+    const inSubnet = this.interfaces.filter((e) => e.subnetId === subnetId);
+    const held = { addresses: new Set(inSubnet.flatMap((e) => e.ipv6Addresses.map(ipv6ToBigInt))), prefixes: inSubnet.flatMap((e) => e.ipv6Prefixes.map((p) => ipv6Cidr(p)!)) };
+    const addresses = freeIpv6Addresses(block, held, request.addresses);
+    const prefixes = freeIpv6Prefixes(block, held, request.prefixes);
+    if (!addresses || !prefixes) throw awsError('InsufficientCidrBlocks', `There are not enough free IPv6 addresses or prefixes in ${subnetId}`);
+    return { addresses, prefixes };
+  }
+
   async createInterface(request: CreateInterfaceRequest): Promise<InterfaceView> {
-    this.write('createInterface', request.subnetId, request.privateIpAddress, request.ipv4PrefixCount);
+    const ipv6Asked = request.ipv6AddressCount !== undefined || request.ipv6PrefixCount !== undefined;
+    this.write('createInterface', request.subnetId, request.privateIpAddress, request.ipv4PrefixCount, ...(ipv6Asked ? [{ addresses: request.ipv6AddressCount, prefixes: request.ipv6PrefixCount }] : []));
+    const subnet = this.subnet(request.subnetId);
+    const ipv6Only = subnet.ipv6Native === true;
+    if ((request.ipv6AddressCount ?? 0) > 0 && (request.ipv6PrefixCount ?? 0) > 0) {
+      throw awsError('InvalidParameterValue', 'You can specify one and only one of ipv6Address or ipv6AddressCount or ipv6Prefix or ipv6PrefixCount');
+    }
+    if (ipv6Only && (request.privateIpAddress !== undefined || request.ipv4PrefixCount)) throw awsError('InvalidParameterValue', `The subnet ${request.subnetId} is IPv6-only`);
     const { cidr, blocked } = this.held(request.subnetId);
     const taken = (a: number) => blocked.some((r) => r.first <= a && a <= r.last);
     let address = request.privateIpAddress;
     if (address !== undefined && taken(ipToNumber(address))) throw awsError('InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
-    for (let a = cidr.first; address === undefined && a <= cidr.last; a++) if (!taken(a)) address = numberToIp(a);
-    if (address === undefined) throw awsError('InsufficientFreeAddressesInSubnet', `${request.subnetId} has no free address`);
+    for (let a = cidr.first; !ipv6Only && address === undefined && a <= cidr.last; a++) if (!taken(a)) address = numberToIp(a);
+    if (address === undefined && !ipv6Only) throw awsError('InsufficientFreeAddressesInSubnet', `${request.subnetId} has no free address`);
     const prefixes = request.ipv4PrefixCount ? this.freeBlocks(request.subnetId, request.ipv4PrefixCount) : [];
+    // An IPv6-only subnet assigns an IPv6 address on creation unless told otherwise.
+    const ipv6Addresses = request.ipv6AddressCount ?? (ipv6Only && !request.ipv6PrefixCount ? 1 : 0);
+    const ipv6 = ipv6Addresses > 0 || (request.ipv6PrefixCount ?? 0) > 0 ? this.freeIpv6(request.subnetId, { addresses: ipv6Addresses, prefixes: request.ipv6PrefixCount ?? 0 }) : { addresses: [], prefixes: [] };
     const created: InterfaceView = {
       networkInterfaceId: `eni-fake${String(this.nextEni++).padStart(4, '0')}`,
       subnetId: request.subnetId,
       status: 'available',
       privateIpAddress: address,
-      privateIpAddresses: [address],
+      privateIpAddresses: address === undefined ? [] : [address],
       ipv4Prefixes: prefixes,
+      ipv6Addresses: ipv6.addresses,
+      ipv6Prefixes: ipv6.prefixes,
       sourceDestCheck: true,
       attachment: undefined,
       tags: { ...request.tags },
     };
     this.interfaces.push(created);
     this.descriptions.set(created.networkInterfaceId, request.description);
+    this.createdGroups.set(created.networkInterfaceId, request.securityGroups);
     return created;
   }
   async assignPrefixes(id: string, request: PrefixRequest): Promise<string[]> {
@@ -258,6 +298,20 @@ export class FakeEc2 implements Ec2Port {
     }
     this.update(id, (e) => ({ ...e, ipv4Prefixes: [...e.ipv4Prefixes, ...prefixes] }));
     return prefixes;
+  }
+  async assignIpv6(id: string, request: Ipv6Request): Promise<{ addresses: string[]; prefixes: string[] }> {
+    this.write('assignIpv6', id, { ...request });
+    const eni = this.interfaces.find((e) => e.networkInterfaceId === id);
+    if (!eni) throw awsError('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`);
+    const instanceType = eni.attachment?.instanceId ? (this.instance(eni.attachment.instanceId).instanceType ?? 'm5.xlarge') : undefined;
+    if (instanceType !== undefined && this.data.limits?.[instanceType] !== undefined) {
+      const { ipv6AddressesPerInterface: slots } = await this.describeInstanceType(instanceType);
+      const total = eni.ipv6Addresses.length + eni.ipv6Prefixes.length + request.addresses + request.prefixes;
+      if (total > slots) throw awsError('PrivateIpAddressLimitExceeded', `Number of IPv6 addresses and prefixes on ${id} would be ${total}, more than ${slots}`);
+    }
+    const got = this.freeIpv6(eni.subnetId, request);
+    this.update(id, (e) => ({ ...e, ipv6Addresses: [...e.ipv6Addresses, ...got.addresses], ipv6Prefixes: [...e.ipv6Prefixes, ...got.prefixes] }));
+    return got;
   }
   async attachInterface(id: string, instanceId: string, deviceIndex: number): Promise<string> {
     this.write('attachInterface', id, instanceId, deviceIndex);
@@ -349,6 +403,8 @@ export function eni(
     status?: string;
     addresses?: string[];
     prefixes?: string[];
+    ipv6Addresses?: string[];
+    ipv6Prefixes?: string[];
     tags?: Record<string, string>;
     attachedTo?: string;
     deviceIndex?: number;
@@ -366,6 +422,8 @@ export function eni(
     privateIpAddress: addresses[0],
     privateIpAddresses: addresses,
     ipv4Prefixes: options.prefixes ?? [],
+    ipv6Addresses: options.ipv6Addresses ?? [],
+    ipv6Prefixes: options.ipv6Prefixes ?? [],
     sourceDestCheck: options.sourceDestCheck ?? false,
     attachment: options.attachedTo
       ? {

@@ -4,7 +4,11 @@
  *     once, but leaves the Auto Scaling group alone; EKS answers "InProgress" and then resizes the
  *     node group's Auto Scaling group. The proxy checks the sizes as EKS does
  *     (InvalidParameterException), lets moto store them, resizes the group, and answers InProgress;
- *   - DescribeUpdate (moto lacks it): InProgress once, then Successful, for the updates it saw.
+ *   - DescribeUpdate (moto lacks it): InProgress once, then Successful, for the updates it saw;
+ *   - DescribeNodegroup: EKS reports the desired size the node group's Auto Scaling group has, which
+ *     the cluster autoscaler changes there (why Terraform's and Pulumi's EKS node group docs say to
+ *     ignore changes of desired_size); moto reports the size it stored. The proxy reads the group's
+ *     DesiredCapacity from moto's Auto Scaling into scalingConfig.desiredSize.
  * EKS is a REST/JSON service: the operation is told by method and path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,6 +32,11 @@ export function sendEksError(res: ServerResponse, status: number, code: string, 
   res.end(JSON.stringify({ message }));
 }
 
+/** The request, re-signed for moto's Auto Scaling (moto routes by the signature's service scope). */
+function autoscalingRequest(req: IncomingMessage): IncomingMessage {
+  return { ...req, headers: { ...req.headers, authorization: String(req.headers.authorization ?? '').replace('/eks/', '/autoscaling/') } } as IncomingMessage;
+}
+
 interface ScalingBody {
   scalingConfig?: { minSize?: number; maxSize?: number; desiredSize?: number };
 }
@@ -45,6 +54,7 @@ export class EksUpdateFidelity {
   async handle(req: IncomingMessage, res: ServerResponse, body: Buffer, action: string): Promise<void> {
     if (action === 'UpdateNodegroupConfig') return this.updateConfig(req, res, body);
     if (action === 'DescribeUpdate') return this.describeUpdate(req, res);
+    if (action === 'DescribeNodegroup') return this.describeNodegroup(req, res, body);
     return this.tools.relay(res, await this.tools.forward(req, body));
   }
 
@@ -63,8 +73,7 @@ export class EksUpdateFidelity {
       const [, cluster, nodegroup] = UPDATE_CONFIG.exec((req.url ?? '').replace(/\?.*$/, '')) ?? [];
       const described = await this.tools.forward({ ...req, method: 'GET', url: `/clusters/${cluster}/node-groups/${nodegroup}`, headers: req.headers } as IncomingMessage, Buffer.alloc(0));
       const groups = (JSON.parse(described.body.toString()) as { nodegroup?: { resources?: { autoScalingGroups?: { name: string }[] } } }).nodegroup?.resources?.autoScalingGroups ?? [];
-      // The Auto Scaling call goes to moto with an Auto Scaling signature scope (moto routes by it).
-      const asReq = { ...req, headers: { ...req.headers, authorization: String(req.headers.authorization ?? '').replace('/eks/', '/autoscaling/') } } as IncomingMessage;
+      const asReq = autoscalingRequest(req);
       for (const group of groups) {
         await this.tools.query(asReq, {
           Action: 'UpdateAutoScalingGroup',
@@ -78,6 +87,20 @@ export class EksUpdateFidelity {
     }
     answer.update.status = 'InProgress';
     this.pending.set(answer.update.id, 1);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(answer));
+  }
+
+  private async describeNodegroup(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const out = await this.tools.forward(req, body);
+    if (out.status !== 200) return this.tools.relay(res, out);
+    const answer = JSON.parse(out.body.toString()) as { nodegroup?: { scalingConfig?: { desiredSize?: number }; resources?: { autoScalingGroups?: { name: string }[] } } };
+    const group = answer.nodegroup?.resources?.autoScalingGroups?.[0]?.name;
+    if (group && answer.nodegroup?.scalingConfig) {
+      const xml = await this.tools.query(autoscalingRequest(req), { Action: 'DescribeAutoScalingGroups', Version: '2011-01-01', 'AutoScalingGroupNames.member.1': group });
+      const desired = /<DesiredCapacity>(\d+)<\/DesiredCapacity>/.exec(xml)?.[1];
+      if (desired !== undefined) answer.nodegroup.scalingConfig.desiredSize = Number(desired);
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(answer));
   }

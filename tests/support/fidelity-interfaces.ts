@@ -55,8 +55,8 @@ function filtersOf(params: URLSearchParams): Filters {
   return filters;
 }
 
-/** The top-level `<item>`s of moto's networkInterfaceSet (nested items counted). */
-function topLevelItems(xml: string): string[] {
+/** The top-level `<item>`s of moto's networkInterfaceSet (nested items counted), contiguous from its opening tag. */
+export function topLevelItems(xml: string): string[] {
   const open = xml.indexOf('<networkInterfaceSet>');
   if (open < 0) return [];
   const items: string[] = [];

@@ -14,12 +14,20 @@
  *     rejected, NotificationMetadata kept and described).
  *   - IPv4 prefix delegation (moto ignores it): see fidelity-prefixes.ts (prefixes kept, described,
  *     overlaps and taken addresses refused, InsufficientCidrBlocks);
+ *   - IPv6 addresses and /80 prefixes, IPv6-only subnets: see fidelity-ipv6.ts (taken from the
+ *     subnet's block, never shared, one IPv6 kind per request, the instance type's limits, no IPv4
+ *     address on an ENI of an IPv6-only subnet);
  *   - DescribeNetworkInterfaces: see fidelity-interfaces.ts (pages of MaxResults with NextToken,
  *     address filters matching secondary addresses too, bulk ENIs for subnets with thousands);
  *   - EKS UpdateNodegroupConfig / DescribeUpdate: see fidelity-eks.ts (sizes checked and applied to the
  *     node group's Auto Scaling group, the update InProgress, then Successful).
  *   - DetachNetworkInterface, when a test asks (`keepDetaching`): see fidelity-detach.ts (the ENI stays
  *     `detaching` for a few describes, and DeleteNetworkInterface meanwhile is InvalidNetworkInterface.InUse).
+ *   - DescribeInstances' instance security groups (`Instance.SecurityGroups`, what Karpenter's drift
+ *     check reads), when a test asks (`instanceGroups`): see fidelity-instance-groups.ts (the groups of
+ *     every attached interface, or the primary interface's).
+ *   - DeleteOnTermination set by ModifyNetworkInterfaceAttribute (moto ignores it): see
+ *     fidelity-attachments.ts (kept per attachment, described, and honoured by TerminateInstances).
  * Every call is also recorded in order (`sequence` in the stats), so a test can tell what came first,
  * and the bytes of every answer are counted per operation (`bytes`).
  * Check-and-forward of creates and attaches is serialised, so concurrent launches race as on EC2.
@@ -29,10 +37,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { AttachmentFidelity } from './fidelity-attachments';
 import { DetachFidelity } from './fidelity-detach';
 import { eksAction, EksUpdateFidelity, sendEksError } from './fidelity-eks';
 import { LifecycleHookFidelity } from './fidelity-hooks';
+import { instanceGroupsAsEc2, type InstanceGroupsModel } from './fidelity-instance-groups';
 import { InterfaceListing, type InterfaceReads } from './fidelity-interfaces';
+import { Ipv6Fidelity } from './fidelity-ipv6';
 import { ipToNumber, PrefixFidelity } from './fidelity-prefixes';
 
 export interface Completion {
@@ -107,6 +118,8 @@ interface ProxyState {
   rejectedCreates: number;
   rejectedAttaches: number;
   injectedFaults: number;
+  /** How DescribeInstances lists an instance's own security groups (fidelity-instance-groups.ts). */
+  instanceGroups: InstanceGroupsModel;
 }
 
 export interface FidelityProxy {
@@ -117,7 +130,7 @@ export interface FidelityProxy {
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 
 function freshState(): ProxyState {
-  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], bytes: {}, outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0 };
+  return { completions: [], heartbeats: [], faults: [], calls: {}, sequence: [], bytes: {}, outageUntil: 0, createsByToken: new Map(), rejectedCreates: 0, rejectedAttaches: 0, injectedFaults: 0, instanceGroups: 'moto' };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -201,8 +214,14 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
   const ec2Tools = { forward, query, relay, error: (res: ServerResponse, status: number, code: string, message: string) => sendError(res, 'ec2', status, code, message) };
   const prefixes: PrefixFidelity = new PrefixFidelity(ec2Tools, (subnetId: string) => listing.heldRanges(subnetId));
   const detaching = new DetachFidelity(ec2Tools);
-  // moto's items as EC2 would show them: with the prefixes the proxy keeps, and still detaching when a test asks.
-  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => detaching.describe(prefixes.describe(xml)));
+  const ipv6 = new Ipv6Fidelity(ec2Tools);
+  const attachments = new AttachmentFidelity(ec2Tools, (eniId) => {
+    prefixes.forget(eniId);
+    ipv6.forget(eniId);
+  });
+  // moto's items as EC2 would show them: with the prefixes and IPv6 the proxy keeps, still detaching
+  // when a test asks, and with the DeleteOnTermination their attachments were given.
+  const listing: InterfaceListing = new InterfaceListing(ec2Tools, (xml: string): string => attachments.describe(detaching.describe(ipv6.describe(prefixes.describe(xml)))));
   const target = new URL(motoEndpoint);
 
   function forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
@@ -266,7 +285,9 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
       hooks.reset();
       eks.reset();
       prefixes.reset();
+      ipv6.reset();
       detaching.reset();
+      attachments.reset();
       listing.reset();
       return json(200, { ok: true });
     }
@@ -290,6 +311,10 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     }
     if (path === '/_fidelity/detaching' && req.method === 'POST') {
       detaching.keep((JSON.parse(body.toString()) as { describes: number }).describes);
+      return json(200, { ok: true });
+    }
+    if (path === '/_fidelity/instance-groups' && req.method === 'POST') {
+      state.instanceGroups = (JSON.parse(body.toString()) as { model: InstanceGroupsModel }).model;
       return json(200, { ok: true });
     }
     if (path === '/_fidelity/completions') return json(200, state.completions);
@@ -412,7 +437,7 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
             return sendError(res, 'ec2', 400, 'InvalidIPAddress.InUse', `The specified address ${address} is already in use.`);
           }
         }
-        const out = await prefixes.create(req, params);
+        const out = await ipv6.create(req, params, (forwarded) => prefixes.create(req, forwarded));
         if (Array.isArray(out)) return sendError(res, 'ec2', 400, out[0], out[1]);
         const relayed = out as { status: number; headers: Record<string, string>; body: Buffer };
         if (relayed.status === 200 && token) state.createsByToken.set(token, relayed);
@@ -422,12 +447,24 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
     if (action === 'AssignPrivateIpAddresses' && [...params.keys()].some((k) => k.startsWith('Ipv4Prefix'))) {
       return mutex.run(() => prefixes.assign(req, res, params));
     }
+    if (action === 'AssignIpv6Addresses') return mutex.run(() => ipv6.assign(req, res, params));
     if (action === 'DescribeNetworkInterfaces') return listing.describe(req, res, params);
+    if (attachments.handles(action, params)) return attachments.handle(req, res, body, params, action);
+    if (action === 'DescribeInstances') {
+      const out = await forward(req, body);
+      if (out.status !== 200) return relay(res, out);
+      const xml = attachments.describe(out.body.toString('utf8'));
+      return relay(res, { ...out, body: Buffer.from(state.instanceGroups === 'moto' ? xml : instanceGroupsAsEc2(xml, state.instanceGroups)) });
+    }
+    if (action === 'DescribeSubnets') return relay(res, ipv6.subnets(await forward(req, body)));
     if (action === 'DetachNetworkInterface') return detaching.detach(req, res, body, params);
     if (action === 'DeleteNetworkInterface') {
       if (detaching.refuseDelete(res, params.get('NetworkInterfaceId') ?? '')) return;
       const out = await forward(req, body);
-      if (out.status === 200) prefixes.forget(params.get('NetworkInterfaceId') ?? '');
+      if (out.status === 200) {
+        prefixes.forget(params.get('NetworkInterfaceId') ?? '');
+        ipv6.forget(params.get('NetworkInterfaceId') ?? '');
+      }
       return relay(res, out);
     }
     if (action === 'AttachNetworkInterface') {
@@ -446,6 +483,8 @@ export async function startFidelityProxy(motoEndpoint: string, port = 0): Promis
           state.rejectedAttaches++;
           return sendError(res, 'ec2', 400, 'InvalidParameterValue', `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`);
         }
+        const ipv6Refusal = await ipv6.refuseAttach(req, params);
+        if (ipv6Refusal) return sendError(res, 'ec2', 400, ipv6Refusal[0], ipv6Refusal[1]);
         return relay(res, await forward(req, body));
       });
     }
@@ -540,6 +579,10 @@ export class FidelityControl {
   /** From now on, a detached ENI shows `detaching` for the next `describes` describes, as on EC2 (0: at once, as moto). */
   keepDetaching(describes: number): Promise<unknown> {
     return this.call('/_fidelity/detaching', { method: 'POST', body: JSON.stringify({ describes }) });
+  }
+  /** From now on, DescribeInstances lists an instance's security groups under this model (fidelity-instance-groups.ts; `moto`: as moto). */
+  instanceGroups(model: InstanceGroupsModel): Promise<unknown> {
+    return this.call('/_fidelity/instance-groups', { method: 'POST', body: JSON.stringify({ model }) });
   }
   /** Every call refused at the connection for the next `ms` milliseconds. */
   outage(ms: number): Promise<unknown> {

@@ -157,6 +157,27 @@ export async function startResponseServer(): Promise<ResponseServer> {
   };
 }
 
+/**
+ * One response server for a test file: started before its tests, its recorded responses cleared
+ * before each, closed after them. Returns a getter (the server exists once beforeAll ran).
+ */
+export function responseServerForFile(): () => ResponseServer {
+  let server: ResponseServer | undefined;
+  beforeAll(async () => {
+    server = await startResponseServer();
+  });
+  beforeEach(() => {
+    if (server) server.responses.length = 0;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  return () => {
+    if (!server) throw new Error('the response server starts in beforeAll');
+    return server;
+  };
+}
+
 type Dict = Record<string, unknown>;
 
 /** An events/hook-installer-*.json fixture aimed at the world: ResponseURL, node group, metadata. */

@@ -100,6 +100,43 @@ export async function createWideVpc(clients: WorldClients, az: string, multusCid
   return { vpcId, azs: [{ az, nodeSubnet: node.Subnet!.SubnetId!, multusSubnets: multus }], securityGroupId: sg.GroupId! };
 }
 
+/** A VPC with IPv6: per AZ a node subnet (IPv4 only), a dual-stack multus subnet and an IPv6-only one. */
+export interface Ipv6VpcLayout extends VpcLayout {
+  /** The VPC's IPv6 CIDR block (Amazon-provided /56). */
+  readonly ipv6CidrBlock: string;
+  readonly azs: (AzLayout & { readonly dualStack: string; readonly ipv6Only: string })[];
+}
+
+/**
+ * A VPC 10.0.0.0/16 with an Amazon-provided IPv6 /56 and, per AZ, a node subnet (IPv4 only), a
+ * dual-stack multus subnet (an IPv4 /24 and an IPv6 /64) and an IPv6-only one (a /64, Ipv6Native);
+ * `multusSubnets` lists them in that order (device index 1, 2).
+ */
+export async function createIpv6Vpc(clients: WorldClients, azs: string[]): Promise<Ipv6VpcLayout> {
+  const vpc = await clients.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', AmazonProvidedIpv6CidrBlock: true }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const { DescribeVpcsCommand } = await import('@aws-sdk/client-ec2');
+  const described = await clients.ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+  const ipv6CidrBlock = described.Vpcs![0].Ipv6CidrBlockAssociationSet![0].Ipv6CidrBlock!;
+  // The n-th /64 of the /56.
+  const { ipv6Cidr, ipv6CidrText } = await import('./ipv6-text');
+  const first = ipv6Cidr(ipv6CidrBlock)!.first;
+  const sixtyFour = (n: number) => ipv6CidrText(first + (BigInt(n) << 64n), 64);
+  const layout: Ipv6VpcLayout['azs'] = [];
+  let n = 0;
+  for (const az of azs) {
+    const node = await clients.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${n}.0/24`, AvailabilityZone: az }));
+    const dual = await clients.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${n + 1}.0/24`, Ipv6CidrBlock: sixtyFour(n + 1), AvailabilityZone: az }));
+    const only = await clients.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, Ipv6Native: true, Ipv6CidrBlock: sixtyFour(n + 2), AvailabilityZone: az }));
+    n += 3;
+    const dualStack = dual.Subnet!.SubnetId!;
+    const ipv6Only = only.Subnet!.SubnetId!;
+    layout.push({ az, nodeSubnet: node.Subnet!.SubnetId!, multusSubnets: [dualStack, ipv6Only], dualStack, ipv6Only });
+  }
+  const sg = await clients.ec2.send(new CreateSecurityGroupCommand({ GroupName: 'multus', Description: 'multus ENIs', VpcId: vpcId }));
+  return { vpcId, ipv6CidrBlock, azs: layout, securityGroupId: sg.GroupId! };
+}
+
 /** The settings path of the function under test: CONFIG_PATH from the environment, or the tests' own. */
 export const settingsPath = (): string => process.env.CONFIG_PATH ?? CONFIG_PATH;
 

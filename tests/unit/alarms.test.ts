@@ -5,7 +5,7 @@
  * published under and a `function` that emits it; the AWS metrics they watch are the stack's own
  * queue, functions and rules (in what CloudFormation gets after the SAM transform, where the rules
  * exist); each alarm says what to do and notifies AlarmNotification; docs/operating.md explains each one
- * (the alarm descriptions point to the README's "Operating it", which links each alarm there).
+ * (the alarm descriptions point to docs/operating.md; the README's "Operating it" links each alarm there).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -174,7 +174,7 @@ describe('the alarms', () => {
     const description = String(p.AlarmDescription);
     expect(description.length).toBeGreaterThan(200);
     expect(description.length).toBeLessThanOrEqual(1024); // CloudWatch's limit
-    expect(description).toContain('README "Operating it"');
+    expect(description).toContain('docs/operating.md.');
     expect(p.AlarmActions).toEqual([
       { 'Fn::If': ['NotifyTopic', { Ref: 'AlarmNotification' }, { 'Fn::If': ['NotifyEmail', { Ref: 'AlarmTopic' }, { Ref: 'AWS::NoValue' }] }] },
     ]);

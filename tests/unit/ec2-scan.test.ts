@@ -1,7 +1,8 @@
 /**
  * The page scanner of the EC2 adapter (ec2/scan.ts) against the SDK's own deserialiser: the same
  * answers, written as EC2 writes them (and as moto does), read both ways must give the same ENIs,
- * addresses and prefixes.
+ * addresses and prefixes, IPv6 ones included (dual-stack ENIs, and ENIs of IPv6-only subnets, which
+ * have no IPv4 address at all).
  */
 import { formatIpv4, interfaceView, parseCidr, parseIpv4, scanInterfacePage, SdkEc2, type InterfaceView } from 'multus-core';
 import { DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
@@ -12,8 +13,14 @@ const rnd = random(7);
 const pick = (n: number) => Math.floor(rnd() * n);
 const subnet = parseCidr('10.1.0.0/16');
 
+const hex = () => pick(0x10000).toString(16);
+
 function randomInterface(i: number): InterfaceModel {
-  const addresses = Array.from({ length: 1 + pick(3) }, () => formatIpv4(subnet.first + 4 + pick(60_000)));
+  // Every seventh ENI lies in an IPv6-only subnet: no IPv4 address; every third is dual-stack.
+  const ipv6Only = i % 7 === 3;
+  const addresses = ipv6Only ? [] : Array.from({ length: 1 + pick(3) }, () => formatIpv4(subnet.first + 4 + pick(60_000)));
+  const ipv6Addresses = ipv6Only || i % 3 === 1 ? Array.from({ length: 1 + pick(2) }, () => `2600:1f18:4f1:ac01:${hex()}:${hex()}:${hex()}:${hex()}`) : [];
+  const ipv6Prefixes = ipv6Addresses.length > 0 ? Array.from({ length: pick(3) }, () => `2600:1f18:4f1:ac01:${hex()}::/80`) : [];
   const prefixes = Array.from({ length: pick(3) }, () => `${formatIpv4(subnet.first + 16 * (1 + pick(4000)))}/28`);
   const tags: Record<string, string> = { 'node.k8s.amazonaws.com/no_manage': 'true', 'eks-multus-eni/instance-id': `i-${i % 7}`, cnf: 'a & <b> "c"' };
   if (i % 5 === 0) tags.empty = '';
@@ -23,7 +30,10 @@ function randomInterface(i: number): InterfaceModel {
     vpcId: 'vpc-1',
     availabilityZone: 'us-east-1a',
     addresses: [...new Set(addresses)],
-    prefixes,
+    prefixes: ipv6Only ? [] : prefixes,
+    ipv6Addresses,
+    ipv6Prefixes,
+    ...(ipv6Addresses.length > 0 ? { ipv6Native: ipv6Only } : {}),
     tags,
     attachment: i % 2 === 0 ? { id: `eni-attach-${i}`, instanceId: `i-${i % 7}`, deviceIndex: 1 + (i % 3), deleteOnTermination: i % 4 === 0 } : undefined,
     sourceDestCheck: i % 2 === 1,
@@ -61,6 +71,9 @@ test('random ENIs: the scanner reads the same views, addresses, prefixes and tag
   );
   expect(summary).toEqual({ interfaces: 300, nextToken: 'next&page' });
   expect(views).toEqual(expected);
+  // The answer did carry IPv6 both ways (not two empty lists agreeing).
+  expect(expected.filter((e) => e.ipv6Addresses.length > 0 && e.ipv6Prefixes.length > 0).length).toBeGreaterThan(10);
+  expect(expected.filter((e) => e.privateIpAddress === undefined && e.ipv6Addresses.length > 0).length).toBeGreaterThan(10);
   expect(addresses).toEqual(expected.map((e) => e.privateIpAddresses.map(parseIpv4)));
   expect(prefixes).toEqual(expected.map((e) => e.ipv4Prefixes.map((p) => { const c = parseCidr(p); return `${formatIpv4(c.first)}-${formatIpv4(c.last)}`; })));
   expect(owners).toEqual(expected.map((e) => e.tags['eks-multus-eni/instance-id']));
@@ -108,4 +121,18 @@ test('the adapter reads every page through the scanner: addresses of every ENI, 
     expect([...(scan.owners.get(s) ?? [])].sort()).toEqual([...new Set(mine.map((e) => e.tags['eks-multus-eni/instance-id']).filter((o) => o === 'i-4' || o === 'i-5'))].sort());
   }
   expect(scan.kept).toEqual(expected.filter((e) => e.tags['eks-multus-eni/instance-id'] === 'i-3'));
+});
+
+test('a subnet read without an IPv4 block (IPv6-only): its ENIs are kept and watched, no address set is made for it', async () => {
+  const models = Array.from({ length: 30 }, (_, i) => randomInterface(i));
+  const client = stubEc2Client(() => describePageXml(models.map(interfaceXml)));
+  const ec2 = new SdkEc2(client, { cacheMaxAgeMs: () => 0 });
+
+  const scan = await ec2.scanSubnets({ subnets: [{ subnetId: 'subnet-a', block: subnet }, { subnetId: 'subnet-b' }], ownerTag: 'eks-multus-eni/instance-id', keep: 'i-3', watch: new Set(['i-4']) });
+
+  expect([...scan.held.keys()]).toEqual(['subnet-a']);
+  const expected = await sdkViews(describePageXml(models.map(interfaceXml)));
+  expect(scan.kept).toEqual(expected.filter((e) => e.tags['eks-multus-eni/instance-id'] === 'i-3'));
+  expect(scan.kept.some((e) => e.subnetId === 'subnet-b')).toBe(true);
+  expect([...(scan.owners.get('subnet-b') ?? [])]).toEqual(expected.some((e) => e.subnetId === 'subnet-b' && e.tags['eks-multus-eni/instance-id'] === 'i-4') ? ['i-4'] : []);
 });

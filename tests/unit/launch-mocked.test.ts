@@ -1,7 +1,8 @@
 /**
- * What moto cannot show, with aws-sdk-client-mock: moto ignores DeleteOnTermination (it always
- * reports false), so the attachment flag, a redelivery finding it already set, and the terminate
- * transition's "goes with the instance" path are shown here against mocked EC2 answers. The
+ * With aws-sdk-client-mock: the exact requests of the attachment flag (DeleteOnTermination), a
+ * redelivery finding it already set, and the terminate transition's "goes with the instance" path,
+ * against mocked EC2 answers (moto ignores DeleteOnTermination; the fidelity proxy now keeps it, see
+ * tests/integration/attachments-fidelity.test.ts, but these pin the calls themselves). The
  * lifecycle completion's re-read of the state after a ValidationError is shown here too.
  */
 import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';

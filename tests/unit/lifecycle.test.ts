@@ -172,7 +172,7 @@ describe('the launch transition', () => {
       outcome: 'attached',
       lifecycleResult: 'CONTINUE',
       instanceId: NODE,
-      interfaces: [{ deviceIndex: 1, subnetId: SUBNET, networkInterfaceId: 'eni-fake0001', privateIpAddress: '10.0.1.4', ipv4Prefixes: [] }],
+      interfaces: [{ deviceIndex: 1, subnetId: SUBNET, networkInterfaceId: 'eni-fake0001', privateIpAddress: '10.0.1.4', ipv4Prefixes: [], ipv6Addresses: [], ipv6Prefixes: [] }],
       availabilityZone: 'us-east-1a',
       completion: 'already-complete',
     });
@@ -219,9 +219,9 @@ describe('the launch transition', () => {
 });
 
 describe('the terminate transition', () => {
-  test('released ENIs are reported with their prefixes; the AZ comes from the ENIs, or from the instance when there are none', async () => {
+  test('released ENIs are reported with their prefixes and IPv6; the AZ comes from the ENIs, or from the instance when there are none', async () => {
     const ec2 = new FakeEc2({
-      interfaces: [{ ...eni('eni-1', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE }, addresses: ['10.0.1.4'], prefixes: ['10.0.1.16/28'] }), availabilityZone: 'us-east-1b' }],
+      interfaces: [{ ...eni('eni-1', SUBNET, { tags: { 'eks-multus-eni/instance-id': NODE }, addresses: ['10.0.1.4'], prefixes: ['10.0.1.16/28'], ipv6Addresses: ['2600:1f18::4'], ipv6Prefixes: ['2600:1f18:0:0:1::/80'] }), availabilityZone: 'us-east-1b' }],
       instances: [{ instanceId: NODE, availabilityZone: 'us-east-1c' }],
     });
     const lifecycle = { complete: async () => 'completed' as const } as unknown as LifecyclePort;
@@ -234,7 +234,7 @@ describe('the terminate transition', () => {
       outcome: 'released',
       lifecycleResult: 'CONTINUE',
       instanceId: NODE,
-      interfaces: [{ deviceIndex: -1, subnetId: SUBNET, networkInterfaceId: 'eni-1', privateIpAddress: '10.0.1.4', ipv4Prefixes: ['10.0.1.16/28'] }],
+      interfaces: [{ deviceIndex: -1, subnetId: SUBNET, networkInterfaceId: 'eni-1', privateIpAddress: '10.0.1.4', ipv4Prefixes: ['10.0.1.16/28'], ipv6Addresses: ['2600:1f18::4'], ipv6Prefixes: ['2600:1f18:0:0:1::/80'] }],
       completion: 'completed',
       availabilityZone: 'us-east-1b',
     });

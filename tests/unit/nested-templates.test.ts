@@ -3,9 +3,11 @@
  * node boot step embedded in the launch template's user data.
  *
  * Template checks parse the YAML with the CloudFormation short-form tags and evaluate intrinsic
- * functions with a small evaluator (parameters, conditions, Ref/GetAtt/Sub/If/Join/Select), so that
- * every combination of the condition parameters is checked for references to resources the
- * conditions leave out, and the launch template's user data is rendered and read back as MIME.
+ * functions with a small evaluator (tests/support/cfn-eval.ts: parameters, conditions,
+ * Ref/GetAtt/Sub/If/Join/Split/Select), so that every combination of the condition parameters is
+ * checked for references to resources the conditions leave out, the AZs the subnets get are read
+ * as CloudFormation would send them, and the launch template's user data is rendered and read back
+ * as MIME.
  *
  * The user data's shell script (the node agent's install, copied from node-agent/ by
  * `npm run embed-agent`, and the boot step) is rendered from the template and run with bash under
@@ -18,9 +20,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { parseTemplate, type Template } from '../../scripts/lib/template';
+import { parseTemplate } from '../../scripts/lib/template';
 import { AGENT_FILES, embed, installScript, unpackInstall } from '../../scripts/embed-agent';
 import { nodeUserData } from '../../scripts/node-user-data';
+import { evaluateAll, scopeFor } from '../support/cfn-eval';
+import { findShellcheck } from '../support/shellcheck';
 
 const NESTED = join(__dirname, '..', '..', 'nested');
 const INFRA_PATH = join(NESTED, 'infra.yaml');
@@ -32,155 +36,6 @@ const infraSource = readFileSync(INFRA_PATH, 'utf8');
 const launchSource = readFileSync(LAUNCH_TEMPLATE_PATH, 'utf8');
 const infra = parseTemplate(infraSource);
 const launch = parseTemplate(launchSource);
-
-// ---------------------------------------------------------------------------------------------
-// A small evaluator for the intrinsic functions these templates use.
-
-const NO_VALUE = Symbol('AWS::NoValue');
-
-interface Scope {
-  template: Template;
-  params: Record<string, string>;
-  conditions: Record<string, boolean>;
-}
-
-function isDict(value: unknown): value is Dict {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function scopeFor(template: Template, given: Record<string, string>): Scope {
-  const params: Record<string, string> = {};
-  for (const [name, param] of Object.entries(template.Parameters ?? {})) {
-    const value = given[name] ?? (param.Default === undefined ? undefined : String(param.Default));
-    if (value === undefined) throw new Error(`parameter ${name} has no default and no test value`);
-    // An SSM-typed parameter names an SSM parameter; CloudFormation hands the template its value.
-    params[name] = param.Type.startsWith('AWS::SSM::Parameter::Value<') ? `<resolved ${name}>` : value;
-  }
-  const scope: Scope = { template, params, conditions: {} };
-  const pending = new Set<string>();
-  const condition = (name: string): boolean => {
-    if (name in scope.conditions) return scope.conditions[name];
-    const definition = template.Conditions?.[name];
-    if (definition === undefined) throw new Error(`unknown condition ${name}`);
-    if (pending.has(name)) throw new Error(`condition ${name} refers to itself`);
-    pending.add(name);
-    scope.conditions[name] = evalCondition(definition);
-    return scope.conditions[name];
-  };
-  const evalCondition = (node: unknown): boolean => {
-    if (!isDict(node)) throw new Error(`not a condition: ${JSON.stringify(node)}`);
-    const [fn, arg] = Object.entries(node)[0];
-    const args = arg as unknown[];
-    switch (fn) {
-      case 'Condition':
-        return condition(arg as string);
-      case 'Fn::Equals':
-        return String(evaluate(args[0], scope)) === String(evaluate(args[1], scope));
-      case 'Fn::Not':
-        return !evalCondition(args[0]);
-      case 'Fn::And':
-        return args.every((a) => evalCondition(a));
-      case 'Fn::Or':
-        return args.some((a) => evalCondition(a));
-      default:
-        throw new Error(`unsupported condition function ${fn}`);
-    }
-  };
-  for (const name of Object.keys(template.Conditions ?? {})) condition(name);
-  return scope;
-}
-
-function resourceEnabled(scope: Scope, name: string): boolean {
-  const resource = scope.template.Resources[name];
-  if (resource === undefined) throw new Error(`unknown resource ${name}`);
-  return resource.Condition === undefined || scope.conditions[resource.Condition];
-}
-
-function ref(scope: Scope, name: string): unknown {
-  if (name === 'AWS::NoValue') return NO_VALUE;
-  if (name.startsWith('AWS::')) return `<${name}>`;
-  if (name in scope.params) return scope.params[name];
-  if (!resourceEnabled(scope, name)) throw new Error(`Ref ${name}: the conditions leave that resource out`);
-  return `<${name}>`;
-}
-
-function getAtt(scope: Scope, name: string, attribute: string): string {
-  if (!resourceEnabled(scope, name)) throw new Error(`GetAtt ${name}.${attribute}: the conditions leave that resource out`);
-  return `<${name}.${attribute}>`;
-}
-
-function evaluate(node: unknown, scope: Scope): unknown {
-  if (Array.isArray(node)) return node.map((n) => evaluate(n, scope)).filter((v) => v !== NO_VALUE);
-  if (!isDict(node)) return node;
-  const keys = Object.keys(node);
-  if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) {
-    const fn = keys[0];
-    const arg = node[fn];
-    const args = arg as unknown[];
-    switch (fn) {
-      case 'Ref':
-        return ref(scope, arg as string);
-      case 'Fn::GetAtt':
-        return getAtt(scope, args[0] as string, args[1] as string);
-      case 'Fn::If':
-        return evaluate(scope.conditions[args[0] as string] ? args[1] : args[2], scope);
-      case 'Fn::Join':
-        return (evaluate(args[1], scope) as unknown[]).map(String).join(args[0] as string);
-      case 'Fn::Select': {
-        const list = evaluate(args[1], scope) as unknown[];
-        const index = Number(evaluate(args[0], scope));
-        if (!(index < list.length)) throw new Error(`Fn::Select index ${index} beyond ${list.length} items`);
-        return list[index];
-      }
-      case 'Fn::GetAZs':
-        return ['az-a', 'az-b', 'az-c'];
-      case 'Fn::Cidr': {
-        const count = Number(evaluate(args[1], scope));
-        return Array.from({ length: count }, (_, i) => `<cidr ${i} of ${count}>`);
-      }
-      case 'Fn::Base64':
-        return String(evaluate(arg, scope));
-      case 'Fn::Sub': {
-        const [text, variables] = typeof arg === 'string' ? [arg, {}] : (arg as [string, Dict]);
-        const values: Dict = {};
-        for (const [k, v] of Object.entries(variables)) values[k] = evaluate(v, scope);
-        return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
-          if (name.startsWith('!')) return `\${${name.slice(1)}}`;
-          if (name in values) return String(values[name]);
-          const dot = name.indexOf('.');
-          if (dot > 0 && !name.startsWith('AWS::')) return getAtt(scope, name.slice(0, dot), name.slice(dot + 1));
-          return String(ref(scope, name));
-        });
-      }
-      default:
-        throw new Error(`unsupported function ${fn}`);
-    }
-  }
-  const out: Dict = {};
-  for (const [k, v] of Object.entries(node)) {
-    const value = evaluate(v, scope);
-    if (value !== NO_VALUE) out[k] = value;
-  }
-  return out;
-}
-
-/** Evaluates every resource and output the conditions keep; throws on a dangling reference. */
-function evaluateAll(scope: Scope): { resources: Record<string, Dict>; outputs: Record<string, unknown> } {
-  const resources: Record<string, Dict> = {};
-  for (const [name, resource] of Object.entries(scope.template.Resources)) {
-    if (!resourceEnabled(scope, name)) continue;
-    for (const dependency of [resource.DependsOn ?? []].flat()) {
-      if (!resourceEnabled(scope, dependency)) throw new Error(`${name} DependsOn ${dependency}, which is left out`);
-    }
-    resources[name] = evaluate(resource.Properties ?? {}, scope) as Dict;
-  }
-  const outputs: Record<string, unknown> = {};
-  for (const [name, output] of Object.entries(scope.template.Outputs ?? {})) {
-    if (output.Condition !== undefined && !scope.conditions[output.Condition]) continue;
-    outputs[name] = evaluate(output.Value, scope);
-  }
-  return { resources, outputs };
-}
 
 // ---------------------------------------------------------------------------------------------
 // MIME multi-part user data.
@@ -312,6 +167,89 @@ describe('nested templates', () => {
       },
     );
 
+    describe('the AZs: the region\'s first ones, or named by AZ name or AZ ID', () => {
+      const subnets = Object.keys(infra.Resources).filter((n) => infra.Resources[n].Type === 'AWS::EC2::Subnet');
+      /** Each subnet's AZ properties, by the AZ rank its name carries (PublicSubnet2, MultusSubnetAz2First: 2). */
+      const zonesOf = (params: Record<string, string>) => {
+        const { resources, outputs } = evaluateAll(scopeFor(infra, params, { azs: ['us-east-1a', 'us-east-1b', 'us-east-1c', 'us-east-1d'] }));
+        const byRank = new Map<string, unknown[]>();
+        for (const name of subnets.filter((n) => n in resources)) {
+          const rank = /(\d)/.exec(name)![1];
+          const { AvailabilityZone, AvailabilityZoneId } = resources[name];
+          byRank.set(rank, [...(byRank.get(rank) ?? []), { AvailabilityZone, AvailabilityZoneId }]);
+        }
+        return { byRank: Object.fromEntries([...byRank].map(([rank, zones]) => [rank, [...new Set(zones.map((z) => JSON.stringify(z)))].map((z) => JSON.parse(z))])), outputs };
+      };
+
+      test('none named: every subnet of AZ n gets AvailabilityZone = Fn::GetAZs\' n-th and no AvailabilityZoneId, as before (both replace a subnet when they change)', () => {
+        const { byRank } = zonesOf({ AzCount: '3' });
+        expect(byRank).toEqual({
+          '1': [{ AvailabilityZone: 'us-east-1a' }],
+          '2': [{ AvailabilityZone: 'us-east-1b' }],
+          '3': [{ AvailabilityZone: 'us-east-1c' }],
+        });
+        // Every resource resolves exactly as with the plain `!Select [n, !GetAZs ""]` the template had
+        // before the AZ parameters: a deployed stack's subnets stay.
+        let replaced = 0;
+        const plain = infraSource.replace(/AvailabilityZone: !If \[Az\dById, !Ref AWS::NoValue, !If \[Az\dGiven, !Ref AvailabilityZone\d, (!Select \[\d, !GetAZs ""\])\]\]\n\s+AvailabilityZoneId: .*\n/g, (_, select: string) => {
+          replaced++;
+          return `AvailabilityZone: ${select}\n`;
+        });
+        expect(replaced).toBe(subnets.length);
+        const params = { AzCount: '3', MultusSubnetsPerAz: '2', NatGatewayMode: 'PerAz' };
+        expect(evaluateAll(scopeFor(infra, params)).resources).toEqual(evaluateAll(scopeFor(parseTemplate(plain), params)).resources);
+      });
+
+      test('named by AZ name: AvailabilityZone is the name', () => {
+        expect(zonesOf({ AvailabilityZone1: 'us-east-1d', AvailabilityZone2: 'us-east-1a' }).byRank).toEqual({
+          '1': [{ AvailabilityZone: 'us-east-1d' }],
+          '2': [{ AvailabilityZone: 'us-east-1a' }],
+        });
+      });
+
+      test('named by AZ ID: AvailabilityZoneId is the ID and AvailabilityZone is left out; names and IDs may mix', () => {
+        expect(zonesOf({ AzCount: '3', AvailabilityZone1: 'use1-az1', AvailabilityZone2: 'use1-az6', AvailabilityZone3: 'us-east-1c' }).byRank).toEqual({
+          '1': [{ AvailabilityZoneId: 'use1-az1' }],
+          '2': [{ AvailabilityZoneId: 'use1-az6' }],
+          '3': [{ AvailabilityZone: 'us-east-1c' }],
+        });
+      });
+
+      test('the AZ names the SSM settings and outputs use are the subnets\' AvailabilityZone attribute, however the AZ was given', () => {
+        const cases: Record<string, string>[] = [{}, { AvailabilityZone1: 'use1-az1', AvailabilityZone2: 'use1-az2' }, { AvailabilityZone1: 'us-east-1b', AvailabilityZone2: 'us-east-1a' }];
+        for (const params of cases) {
+          const { outputs } = zonesOf(params);
+          expect({ params, az1: outputs.Az1Name, az2: outputs.Az2Name }).toEqual({
+            params,
+            az1: '<MultusSubnetAz1First.AvailabilityZone>',
+            az2: '<MultusSubnetAz2First.AvailabilityZone>',
+          });
+        }
+      });
+
+      test.each([
+        ['us-east-1a', true],
+        ['ap-southeast-2c', true],
+        ['us-gov-west-1a', true],
+        ['use1-az1', true],
+        ['apse2-az3', true],
+        ['usgw1-az1', true],
+        ['', true],
+        ['us-east-1-bos-1a', false], // a Local Zone: no EKS control plane there
+        ['use1-bos1-az1', false],
+        ['us-east-1', false],
+        ['us-east-1a,us-east-1b', false],
+        ['US-EAST-1A', false],
+        ['use1-az', false],
+      ])('AvailabilityZone1 %j is accepted: %s', (value, accepted) => {
+        const pattern = new RegExp(String((infra.Parameters!.AvailabilityZone1 as { AllowedPattern?: string }).AllowedPattern));
+        expect(pattern.test(value)).toBe(accepted);
+        for (const name of ['AvailabilityZone2', 'AvailabilityZone3']) {
+          expect((infra.Parameters![name] as { AllowedPattern?: string }).AllowedPattern).toBe(pattern.source);
+        }
+      });
+    });
+
     test('the EKS cluster is pinned to a supported Kubernetes version, with API_AND_CONFIG_MAP access', () => {
       const version = infra.Parameters?.KubernetesVersion;
       expect(version?.Default).toMatch(/^1\.\d+$/);
@@ -407,11 +345,6 @@ describe('nested templates', () => {
 // ---------------------------------------------------------------------------------------------
 // The user data's shell script: the node agent's install and the boot step.
 
-const hasShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
-if (!hasShellcheck) {
-  console.warn('nested-templates.test.ts: shellcheck is not installed; the shellcheck test is SKIPPED (apt-get install -y shellcheck).');
-}
-
 /** The shell script part of the rendered user data. */
 function userDataScript(overrides: Record<string, string> = {}): string {
   const script = parseMime(renderUserData(overrides)).parts.find((p) => p.headers['content-type'].startsWith('text/x-shellscript'));
@@ -475,11 +408,11 @@ describe('user data: the node agent and the boot step', () => {
     expect(result.status).toBe(0);
   });
 
-  (hasShellcheck ? test : test.skip)('passes shellcheck, and so does the packed script that installs the agent', () => {
+  test('passes shellcheck, and so does the packed script that installs the agent', () => {
     for (const [name, text] of [['check.sh', userDataScript()], ['install.sh', installScript()]]) {
       const path = join(work, name);
       writeFileSync(path, text);
-      const result = spawnSync('shellcheck', ['--shell=bash', path], { encoding: 'utf8' });
+      const result = spawnSync(findShellcheck(), ['--shell=bash', path], { encoding: 'utf8' });
       expect({ name, output: result.stdout + result.stderr }).toEqual({ name, output: '' });
       expect(result.status).toBe(0);
     }

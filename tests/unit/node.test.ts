@@ -3,7 +3,7 @@
  * the report says when the instance is not found, the waits before planning, dry-run actions,
  * prune candidates, how a refused security group is explained, and the counts it records.
  */
-import { ensureNode, METRICS, unwantedInterfaces, type MetricDefinition } from 'multus-core';
+import { ensureNode, interfaceGroups, METRICS, parseSettings, unwantedInterfaces, type InstanceView, type MetricDefinition } from 'multus-core';
 import { eni } from '../support/fake-ec2';
 import { A, B, depsFor, NODE, OLD, ownedBy, PATH, VPC, world } from '../support/fake-node';
 
@@ -119,6 +119,79 @@ describe('a security group EC2 refused', () => {
     const report = await ensureNode(depsFor(ec2, { 'security-groups': SG1 }), NODE);
 
     expect(report.reason).toMatch(/^EnsureError: InvalidGroup\.NotFound: /);
+  });
+});
+
+describe('security-groups = primary-interface', () => {
+  const NODE_GROUPS = ['sg-0000000000000000e', 'sg-0000000000000000f'];
+  const node = (primaryGroups?: readonly string[]) => world({ instances: [{ instanceId: NODE, availabilityZone: 'us-east-1a', vpcId: VPC, tags: { 'multus-ng': 'true' }, primaryGroups }] });
+
+  test('every new multus ENI gets the groups of the node\'s primary interface, as the launch described it', async () => {
+    const ec2 = node(NODE_GROUPS);
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': 'primary-interface' }), NODE);
+
+    expect(report.outcome).toBe('attached');
+    expect(report.interfaces.map((i) => ec2.createdGroups.get(i.networkInterfaceId))).toEqual([NODE_GROUPS, NODE_GROUPS]);
+  });
+
+  test('the same EC2 writes as with the ids written out; no setting means no groups named (the VPC default)', async () => {
+    const keyword = node(NODE_GROUPS);
+    const ids = node(NODE_GROUPS);
+    const none = node(NODE_GROUPS);
+
+    await ensureNode(depsFor(keyword, { 'security-groups': 'primary-interface' }), NODE);
+    await ensureNode(depsFor(ids, { 'security-groups': NODE_GROUPS.join(',') }), NODE);
+    await ensureNode(depsFor(none), NODE);
+
+    expect(keyword.calls).toEqual(ids.calls);
+    expect([...keyword.createdGroups.values()]).toEqual([...ids.createdGroups.values()]);
+    expect([...none.createdGroups.values()]).toEqual([undefined, undefined]);
+  });
+
+  test('a group refused by CreateNetworkInterface is reported as EC2 said: the node\'s own groups are not the setting\'s fault', async () => {
+    const ec2 = node(NODE_GROUPS);
+    ec2.failures.set(`createInterface:${A}`, 'InvalidGroup.NotFound');
+    let described = 0;
+    ec2.describeSecurityGroups = async () => {
+      described++;
+      return [];
+    };
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': 'primary-interface' }), NODE);
+
+    expect(report.reason).toMatch(/^EnsureError: InvalidGroup\.NotFound: /);
+    expect(described).toBe(0);
+  });
+
+  test('the primary is device index 0 of network card 0, not the first interface of another card (pure)', () => {
+    const at = (id: string, card: number, device: number, groups: string[]) => ({
+      networkInterfaceId: id,
+      subnetId: A,
+      privateIpAddress: undefined,
+      sourceDestCheck: true,
+      groups,
+      attachment: { attachmentId: `att-${id}`, deviceIndex: device, networkCardIndex: card, deleteOnTermination: true, status: 'attached', instanceId: NODE },
+    });
+    const instance: InstanceView = { instanceId: NODE, instanceType: 'p4d.24xlarge', availabilityZone: 'us-east-1a', vpcId: VPC, state: 'running', tags: {}, interfaces: [at('eni-card1', 1, 0, ['sg-efa']), at('eni-card0', 0, 0, NODE_GROUPS)] };
+    const settings = (value?: string) => parseSettings({ 'subnets/us-east-1a': A, ...(value ? { 'security-groups': value } : {}) }, PATH);
+
+    expect(interfaceGroups(settings('primary-interface'), instance, PATH)).toEqual(NODE_GROUPS);
+    expect(interfaceGroups(settings('sg-0000000000000000a'), instance, PATH)).toEqual(['sg-0000000000000000a']);
+    expect(interfaceGroups(settings(), instance, PATH)).toBeUndefined();
+    expect(() => interfaceGroups(settings('primary-interface'), { ...instance, interfaces: [at('eni-card1', 1, 0, ['sg-efa'])] }, PATH)).toThrow(
+      `${PATH}/security-groups: is primary-interface, but instance ${NODE} shows no primary interface (device index 0)`,
+    );
+  });
+
+  test('a primary interface that shows no group: failed before anything is created, naming the setting', async () => {
+    const ec2 = node(undefined);
+
+    const report = await ensureNode(depsFor(ec2, { 'security-groups': 'primary-interface' }), NODE);
+
+    expect(report).toMatchObject({ outcome: 'failed', errorName: 'NodeConfigurationError' });
+    expect(report.reason).toBe(`NodeConfigurationError: ${PATH}/security-groups: is primary-interface, but instance ${NODE} shows no security group on its primary interface eni-primary-${NODE}`);
+    expect(ec2.calls).toEqual([]);
   });
 });
 

@@ -46,6 +46,23 @@ test('a clean tree: no problem; the report names the VPC and every subnet with i
   expect(report.instanceTypes).toEqual({ 'm5.xlarge': 4 });
 });
 
+test('security-groups = primary-interface: no group is looked up (each node has its own); the report says which groups apply', async () => {
+  const ec2 = world();
+  let described = 0;
+  ec2.describeSecurityGroups = async () => {
+    described++;
+    return [];
+  };
+
+  const report = await checkSettingsTree(ec2, { ...clean, 'security-groups': 'primary-interface' }, PATH);
+
+  expect(report.problems).toEqual([]);
+  expect(report.securityGroups).toBe('primary-interface');
+  expect(described).toBe(0);
+  expect((await checkSettingsTree(world(), clean, PATH)).securityGroups).toEqual([SG]);
+  expect((await checkSettingsTree(world(), { 'subnets/us-east-1a': A1 }, PATH)).securityGroups).toBeUndefined();
+});
+
 test('a subnet that does not exist, one of another AZ, one of another VPC: one line each, naming the parameter', async () => {
   const report = await checkSettingsTree(
     world(),
@@ -161,7 +178,7 @@ describe('checkNode: the per-node validation of the launch handler', () => {
       name: 'NodeConfigurationError',
       message: expect.stringContaining('instance type t2.micro allows 2 network interfaces'),
     });
-    await expect(assertNodeSettings(world(), node, [A1, A2], settings, PATH)).resolves.toBeInstanceOf(Map);
+    await expect(assertNodeSettings(world(), node, [A1, A2], settings, PATH)).resolves.toMatchObject({ subnets: expect.any(Map) });
   });
 });
 
@@ -324,5 +341,63 @@ describe('checkSettings on settings given directly', () => {
     const failure = await assertNodeSettings(world(), { availabilityZone: 'us-east-1a', vpcId: VPC, instanceType: 't2.micro' }, [A1, A2], settings, PATH).catch((err: unknown) => err);
     expect(failure).toMatchObject({ name: 'NodeConfigurationError', fromSettings: true });
     expect(isSettingsProblem(failure)).toBe(true);
+  });
+});
+
+describe('IPv6 in the tree check (what `npm run settings -- check` reports)', () => {
+  const DUAL = 'subnet-0000000000000000f';
+  const V6 = 'subnet-00000000000000010';
+  const ipv6World = () =>
+    new FakeEc2({
+      subnets: [
+        { subnetId: A1, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.1.0/24', availableIpAddressCount: 251 },
+        { subnetId: DUAL, vpcId: VPC, availabilityZone: 'us-east-1a', cidrBlock: '10.0.5.0/24', availableIpAddressCount: 251, ipv6CidrBlocks: ['2600:1f18:4f1:ac05::/64'] },
+        { subnetId: V6, vpcId: VPC, availabilityZone: 'us-east-1b', cidrBlock: '', availableIpAddressCount: undefined, ipv6CidrBlocks: ['2600:1f18:4f1:ac06::/64'], ipv6Native: true },
+      ],
+      limits: { 'm5.large': { maxNetworkInterfaces: 3, ipv6AddressesPerInterface: 10 }, 'm4.large': { maxNetworkInterfaces: 2, prefixDelegation: false, hypervisor: 'xen' }, 'm3.medium': { maxNetworkInterfaces: 2, prefixDelegation: false, hypervisor: 'xen', ipv6Supported: false, ipv6AddressesPerInterface: 0 } },
+    });
+
+  test('dual-stack and IPv6-only subnets with the defaults: no problem; an IPv6-only subnet is reported as such, with no IPv4 count', async () => {
+    const report = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1a': `${A1},${DUAL}`, 'subnets/us-east-1b': V6 }, PATH, { instanceTypes: ['m5.large'] });
+    expect(report.problems).toEqual([]);
+    expect(report.subnets).toEqual([
+      expect.objectContaining({ subnetId: A1, cidrBlock: '10.0.1.0/24', freeAddresses: 251 }),
+      expect.objectContaining({ subnetId: DUAL, cidrBlock: '10.0.5.0/24', ipv6CidrBlocks: ['2600:1f18:4f1:ac05::/64'] }),
+      { parameter: `${PATH}/subnets/us-east-1b`, subnetId: V6, deviceIndex: 1, ipv6CidrBlocks: ['2600:1f18:4f1:ac06::/64'], ipv6Only: true, vpcId: VPC },
+    ]);
+  });
+
+  test('IPv6 asked of a subnet without an IPv6 block, IPv4 prefixes or no IPv6 address on an IPv6-only one: one line each, naming the setting and the subnet', async () => {
+    const addresses = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1a': `${A1},${DUAL}`, 'ipv6-addresses-per-interface': '1', 'ipv6-prefixes-per-interface': '1' }, PATH);
+    expect(addresses.problems).toEqual([
+      `${PATH}/ipv6-addresses-per-interface: is 1, but subnet ${A1} (${PATH}/subnets/us-east-1a) has no IPv6 CIDR block`,
+      `${PATH}/ipv6-prefixes-per-interface: is 1, but subnet ${A1} (${PATH}/subnets/us-east-1a) has no IPv6 CIDR block`,
+    ]);
+    const ipv6Only = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1b': V6, 'ipv6-addresses-per-interface': '0', 'ipv4-prefixes-per-interface': '1' }, PATH);
+    expect(ipv6Only.problems).toEqual([
+      `${PATH}/ipv4-prefixes-per-interface: is 1, but subnet ${V6} (${PATH}/subnets/us-east-1b) is IPv6-only: it has no IPv4 CIDR block to delegate IPv4 prefixes from`,
+      `${PATH}/ipv6-addresses-per-interface: is 0, but subnet ${V6} (${PATH}/subnets/us-east-1b) is IPv6-only: its ENIs get no IPv4 address, so each needs at least one IPv6 address`,
+    ]);
+  });
+
+  test('--instance-type: an IPv6-only subnet needs Nitro and IPv6; prefixes need Nitro; addresses + prefixes must fit the IPv6 slots', async () => {
+    const ipv6Only = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1b': V6 }, PATH, { instanceTypes: ['m4.large', 'm3.medium'] });
+    expect(ipv6Only.problems).toEqual([
+      `${PATH}/subnets/us-east-1b: subnet ${V6} is IPv6-only, but instance type m4.large (hypervisor xen) is not built on the Nitro System`,
+      `${PATH}/subnets/us-east-1b: subnet ${V6} is IPv6-only, but instance type m3.medium does not support IPv6`,
+    ]);
+    const dual = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1a': DUAL, 'ipv6-addresses-per-interface': '4', 'ipv6-prefixes-per-interface': '7' }, PATH, { instanceTypes: ['m5.large', 'm4.large', 'm3.medium'] });
+    expect(dual.problems).toEqual([
+      `${PATH}/ipv6-prefixes-per-interface: 4 IPv6 addresses and 7 /80 prefixes per ENI take 11 of the IPv6 slots of an interface (each prefix takes one), but instance type m5.large has 10`,
+      `${PATH}/ipv6-prefixes-per-interface: is 7, but instance type m4.large (hypervisor xen) is neither Nitro nor bare metal: it takes no IPv6 prefixes`,
+      `${PATH}/ipv6-prefixes-per-interface: is 7, but instance type m3.medium does not support IPv6`,
+    ]);
+    const fits = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1a': DUAL, 'ipv6-addresses-per-interface': '3', 'ipv6-prefixes-per-interface': '7' }, PATH, { instanceTypes: ['m5.large'] });
+    expect(fits.problems).toEqual([]);
+  });
+
+  test('the default on a type without IPv6 (m3.medium): no address is asked, so a dual-stack subnet is no problem', async () => {
+    const report = await checkSettingsTree(ipv6World(), { 'subnets/us-east-1a': DUAL }, PATH, { instanceTypes: ['m3.medium'] });
+    expect(report.problems).toEqual([]);
   });
 });

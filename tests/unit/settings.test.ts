@@ -1,7 +1,7 @@
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { parseSettings, parseOnFailure, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings } from 'multus-core';
+import { parseSettings, parseOnFailure, SettingsError, normaliseConfigPath, cacheMaxAgeSeconds, SsmSettingsSource, loadSettings, PRIMARY_INTERFACE_GROUPS } from 'multus-core';
 
 const PATH = '/eks-multus-eni/test';
 const valid = { 'subnets/us-east-1a': 'subnet-0123456789abcdef0,subnet-0123456789abcdef1' };
@@ -29,6 +29,15 @@ describe('parseSettings', () => {
       ipv4PrefixesPerInterface: 0,
     });
     expect(parseSettings({ ...valid, 'ipv4-prefixes-per-interface': ' 3 ' }, PATH).ipv4PrefixesPerInterface).toBe(3);
+  });
+
+  test('IPv6: absent addresses mean "the default of each subnet" (undefined), absent prefixes 0; 0 is allowed, values are trimmed', () => {
+    const absent = parseSettings(valid, PATH);
+    expect(absent.ipv6AddressesPerInterface).toBeUndefined();
+    expect(absent.ipv6PrefixesPerInterface).toBe(0);
+    expect(parseSettings({ ...valid, 'ipv6-addresses-per-interface': '0', 'ipv6-prefixes-per-interface': '0' }, PATH)).toMatchObject({ ipv6AddressesPerInterface: 0, ipv6PrefixesPerInterface: 0 });
+    expect(parseSettings({ ...valid, 'ipv6-addresses-per-interface': ' 2 ', 'ipv6-prefixes-per-interface': '007' }, PATH)).toMatchObject({ ipv6AddressesPerInterface: 2, ipv6PrefixesPerInterface: 7 });
+    expect(parseSettings({ ...valid, 'ipv6-addresses-per-interface': '50', 'ipv6-prefixes-per-interface': '50' }, PATH)).toMatchObject({ ipv6AddressesPerInterface: 50, ipv6PrefixesPerInterface: 50 });
   });
 
   test('every setting, any number of AZs, values trimmed', () => {
@@ -80,6 +89,17 @@ describe('parseSettings', () => {
     ['ipv4-prefixes-per-interface', '1.5', 'must be a whole number'],
     ['ipv4-prefixes-per-interface', '50', 'ipv4-prefixes-per-interface: is 50; no instance type takes more than 49 per interface'],
     ['ipv4-prefixes-per-interface', '', 'ipv4-prefixes-per-interface: is present but empty'],
+    ['ipv6-addresses-per-interface', 'one', 'ipv6-addresses-per-interface: must be a whole number (0 for none), not "one"'],
+    ['ipv6-addresses-per-interface', '-1', 'ipv6-addresses-per-interface: must be a whole number (0 for none), not "-1"'],
+    ['ipv6-addresses-per-interface', '2.0', 'must be a whole number'],
+    ['ipv6-addresses-per-interface', '1e1', 'must be a whole number'],
+    ['ipv6-addresses-per-interface', '0x2', 'must be a whole number'],
+    ['ipv6-addresses-per-interface', ' ', 'ipv6-addresses-per-interface: is present but empty'],
+    ['ipv6-addresses-per-interface', '51', 'ipv6-addresses-per-interface: is 51; no instance type takes more than 50 per interface'],
+    ['ipv6-prefixes-per-interface', 'two', 'ipv6-prefixes-per-interface: must be a whole number (0 for none), not "two"'],
+    ['ipv6-prefixes-per-interface', '', 'ipv6-prefixes-per-interface: is present but empty'],
+    ['ipv6-prefixes-per-interface', '51', 'ipv6-prefixes-per-interface: is 51; no instance type takes more than 50 per interface'],
+    ['ipv6-address-per-interface', '1', 'ipv6-address-per-interface: is not a setting of eks-multus-eni'],
   ])('%s = %p is an error naming the parameter', (name, value, message) => {
     const found = problems({ ...valid, [name]: value });
     expect(found).toEqual([expect.stringContaining(message)]);
@@ -93,6 +113,27 @@ describe('parseSettings', () => {
   test('too many interface tags', () => {
     const tags = Array.from({ length: 48 }, (_, i) => `k${i}=v`).join(',');
     expect(problems({ ...valid, 'interface-tags': tags })).toEqual([expect.stringContaining('at most 47 fit')]);
+  });
+});
+
+describe('security-groups = primary-interface (the groups of each node\'s primary interface)', () => {
+  test.each(['primary-interface', ' primary-interface ', 'primary-interface '])('%p parses to the keyword, not to a list', (value) => {
+    expect(parseSettings({ ...valid, 'security-groups': value }, PATH).securityGroups).toBe(PRIMARY_INTERFACE_GROUPS);
+    expect(PRIMARY_INTERFACE_GROUPS).toBe('primary-interface');
+  });
+
+  test.each([
+    ['primary-interface,sg-0123456789abcdef0', 2],
+    ['sg-0123456789abcdef0, primary-interface', 2],
+    ['primary-interface,primary-interface,', 3],
+  ])('%p: it stands alone; one problem naming the parameter and the value', (value, entries) => {
+    expect(problems({ ...valid, 'security-groups': value })).toEqual([
+      `${PATH}/security-groups: "primary-interface" stands alone (the groups of each node's primary interface), not in a list: "${value}" has ${entries} entries`,
+    ]);
+  });
+
+  test.each(['primary', 'PRIMARY-INTERFACE', 'primary_interface', 'node'])('%p is neither the keyword nor a group id', (value) => {
+    expect(problems({ ...valid, 'security-groups': value })).toEqual([`${PATH}/security-groups: "${value}" is not a security group id`]);
   });
 });
 
@@ -267,5 +308,29 @@ describe('reading the settings from SSM', () => {
     });
     const raw = await new SsmSettingsSource(new SSMClient({ region: 'us-east-1' })).read(PATH);
     expect(Object.entries(raw)).toEqual([['subnets/us-east-1a', 'subnet-aaaaaaaa']]);
+  });
+});
+
+describe('`npm run settings -- show` (scripts/lib/settings-view.ts, pure)', () => {
+  // Imported here: the view is what `show` prints, from the raw parameters alone (no EC2).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { viewSettings } = require('../../scripts/lib/settings-view') as typeof import('../../scripts/lib/settings-view');
+  const meaning = (raw: Record<string, string>, name: string) => viewSettings(raw, PATH).entries.find((e) => e.name === `${PATH}/${name}`)?.meaning;
+
+  test('the IPv6 settings are listed when absent, with their defaults; lowest-free says it is IPv4 only', () => {
+    const view = viewSettings(valid, PATH);
+    expect(view.entries.map((e) => e.name)).toEqual(expect.arrayContaining([`${PATH}/ipv6-addresses-per-interface`, `${PATH}/ipv6-prefixes-per-interface`]));
+    expect(meaning(valid, 'ipv6-addresses-per-interface')).toBe('default: 1 IPv6 address (EC2 picks it) on each ENI of a subnet with an IPv6 CIDR block, none elsewhere');
+    expect(meaning(valid, 'ipv6-prefixes-per-interface')).toBe('no IPv6 prefix delegated to the multus ENIs');
+    expect(meaning({ ...valid, 'use-ips-from-start-of-subnet': 'true' }, 'use-ips-from-start-of-subnet')).toContain('IPv4 only: EC2 always picks the IPv6 addresses and prefixes, and every address in an IPv6-only subnet');
+    expect(view.settings).toMatchObject({ ipv6AddressesPerInterface: null, ipv6PrefixesPerInterface: 0 });
+  });
+
+  test('set values, and a bad one named as a problem', () => {
+    const raw = { ...valid, 'ipv6-addresses-per-interface': '2', 'ipv6-prefixes-per-interface': '3' };
+    expect(meaning(raw, 'ipv6-addresses-per-interface')).toContain('2 IPv6 addresses (EC2 picks them) on each multus ENI');
+    expect(meaning(raw, 'ipv6-prefixes-per-interface')).toContain('3 IPv6 /80 prefixes (EC2 picks them) delegated to each multus ENI');
+    expect(viewSettings(raw, PATH).settings).toMatchObject({ ipv6AddressesPerInterface: 2, ipv6PrefixesPerInterface: 3 });
+    expect(meaning({ ...valid, 'ipv6-prefixes-per-interface': 'x' }, 'ipv6-prefixes-per-interface')).toBe('PROBLEM: must be a whole number (0 for none), not "x"');
   });
 });

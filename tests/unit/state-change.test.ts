@@ -67,7 +67,7 @@ function depsFor(ec2: FakeEc2, lifecycle: LifecyclePort = fakeLifecycle(), setti
 }
 
 const change = (state: string, extra: Partial<StateChange> = {}): StateChange => ({ instanceId: NODE, state, ...extra });
-const attachedOne = { deviceIndex: 1, subnetId: A, networkInterfaceId: 'eni-fake0001', privateIpAddress: '10.0.1.4', ipv4Prefixes: [] };
+const attachedOne = { deviceIndex: 1, subnetId: A, networkInterfaceId: 'eni-fake0001', privateIpAddress: '10.0.1.4', ipv4Prefixes: [], ipv6Addresses: [], ipv6Prefixes: [] };
 
 describe('which events are state changes', () => {
   const event = { source: 'aws.ec2', 'detail-type': STATE_CHANGE, detail: { 'instance-id': NODE, state: 'running' } };

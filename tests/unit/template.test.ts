@@ -9,14 +9,20 @@
  *  - the rule filters on our hook names and on the metadata the hook installer writes, retries, and
  *    dead-letters to our queue; every function has a log group with retention and an async
  *    invoke config with the dead-letter queue;
- *  - the custom resource, the nested stacks and the node group are wired as docs/architecture.md says.
+ *  - the custom resource, the nested stacks and the node group are wired as docs/architecture.md
+ *    says: the size guard before the node group, carrying exactly its ScalingConfig and launch
+ *    template version; the new VPC's AZs passed on and checked by the template's rules (evaluated
+ *    here for parameter values, tests/support/cfn-eval.ts). The upgrade from earlier revisions:
+ *    tests/unit/upgrade.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAUNCH_UNSUCCESSFUL_DETAIL_TYPE, SETTING_NAMES } from 'multus-core';
+import { SIZE_GUARD_TYPE } from 'multus-core/hooks';
 import { samTransform } from '../../scripts/lib/sam-transform';
 import { loadTemplate, type Dict, type Template } from '../../scripts/lib/template';
+import { failedRules } from '../support/cfn-eval';
 import { findTool } from '../support/moto';
 
 const ROOT = join(__dirname, '..', '..');
@@ -36,6 +42,14 @@ interface Statement {
 
 const CLUSTER = { 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, { Ref: 'ClusterName' }] };
 const NODEGROUP = { 'Fn::If': ['CreatingInfrastructure', { 'Fn::GetAtt': ['MultusNodegroup', 'NodegroupName'] }, { Ref: 'NodegroupName' }] };
+/**
+ * The node group's name as the template derives it (NodegroupName is required without
+ * CreateInfrastructure): what the hook installer's role names, since the size guard, served by the
+ * installer, comes before the node group (a GetAtt of it would be a dependency cycle).
+ */
+const NODEGROUP_NAME = { 'Fn::If': ['HasNodegroupName', { Ref: 'NodegroupName' }, { 'Fn::Sub': '${AWS::StackName}-multus' }] };
+/** The node group a function's role names. */
+const nodegroupOf = (fn: string) => (fn === 'HookInstallerFunction' ? NODEGROUP_NAME : NODEGROUP);
 const CONFIG_PATH = { 'Fn::If': ['DefaultConfigPath', { 'Fn::Sub': '/eks-multus-eni/${AWS::StackName}' }, { Ref: 'ConfigPath' }] };
 const METADATA = { 'Fn::Sub': ['eks-multus-eni:${AWS::StackName}:${Cluster}/${Nodegroup}', { Cluster: CLUSTER, Nodegroup: NODEGROUP }] };
 const DLQ_ARN = { 'Fn::GetAtt': ['LifecycleDeadLetterQueue', 'Arn'] };
@@ -142,7 +156,8 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
     for (const s of statements) {
       expect(s.Effect).toBe('Allow');
       for (const action of actions(s)) {
-        expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+        // Letters and digits only (ec2:AssignIpv6Addresses): no wildcard.
+        expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z][A-Za-z0-9]*$/);
         if (READ_ONLY.test(action)) continue;
         for (const resource of resourcesOf(s)) {
           const where = { sid: s.Sid, action, resource };
@@ -189,7 +204,7 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
   });
 
   test('modify, detach and delete only our ENIs; attach and detach only on instances carrying NodeTagKey', () => {
-    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses']) {
+    for (const action of ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:AssignIpv6Addresses']) {
       for (const s of find(fn, action)) {
         const resource = JSON.stringify(s.Resource);
         if (resource.includes(':network-interface/')) {
@@ -227,7 +242,7 @@ describe.each(Object.keys(roles))('IAM of %s', (fn) => {
     const mutating = statementsOf(fn).filter((s) => actions(s).some((a) => a.startsWith('autoscaling:') && !READ_ONLY.test(a)));
     for (const s of mutating) {
       expect(s.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*' });
-      expect(s.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/eks:cluster-name': CLUSTER, 'aws:ResourceTag/eks:nodegroup-name': NODEGROUP } });
+      expect(s.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/eks:cluster-name': CLUSTER, 'aws:ResourceTag/eks:nodegroup-name': nodegroupOf(fn) } });
     }
   });
 });
@@ -243,7 +258,7 @@ test('each function may do only its own lifecycle work: complete actions (lifecy
   expect(mutating('SweeperFunction')).toEqual([]);
   expect(find('LifecycleFunction', 'eks:DescribeNodegroup')).toEqual([]);
   expect(find('HookInstallerFunction', 'eks:DescribeNodegroup').map((s) => s.Resource)).toEqual([
-    { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: CLUSTER, Nodegroup: NODEGROUP }] },
+    { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: CLUSTER, Nodegroup: NODEGROUP_NAME }] },
   ]);
 });
 
@@ -368,6 +383,15 @@ describe.each(Object.keys(roles))('%s operations', (fn) => {
   });
 });
 
+test('the lifecycle function may give our ENIs the IPv6 they lack (AssignIpv6Addresses), and only ours', () => {
+  // The adapter calls AssignIpv6Addresses for /80 prefixes beside addresses (EC2 takes one IPv6 kind per create) and for an ENI in place.
+  const grants = find('LifecycleFunction', 'ec2:AssignIpv6Addresses');
+  expect(grants.map((s) => [JSON.stringify(s.Resource), s.Condition])).toEqual([
+    [expect.stringContaining(':network-interface/*'), { StringLike: { 'aws:ResourceTag/eks-multus-eni/instance-id': 'i-*' } }],
+  ]);
+  expect(find('SweeperFunction', 'ec2:AssignIpv6Addresses')).toEqual([]);
+});
+
 test('the layer is built by its Makefile', () => {
   expect(resources.MultusCoreLayer.Metadata).toMatchObject({ BuildMethod: 'makefile' });
 });
@@ -393,6 +417,18 @@ describe('the hook installer custom resource', () => {
     });
     expect(template.Parameters?.HookHeartbeatTimeout).toMatchObject({ MinValue: 30, MaxValue: 7200 });
     expect(template.Parameters?.HookDefaultResult?.AllowedValues).toEqual(['ABANDON', 'CONTINUE']);
+  });
+
+  test('events/size-guard-*.json are requests CloudFormation sends the size guard: its logical id, type and properties', () => {
+    const guard = resources.NodegroupSizeGuard;
+    for (const file of ['size-guard-update.json', 'size-guard-refused.json']) {
+      const event = JSON.parse(readFileSync(join(ROOT, 'events', file), 'utf8'));
+      expect({ file, id: event.LogicalResourceId, type: event.ResourceType }).toEqual({ file, id: 'NodegroupSizeGuard', type: guard.Type });
+      for (const props of [event.ResourceProperties, event.OldResourceProperties]) {
+        expect({ file, keys: Object.keys(props).sort() }).toEqual({ file, keys: Object.keys(guard.Properties ?? {}).sort() });
+        expect(template.Parameters?.NodegroupSizesOwner?.AllowedValues).toContain(props.SizesOwner);
+      }
+    }
   });
 
   test('comes after the rule and every setting (and goes before them on delete)', () => {
@@ -426,6 +462,8 @@ describe('settings written to SSM', () => {
         SETTING_NAMES.sourceDestCheck,
         SETTING_NAMES.onFailure,
         SETTING_NAMES.ipv4PrefixesPerInterface,
+        SETTING_NAMES.ipv6AddressesPerInterface,
+        SETTING_NAMES.ipv6PrefixesPerInterface,
       ].sort(),
     );
   });
@@ -508,33 +546,91 @@ describe('nested stacks and the node group', () => {
   });
 
   test('the node group is created with no node and its sizes never change in the template: the hook installer sets them after the hooks', () => {
-    // Constant (no parameter): CloudFormation sends no sizes on any later update, so none resets them.
-    expect(resources.MultusNodegroup.Properties?.ScalingConfig).toEqual({ MinSize: 0, DesiredSize: 0, MaxSize: 1 });
-    expect(resources.NodegroupLifecycleHooks.Properties?.ScalingConfig).toEqual({
-      'Fn::If': ['CreatingInfrastructure', { MinSize: { Ref: 'NodegroupMinSize' }, DesiredSize: { Ref: 'NodegroupDesiredSize' }, MaxSize: { Ref: 'NodegroupMaxSize' } }, { Ref: 'AWS::NoValue' }],
-    });
+    // Constant unless NodegroupSizesOwner=Template: CloudFormation sends no sizes on any later update, so none resets them.
+    const created = { MinSize: 0, DesiredSize: 0, MaxSize: 1 };
+    const parameters = { MinSize: { Ref: 'NodegroupMinSize' }, DesiredSize: { Ref: 'NodegroupDesiredSize' }, MaxSize: { Ref: 'NodegroupMaxSize' } };
+    expect(resources.MultusNodegroup.Properties?.ScalingConfig).toEqual({ 'Fn::If': ['SizesInTemplate', parameters, created] });
+    expect(resources.NodegroupLifecycleHooks.Properties?.ScalingConfig).toEqual({ 'Fn::If': ['SizesByHookInstaller', parameters, { Ref: 'AWS::NoValue' }] });
+    expect(template.Conditions?.SizesInTemplate).toEqual({ 'Fn::And': [{ Condition: 'CreatingInfrastructure' }, { 'Fn::Equals': [{ Ref: 'NodegroupSizesOwner' }, 'Template'] }] });
+    expect(template.Conditions?.SizesByHookInstaller).toEqual({ 'Fn::And': [{ Condition: 'CreatingInfrastructure' }, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'NodegroupSizesOwner' }, 'Template'] }] }] });
+    expect(template.Parameters?.NodegroupSizesOwner).toMatchObject({ Default: '', AllowedValues: ['', 'HookInstaller', 'Template'] });
+    // Whoever changes it is told what it does, at the value itself.
+    const lines = readFileSync(join(ROOT, 'template.yaml'), 'utf8').split('\n');
+    const at = lines.findIndex((l, i) => i > lines.indexOf('  MultusNodegroup:') && l === '      ScalingConfig: !If');
+    const comment = lines.slice(at - 10, at).filter((l) => l.trim().startsWith('#')).join(' ');
+    expect(comment).toContain('Keep this value as it is');
+    expect(comment).toContain('NodegroupSizeGuard refuses');
+    expect(comment).toContain('REVERT_DRIFT');
     // The installer may size only that node group.
     const sizing = find('HookInstallerFunction', 'eks:UpdateNodegroupConfig');
     expect(sizing.map((s) => s.Resource)).toEqual([
       [
-        { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, Nodegroup: { 'Fn::GetAtt': ['MultusNodegroup', 'NodegroupName'] } }] },
+        { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:nodegroup/${Cluster}/${Nodegroup}/*', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] }, Nodegroup: NODEGROUP_NAME }] },
         { 'Fn::Sub': ['arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${Cluster}', { Cluster: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] } }] },
       ],
     ]);
   });
 
-  test('the managed node group uses that launch template and the new cluster\'s node role', () => {
-    const ng = resources.MultusNodegroup;
-    expect(ng.Condition).toBe('CreatingInfrastructure');
-    expect(ng.Properties).toMatchObject({
-      ClusterName: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.ClusterName'] },
-      NodeRole: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.NodeRoleArn'] },
-      LaunchTemplate: {
-        Id: { 'Fn::GetAtt': ['NodeLaunchTemplate', 'Outputs.LaunchTemplateId'] },
-        Version: { 'Fn::GetAtt': ['NodeLaunchTemplate', 'Outputs.LaunchTemplateLatestVersion'] },
-      },
+  test('the size guard carries exactly what MultusNodegroup is about to get: its name, cluster, ScalingConfig and launch template version', () => {
+    const guard = resources.NodegroupSizeGuard;
+    const ng = resources.MultusNodegroup.Properties as Dict;
+    expect(guard).toMatchObject({ Type: 'Custom::NodegroupSizeGuard', Condition: resources.MultusNodegroup.Condition });
+    expect(guard.Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': ['HookInstallerFunction', 'Arn'] },
+      ServiceTimeout: expect.any(Number),
+      ClusterName: ng.ClusterName,
+      NodegroupName: ng.NodegroupName,
+      SizesOwner: { Ref: 'NodegroupSizesOwner' },
+      ScalingConfig: ng.ScalingConfig,
+      LaunchTemplateVersion: (ng.LaunchTemplate as Dict).Version,
     });
-    expect(ng.Properties).not.toHaveProperty('AmiType'); // the launch template names the AMI
+    expect(guard.Properties?.ServiceTimeout).toBeGreaterThan((resources.HookInstallerFunction.Properties as Dict).Timeout as number);
+    expect(guard.Properties?.ServiceTimeout).toBeLessThanOrEqual(3600);
+    // The installer knows the guard by this type.
+    expect(guard.Type).toBe(SIZE_GUARD_TYPE);
+  });
+
+  test('the new VPC\'s AZs: InfraAz1..3 reach the infrastructure stack, checked by the same pattern (a name or an AZ ID)', () => {
+    expect(resources.Infrastructure.Properties?.Parameters).toMatchObject({
+      AvailabilityZone1: { Ref: 'InfraAz1' },
+      AvailabilityZone2: { Ref: 'InfraAz2' },
+      AvailabilityZone3: { Ref: 'InfraAz3' },
+    });
+    const infra = nested('infra.yaml');
+    for (const n of [1, 2, 3]) {
+      const ours = template.Parameters![`InfraAz${n}`] as { Default?: string; AllowedPattern?: string };
+      expect(ours.Default).toBe('');
+      expect(ours.AllowedPattern).toBe((infra.Parameters![`AvailabilityZone${n}`] as { AllowedPattern?: string }).AllowedPattern);
+    }
+  });
+
+  describe('the template rules on the new VPC\'s AZs (evaluated for the parameters, as CloudFormation does before anything is created)', () => {
+    const infra = (more: Record<string, string>) => failedRules(template, { CreateInfrastructure: 'true', ...more });
+
+    test.each([
+      [{}],
+      [{ InfraAz1: 'use1-az1', InfraAz2: 'use1-az2' }],
+      [{ InfraAz1: 'us-east-1a', InfraAz2: 'us-east-1c' }],
+      [{ InfraAzCount: '3' }],
+      [{ InfraAzCount: '3', InfraAz1: 'use1-az1', InfraAz2: 'use1-az2', InfraAz3: 'use1-az4' }],
+    ])('%j passes', (params) => {
+      expect(infra(params)).toEqual([]);
+    });
+
+    test.each([
+      [{ InfraAz1: 'use1-az1' }, 'Name the new VPC\'s AZs in InfraAz1 and InfraAz2 (and InfraAz3 with InfraAzCount=3), or none of them'],
+      [{ InfraAz3: 'use1-az4', InfraAzCount: '3' }, 'Name the new VPC\'s AZs in InfraAz1 and InfraAz2'],
+      [{ InfraAz1: 'use1-az1', InfraAz2: 'use1-az1' }, 'InfraAz1 and InfraAz2 are the same AZ'],
+      [{ InfraAzCount: '3', InfraAz1: 'use1-az1', InfraAz2: 'use1-az2', InfraAz3: 'use1-az2' }, 'InfraAz3 is the same AZ as InfraAz1 or InfraAz2'],
+      [{ InfraAz1: 'use1-az1', InfraAz2: 'use1-az2', InfraAz3: 'use1-az4' }, 'InfraAz3 names a third AZ but InfraAzCount is 2'],
+      [{ InfraAzCount: '3', InfraAz1: 'use1-az1', InfraAz2: 'use1-az2' }, 'InfraAzCount is 3 and InfraAz1, InfraAz2 are named; name the third AZ too'],
+    ])('%j is refused: %s', (params, message) => {
+      expect(infra(params)).toEqual([expect.stringContaining(message)]);
+    });
+
+    test('ignored for an existing cluster', () => {
+      expect(failedRules(template, { CreateInfrastructure: 'false', ClusterName: 'c', NodegroupName: 'ng', InfraAz1: 'use1-az1' })).toEqual([]);
+    });
   });
 
   test('an existing cluster needs its name and node group (a template rule)', () => {
@@ -653,7 +749,20 @@ describe('the order CloudFormation creates and deletes in (a resource goes after
 
   test('create: the hooks exist before the node group gets any size (the sizes belong to the hooks resource)', () => {
     expect(reaches('NodegroupLifecycleHooks', 'LifecycleFunctionLifecycleAction')).toBe(true);
-    expect(JSON.stringify(resources.MultusNodegroup.Properties?.ScalingConfig)).not.toMatch(/Ref|Fn::/);
+    expect(reaches('NodegroupLifecycleHooks', 'MultusNodegroup')).toBe(true);
+    // Unless NodegroupSizesOwner=Template, the node group's own ScalingConfig is the constant 0/0/1.
+    const branches = (resources.MultusNodegroup.Properties?.ScalingConfig as { 'Fn::If': [string, unknown, unknown] })['Fn::If'];
+    expect(branches[0]).toBe('SizesInTemplate');
+    expect(JSON.stringify(branches[2])).not.toMatch(/Ref|Fn::/);
+  });
+
+  test('update: the size guard runs before CloudFormation touches the node group, and never depends on it', () => {
+    expect(resources.MultusNodegroup.DependsOn).toEqual(expect.arrayContaining(['NodegroupSizeGuard']));
+    expect(reaches('MultusNodegroup', 'NodegroupSizeGuard')).toBe(true);
+    expect(reaches('NodegroupSizeGuard', 'MultusNodegroup')).toBe(false);
+    // It reads the node group through the hook installer, whose role therefore names the node group without a GetAtt of it.
+    expect(reaches('HookInstallerFunction', 'MultusNodegroup')).toBe(false);
+    expect(reaches('NodegroupSizeGuard', 'HookInstallerFunction')).toBe(true);
   });
 });
 
@@ -676,6 +785,8 @@ const SAR: Record<string, { types?: string[]; star?: true }> = {
   'ec2:ModifyNetworkInterfaceAttribute': { types: ['network-interface', 'instance'] },
   'ec2:DeleteNetworkInterface': { types: ['network-interface'] },
   'ec2:AssignPrivateIpAddresses': { types: ['network-interface'] },
+  // network-interface* only (AmazonEKSNetworkingPolicy scopes it the same way, by the ENI's tag).
+  'ec2:AssignIpv6Addresses': { types: ['network-interface'] },
   'ec2:DescribeInstances': { star: true },
   'ec2:DescribeInstanceTypes': { star: true },
   'ec2:DescribeNetworkInterfaces': { star: true },

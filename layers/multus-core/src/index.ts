@@ -15,6 +15,7 @@ export * from './environment';
 export * from './logger';
 export * from './app';
 export * from './eni/plan';
+export * from './eni/groups';
 export * from './eni/ensure';
 export * from './eni/maps';
 export * from './eni/release';

@@ -22,6 +22,8 @@ export interface RequestEnvelope {
   readonly stackId: string;
   readonly requestId: string;
   readonly logicalResourceId: string;
+  /** The template's type of the resource (`Custom::...`), when the request names it. */
+  readonly resourceType?: string;
   /** Update and Delete: the id returned at Create. */
   readonly physicalResourceId?: string;
   readonly resourceProperties: Record<string, unknown>;
@@ -63,6 +65,7 @@ export function parseEnvelope(event: unknown): RequestEnvelope {
     stackId,
     requestId,
     logicalResourceId,
+    ...(typeof event.ResourceType === 'string' && event.ResourceType !== '' ? { resourceType: event.ResourceType } : {}),
     physicalResourceId: typeof physical === 'string' && physical !== '' ? physical : undefined,
     resourceProperties: isRecord(event.ResourceProperties) ? event.ResourceProperties : {},
     oldResourceProperties: isRecord(event.OldResourceProperties) ? event.OldResourceProperties : undefined,

@@ -24,6 +24,10 @@ export interface InterfaceView {
   readonly privateIpAddresses: readonly string[];
   /** Delegated IPv4 prefixes, as CIDR text. */
   readonly ipv4Prefixes: readonly string[];
+  /** Its IPv6 addresses (EC2 picks them from the subnet's IPv6 CIDR block). */
+  readonly ipv6Addresses: readonly string[];
+  /** Delegated IPv6 prefixes (/80), as CIDR text. */
+  readonly ipv6Prefixes: readonly string[];
   readonly sourceDestCheck: boolean | undefined;
   readonly attachment: AttachmentView | undefined;
   readonly tags: Readonly<Record<string, string>>;
@@ -43,6 +47,8 @@ export interface InstanceView {
     readonly privateIpAddress: string | undefined;
     readonly sourceDestCheck: boolean | undefined;
     readonly attachment: AttachmentView;
+    /** The interface's security group ids (DescribeInstances lists them per interface). */
+    readonly groups?: readonly string[];
   }[];
 }
 
@@ -57,7 +63,11 @@ export interface TaggedInstance {
 
 /** A read of whole subnets that keeps of each ENI only what allocation needs. */
 export interface SubnetScanRequest {
-  readonly subnets: readonly { readonly subnetId: string; readonly block: Ipv4Range }[];
+  /**
+   * The subnets read; `block` (the IPv4 CIDR) for those whose held addresses are wanted. A subnet
+   * without one (IPv6-only, where EC2 picks every address) is read for its kept and watched ENIs only.
+   */
+  readonly subnets: readonly { readonly subnetId: string; readonly block?: Ipv4Range }[];
   /** The tag that names an ENI's owner (our instance-id tag): needed with `keep` and `watch`. */
   readonly ownerTag?: string;
   /** The ENIs whose owner is this are kept whole (the node's own). */
@@ -82,8 +92,13 @@ export interface SubnetView {
   readonly subnetId: string;
   readonly vpcId: string;
   readonly availabilityZone: string;
+  /** The IPv4 CIDR block; empty for an IPv6-only subnet. */
   readonly cidrBlock: string;
   readonly availableIpAddressCount: number | undefined;
+  /** The IPv6 CIDR blocks associated with it (none: an IPv4-only subnet). */
+  readonly ipv6CidrBlocks?: readonly string[];
+  /** An IPv6-only subnet (EC2's `Ipv6Native`): its ENIs have no IPv4 address. */
+  readonly ipv6Native?: boolean;
 }
 
 export interface SecurityGroupView {
@@ -97,6 +112,13 @@ export interface CreateInterfaceRequest {
   readonly privateIpAddress?: string;
   /** IPv4 /28 prefixes EC2 picks and delegates with the create (not with a specific primary address). */
   readonly ipv4PrefixCount?: number;
+  /**
+   * IPv6 addresses EC2 picks from the subnet's IPv6 CIDR block (0 overrides the subnet's
+   * auto-assign). EC2 takes one IPv6 kind per create: this or `ipv6PrefixCount`, never both.
+   */
+  readonly ipv6AddressCount?: number;
+  /** IPv6 /80 prefixes EC2 picks and delegates with the create. */
+  readonly ipv6PrefixCount?: number;
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
 }
@@ -116,6 +138,16 @@ export interface InstanceTypeView {
   readonly prefixDelegation: boolean;
   /** As EC2 reports it (`nitro`, `xen`, or undefined on bare metal). */
   readonly hypervisor: string | undefined;
+  /** Whether the type takes IPv6 at all (`Ipv6Supported`). */
+  readonly ipv6Supported: boolean;
+  /** IPv6 addresses per interface: each address and each delegated /80 prefix takes one. */
+  readonly ipv6AddressesPerInterface: number;
+}
+
+/** IPv6 to give an ENI: this many more addresses and /80 prefixes, EC2 picking them. */
+export interface Ipv6Request {
+  readonly addresses: number;
+  readonly prefixes: number;
 }
 
 /** Prefixes to delegate to an ENI: these (lowest-free mode), or `count` that EC2 picks. */
@@ -153,6 +185,11 @@ export interface Ec2Port {
   createInterface(request: CreateInterfaceRequest): Promise<InterfaceView>;
   /** Delegates IPv4 prefixes to an ENI (AssignPrivateIpAddresses) and returns those assigned. */
   assignPrefixes(networkInterfaceId: string, request: PrefixRequest): Promise<string[]>;
+  /**
+   * Gives an ENI more IPv6 addresses and /80 prefixes (AssignIpv6Addresses with counts; one call
+   * per kind, since EC2 takes one IPv6 kind per request) and returns those assigned.
+   */
+  assignIpv6(networkInterfaceId: string, request: Ipv6Request): Promise<{ addresses: string[]; prefixes: string[] }>;
   /** Attaches and returns the attachment id. */
   attachInterface(networkInterfaceId: string, instanceId: string, deviceIndex: number): Promise<string>;
   setDeleteOnTermination(networkInterfaceId: string, attachmentId: string, value: boolean): Promise<void>;

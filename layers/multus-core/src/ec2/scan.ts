@@ -9,6 +9,8 @@
  * `<privateIpAddress>` inside it (the primary, and each of `privateIpAddressesSet`: EC2 writes no
  * other element of that name in an ENI), its delegated prefixes every `<ipv4Prefix>`. Searches only
  * move forward through the page (one cursor per token), so a page costs one pass over its text.
+ * IPv6 (`ipv6AddressesSet`, `ipv6PrefixSet`) is read only for the ENIs kept whole: EC2 picks every
+ * IPv6 address and prefix, so allocation never needs another ENI's.
  */
 import type { AttachmentView, InterfaceView } from './port';
 import { InvalidIpv4Error, type Ipv4Range } from '../ipv4';
@@ -291,6 +293,12 @@ export function interfaceOfElement(eni: XmlElement): InterfaceView {
     privateIpAddresses: addresses,
     ipv4Prefixes: itemsOf(eni, 'ipv4PrefixSet')
       .map((i) => textOf(i, 'ipv4Prefix'))
+      .filter((p): p is string => !!p),
+    ipv6Addresses: itemsOf(eni, 'ipv6AddressesSet')
+      .map((i) => textOf(i, 'ipv6Address'))
+      .filter((a): a is string => !!a),
+    ipv6Prefixes: itemsOf(eni, 'ipv6PrefixSet')
+      .map((i) => textOf(i, 'ipv6Prefix'))
       .filter((p): p is string => !!p),
     sourceDestCheck: bool(textOf(eni, 'sourceDestCheck')),
     attachment,

@@ -4,6 +4,7 @@
  * windows are read from EC2's XML with the page scanner (scan.ts) instead of the SDK's deserialiser.
  */
 import {
+  AssignIpv6AddressesCommand,
   AssignPrivateIpAddressesCommand,
   AttachNetworkInterfaceCommand,
   CreateNetworkInterfaceCommand,
@@ -37,6 +38,7 @@ import type {
   InstanceTypeView,
   InstanceView,
   InterfaceView,
+  Ipv6Request,
   PrefixRequest,
   SecurityGroupView,
   SubnetScan,
@@ -74,6 +76,8 @@ export function interfaceView(eni: NetworkInterface): InterfaceView {
     privateIpAddress: eni.PrivateIpAddress,
     privateIpAddresses: addresses,
     ipv4Prefixes: (eni.Ipv4Prefixes ?? []).map((p) => p.Ipv4Prefix).filter((p): p is string => !!p),
+    ipv6Addresses: (eni.Ipv6Addresses ?? []).map((a) => a.Ipv6Address).filter((a): a is string => !!a),
+    ipv6Prefixes: (eni.Ipv6Prefixes ?? []).map((p) => p.Ipv6Prefix).filter((p): p is string => !!p),
     sourceDestCheck: eni.SourceDestCheck,
     attachment: attachmentView(eni.Attachment),
     tags: tagMap(eni.TagSet),
@@ -190,6 +194,7 @@ export class SdkEc2 implements Ec2Port {
             privateIpAddress: eni.PrivateIpAddress,
             sourceDestCheck: eni.SourceDestCheck,
             attachment: { ...attachment, instanceId },
+            groups: (eni.Groups ?? []).map((g) => g.GroupId).filter((g): g is string => !!g),
           },
         ];
       }),
@@ -239,6 +244,11 @@ export class SdkEc2 implements Ec2Port {
         availabilityZone: s.AvailabilityZone ?? '',
         cidrBlock: s.CidrBlock ?? '',
         availableIpAddressCount: s.AvailableIpAddressCount,
+        // Only an associated block gives addresses (one being associated or disassociated gives none).
+        ipv6CidrBlocks: (s.Ipv6CidrBlockAssociationSet ?? [])
+          .filter((a) => a.Ipv6CidrBlockState?.State === 'associated' && a.Ipv6CidrBlock)
+          .map((a) => a.Ipv6CidrBlock as string),
+        ipv6Native: s.Ipv6Native === true,
       }));
     });
   }
@@ -308,7 +318,8 @@ export class SdkEc2 implements Ec2Port {
   }
 
   async scanSubnets(request: SubnetScanRequest): Promise<SubnetScan> {
-    const held = new Map(request.subnets.map((s) => [s.subnetId, new AddressSet(s.block)]));
+    const held = new Map(request.subnets.flatMap((s) => (s.block ? [[s.subnetId, new AddressSet(s.block)] as const] : [])));
+    const wanted = new Set(request.subnets.map((s) => s.subnetId));
     const owners = new Map<string, Set<string>>();
     const kept: InterfaceView[] = [];
     const look = request.keep !== undefined || (request.watch?.size ?? 0) > 0;
@@ -316,10 +327,12 @@ export class SdkEc2 implements Ec2Port {
       [{ Name: 'subnet-id', Values: request.subnets.map((s) => s.subnetId) }],
       (eni) => {
         const subnetId = eni.subnetId();
+        if (!wanted.has(subnetId)) return;
         const set = held.get(subnetId);
-        if (!set) return;
-        eni.forEachAddress((a) => set.add(a));
-        eni.forEachPrefix((p) => set.addRange(p));
+        if (set) {
+          eni.forEachAddress((a) => set.add(a));
+          eni.forEachPrefix((p) => set.addRange(p));
+        }
         if (!look) return;
         const owner = eni.tagValue();
         if (owner === undefined) return;
@@ -377,6 +390,8 @@ export class SdkEc2 implements Ec2Port {
         // The VPC CNI's rule: Nitro, or bare metal (which reports no hypervisor).
         prefixDelegation: type?.Hypervisor === 'nitro' || type?.BareMetal === true,
         hypervisor: type?.Hypervisor,
+        ipv6Supported: info?.Ipv6Supported === true,
+        ipv6AddressesPerInterface: info?.Ipv6AddressesPerInterface ?? 0,
       };
     });
   }
@@ -391,6 +406,21 @@ export class SdkEc2 implements Ec2Port {
     return (out.AssignedIpv4Prefixes ?? []).map((p) => p.Ipv4Prefix).filter((p): p is string => !!p);
   }
 
+  async assignIpv6(networkInterfaceId: string, request: Ipv6Request): Promise<{ addresses: string[]; prefixes: string[] }> {
+    const addresses: string[] = [];
+    const prefixes: string[] = [];
+    // One kind per call: EC2 refuses a create that names two IPv6 kinds, and documents no combination here either.
+    if (request.addresses > 0) {
+      const out = await this.ec2.send(new AssignIpv6AddressesCommand({ NetworkInterfaceId: networkInterfaceId, Ipv6AddressCount: request.addresses }));
+      addresses.push(...(out.AssignedIpv6Addresses ?? []));
+    }
+    if (request.prefixes > 0) {
+      const out = await this.ec2.send(new AssignIpv6AddressesCommand({ NetworkInterfaceId: networkInterfaceId, Ipv6PrefixCount: request.prefixes }));
+      prefixes.push(...(out.AssignedIpv6Prefixes ?? []));
+    }
+    return { addresses, prefixes };
+  }
+
   async createInterface(request: CreateInterfaceRequest): Promise<InterfaceView> {
     const out = await this.ec2.send(
       new CreateNetworkInterfaceCommand({
@@ -398,6 +428,8 @@ export class SdkEc2 implements Ec2Port {
         Groups: request.securityGroups ? [...request.securityGroups] : undefined,
         PrivateIpAddress: request.privateIpAddress,
         Ipv4PrefixCount: request.ipv4PrefixCount && request.ipv4PrefixCount > 0 ? request.ipv4PrefixCount : undefined,
+        Ipv6AddressCount: request.ipv6AddressCount,
+        Ipv6PrefixCount: request.ipv6PrefixCount && request.ipv6PrefixCount > 0 ? request.ipv6PrefixCount : undefined,
         Description: request.description,
         TagSpecifications: [
           {

@@ -1,11 +1,13 @@
 /**
  * Making sure each multus device index of an instance holds our ENI in the right subnet: create
- * (tags at creation), delegated IPv4 prefixes (ipv4-prefixes-per-interface), attach,
+ * (tags at creation, IPv6 counts), delegated IPv4 prefixes (ipv4-prefixes-per-interface), IPv6
+ * addresses and /80 prefixes (ipv6-addresses-per-interface, ipv6-prefixes-per-interface), attach,
  * DeleteOnTermination, source/dest check. Idempotent: ENIs already in place are kept (and given
- * the prefixes they lack), unattached ones of ours are adopted. On any failure every ENI this call
- * created or adopted is detached and deleted before the error propagates.
+ * the prefixes and IPv6 they lack), unattached ones of ours are adopted. On any failure every ENI
+ * this call created or adopted is detached and deleted before the error propagates (its IPv6
+ * addresses and prefixes go with it).
  */
-import type { AttachmentView, Ec2Port, InstanceView, InterfaceView, SubnetView, TaggedInstance } from '../ec2/port';
+import type { AttachmentView, Ec2Port, InstanceTypeView, InstanceView, InterfaceView, Ipv6Request, SubnetView, TaggedInstance } from '../ec2/port';
 import { withCallDeadline } from '../budget';
 import { AllocationError, asError, awsErrorCode } from '../errors';
 import {
@@ -23,6 +25,7 @@ import {
   type UsedAddresses,
 } from '../ipv4';
 import type { Log } from '../log';
+import { hasIpv4, hasIpv6, ipv6ForSubnet } from '../settings/ipv6';
 import type { Settings } from '../settings/parse';
 import { interfaceTags, TAG_INSTANCE_ID } from '../tags';
 import type { SubnetMaps } from './maps';
@@ -36,6 +39,9 @@ export interface EnsuredInterface {
   readonly privateIpAddress: string | undefined;
   /** The IPv4 prefixes delegated to the ENI, as CIDR text. */
   readonly ipv4Prefixes: readonly string[];
+  /** Its IPv6 addresses, and its delegated IPv6 /80 prefixes as CIDR text. */
+  readonly ipv6Addresses: readonly string[];
+  readonly ipv6Prefixes: readonly string[];
   /** What this call did for the slot. */
   readonly action: 'created' | 'adopted' | 'in-place';
 }
@@ -71,6 +77,13 @@ export interface EnsureRequest {
   /** Unattached ENIs of ours that no slot adopts; deleted if the call fails. */
   readonly strays: readonly InterfaceView[];
   readonly settings: Settings;
+  /**
+   * The security groups of the ENIs this call creates, as `interfaceGroups` (groups.ts) resolved
+   * the setting for this node; undefined: the VPC default. (`settings.securityGroups` is not read here.)
+   */
+  readonly securityGroups?: readonly string[];
+  /** The node's instance type (whether it takes IPv6: the default of ipv6-addresses-per-interface). */
+  readonly instanceType?: InstanceTypeView;
 }
 
 /** Raised after rollback; `cause` is the original failure. */
@@ -198,6 +211,8 @@ class Ensurer {
       if (n.addresses === 0 && n.blocks === 0) continue;
       const subnet = this.request.subnets.get(subnetId);
       if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
+      // IPv6-only: no IPv4 address to find room for (and EC2 counts none free there).
+      if (!hasIpv4(subnet)) continue;
       const where = `subnet ${subnetId} (${subnet.cidrBlock})`;
       if (!settings.useIpsFromStartOfSubnet) {
         const wanted = n.addresses + n.blocks * PREFIX_BLOCK_SIZE;
@@ -226,7 +241,7 @@ class Ensurer {
     if (plan.kind === 'in-place') {
       if (plan.fixDeleteOnTermination) await ec2.setDeleteOnTermination(plan.eni.networkInterfaceId, plan.attachmentId, true);
       if (plan.fixSourceDestCheck) await ec2.setSourceDestCheck(plan.eni.networkInterfaceId, wantSdc);
-      return this.result(plan, await this.givePrefixes(plan, plan.eni), 'in-place');
+      return this.result(plan, await this.giveIpv6(plan, await this.givePrefixes(plan, plan.eni)), 'in-place');
     }
     let eni: InterfaceView;
     if (plan.kind === 'adopt') {
@@ -239,8 +254,9 @@ class Ensurer {
     } else {
       eni = await this.create(plan);
     }
-    // Prefixes right after the create (EC2 takes none with a specific primary address), and those an adopted ENI lacks.
-    eni = await this.givePrefixes(plan, eni);
+    // Prefixes right after the create (EC2 takes none with a specific primary address), and those an adopted ENI lacks;
+    // then the IPv6 the create could not carry (one IPv6 kind per create) or an adopted ENI lacks.
+    eni = await this.giveIpv6(plan, await this.givePrefixes(plan, eni));
     const attached = await this.attach(eni, plan);
     if (attached.winner) {
       // Another delivery attached first (or our attach succeeded but its answer was lost): make
@@ -265,18 +281,42 @@ class Ensurer {
       networkInterfaceId: eni.networkInterfaceId,
       privateIpAddress: eni.privateIpAddress,
       ipv4Prefixes: eni.ipv4Prefixes,
+      ipv6Addresses: eni.ipv6Addresses,
+      ipv6Prefixes: eni.ipv6Prefixes,
       action,
     };
   }
 
+  /** The IPv6 each ENI of the slot's subnet gets (EC2 picks it: no lowest-free for IPv6). */
+  private ipv6For(plan: SlotPlan): Ipv6Request & { readonly subnetHasIpv6: boolean } {
+    const subnet = this.request.subnets.get(plan.subnetId);
+    if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
+    return { ...ipv6ForSubnet(this.request.settings, subnet, this.request.instanceType), subnetHasIpv6: hasIpv6(subnet) };
+  }
+
+  /** Gives the ENI the IPv6 addresses and /80 prefixes it lacks (AssignIpv6Addresses; none when it has them). */
+  private async giveIpv6(plan: SlotPlan, eni: InterfaceView): Promise<InterfaceView> {
+    const want = this.ipv6For(plan);
+    const missing = { addresses: Math.max(0, want.addresses - eni.ipv6Addresses.length), prefixes: Math.max(0, want.prefixes - eni.ipv6Prefixes.length) };
+    if (missing.addresses === 0 && missing.prefixes === 0) return eni;
+    const got = await this.deps.ec2.assignIpv6(eni.networkInterfaceId, missing);
+    return { ...eni, ipv6Addresses: [...eni.ipv6Addresses, ...got.addresses], ipv6Prefixes: [...eni.ipv6Prefixes, ...got.prefixes] };
+  }
+
   private request_(plan: SlotPlan, privateIpAddress?: string) {
     const { instance, settings } = this.request;
+    const ipv6 = this.ipv6For(plan);
     return {
       subnetId: plan.subnetId,
-      securityGroups: settings.securityGroups,
+      securityGroups: this.request.securityGroups,
       privateIpAddress,
       // EC2 picks the prefixes with the create when it picks the address.
       ipv4PrefixCount: privateIpAddress === undefined && settings.ipv4PrefixesPerInterface > 0 ? settings.ipv4PrefixesPerInterface : undefined,
+      // One IPv6 kind per create (EC2 refuses two): the addresses, else the prefixes; the prefixes
+      // of an ENI that also gets addresses follow in one AssignIpv6Addresses. A specific primary
+      // IPv4 address combines with either. 0 addresses where the subnet has IPv6 overrides its auto-assign.
+      ipv6AddressCount: ipv6.addresses > 0 ? ipv6.addresses : ipv6.prefixes === 0 && ipv6.subnetHasIpv6 ? 0 : undefined,
+      ipv6PrefixCount: ipv6.addresses === 0 && ipv6.prefixes > 0 ? ipv6.prefixes : undefined,
       description: `eks-multus-eni: ${instance.instanceId} device ${plan.deviceIndex}`,
       tags: interfaceTags(instance.instanceId, plan.deviceIndex, settings.interfaceTags),
     };
@@ -284,13 +324,14 @@ class Ensurer {
 
   private async create(plan: SlotPlan): Promise<InterfaceView> {
     const { ec2 } = this.deps;
-    if (!this.request.settings.useIpsFromStartOfSubnet) {
+    const subnet = this.request.subnets.get(plan.subnetId);
+    if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
+    // Lowest-free is IPv4 only: in an IPv6-only subnet EC2 picks every address.
+    if (!this.request.settings.useIpsFromStartOfSubnet || !hasIpv4(subnet)) {
       const eni = await ec2.createInterface(this.request_(plan));
       this.owned.push(eni.networkInterfaceId);
       return eni;
     }
-    const subnet = this.request.subnets.get(plan.subnetId);
-    if (!subnet) throw new Error(`subnet ${plan.subnetId} was not described`);
     const cidr = parseCidr(subnet.cidrBlock);
     const taken = await this.takenIn(plan.subnetId);
     let candidates = freeAddresses(cidr, taken.forAddresses());

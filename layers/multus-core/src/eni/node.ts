@@ -7,6 +7,7 @@
 import type { InstanceView, InterfaceView, SubnetView } from '../ec2/port';
 import { parseCidr, type AddressSet } from '../ipv4';
 import { assertNodeSettings, securityGroupProblems } from '../settings/check';
+import { hasIpv4 } from '../settings/ipv6';
 import { asError, awsErrorCode, isSettingsProblem, NodeConfigurationError } from '../errors';
 import type { InterfaceResult } from '../lifecycle/result';
 import { METRICS, type MetricDefinition } from '../metrics/catalog';
@@ -16,12 +17,14 @@ import {
   parameterName,
   parseOnFailure,
   parseSettings,
+  PRIMARY_INTERFACE_GROUPS,
   SETTING_NAMES,
   type LifecycleResult,
 } from '../settings/parse';
 import type { SettingsSource } from '../settings/load';
 import { TAG_INSTANCE_ID } from '../tags';
 import { EnsureError, ensureInterfaces, type EnsureDeps } from './ensure';
+import { interfaceGroups } from './groups';
 import { isOurs, planInterfaces, strayInterfaces, type SlotPlan } from './plan';
 import { pastDeadline, releaseInterface } from './release';
 
@@ -79,18 +82,25 @@ interface SubnetsRead {
  * container): the maps, and the node's own ENIs by tag (one small call, as in EC2-picks mode).
  * Otherwise every ENI of the subnets, one DescribeNetworkInterfaces for all of them, page by page
  * into bit sets, keeping whole only the node's own ENIs; the maps are kept for the next launches.
+ * Lowest-free is IPv4 only: an IPv6-only subnet gets no map, and its ENIs are read in the same
+ * call only for the node's own.
  */
 async function readSubnets(deps: NodeDeps, instanceId: string, subnetIds: readonly string[], subnets: ReadonlyMap<string, SubnetView>): Promise<SubnetsRead> {
   const ids = [...new Set(subnetIds)];
-  const maps = ids.map((id) => deps.maps?.get(id));
-  if (maps.every((m) => m !== undefined)) {
-    const known = await deps.ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
-    return { known, held: new Map(ids.map((id, i) => [id, maps[i] as AddressSet])), read: 'map' };
-  }
-  const blocks = ids.map((subnetId) => {
+  const subnetOf = (subnetId: string) => {
     const subnet = subnets.get(subnetId);
     if (!subnet) throw new Error(`subnet ${subnetId} was not described`);
-    return { subnetId, block: parseCidr(subnet.cidrBlock) };
+    return subnet;
+  };
+  const lowestFree = ids.filter((id) => hasIpv4(subnetOf(id)));
+  const maps = lowestFree.map((id) => deps.maps?.get(id));
+  if (maps.every((m) => m !== undefined)) {
+    const known = await deps.ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
+    return { known, held: new Map(lowestFree.map((id, i) => [id, maps[i] as AddressSet])), read: 'map' };
+  }
+  const blocks = ids.map((subnetId) => {
+    const subnet = subnetOf(subnetId);
+    return hasIpv4(subnet) ? { subnetId, block: parseCidr(subnet.cidrBlock) } : { subnetId };
   });
   const scan = await deps.ec2.scanSubnets({ subnets: blocks, ownerTag: TAG_INSTANCE_ID, keep: instanceId });
   for (const [subnetId, held] of scan.held) deps.maps?.put(subnetId, held);
@@ -109,7 +119,9 @@ const GROUP_REFUSAL_CODES = new Set(['InvalidGroup.NotFound', 'InvalidSecurityGr
  * names them; otherwise the error itself.
  */
 async function explainFailure(deps: NodeDeps, err: unknown, instance: InstanceView, settings: ReturnType<typeof parseSettings>): Promise<unknown> {
-  if (!(err instanceof EnsureError) || !settings.securityGroups || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
+  // Only a list of ids can be the setting's fault (`primary-interface` takes the groups EC2 gave the node).
+  const ids = settings.securityGroups;
+  if (!(err instanceof EnsureError) || ids === undefined || ids === PRIMARY_INTERFACE_GROUPS || !GROUP_REFUSAL_CODES.has(awsErrorCode(err.cause) ?? '')) return err;
   const problems = await securityGroupProblems(deps.ec2, settings, deps.configPath, instance.vpcId, `the node's VPC ${instance.vpcId}`).catch(() => []);
   return problems.length > 0 ? new NodeConfigurationError(`${problems.join('; ')} (CreateNetworkInterface refused it: ${err.cause.name})`, true) : err;
 }
@@ -194,7 +206,8 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       log.warn(`no multus subnets for ${instance.availabilityZone}: parameter ${missing} does not exist`, { instanceId });
       return skipped(`no multus subnets configured for ${instance.availabilityZone} (${missing} does not exist)`);
     }
-    const subnets = await assertNodeSettings(ec2, instance, subnetIds, settings, deps.configPath);
+    const { subnets, instanceType } = await assertNodeSettings(ec2, instance, subnetIds, settings, deps.configPath);
+    const securityGroups = interfaceGroups(settings, instance, deps.configPath);
     // A multus device index whose attachment is still detaching (an earlier rollback or prune) is
     // neither free nor ours to keep: wait until it is gone.
     const detachingAt = (i: InstanceView) =>
@@ -203,7 +216,9 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       instance = await describeSettled(deps, instanceId, (i) => !detachingAt(i));
       if (!instance || detachingAt(instance)) throw new NodeConfigurationError(`instance ${instanceId}: an ENI at a multus device index is still detaching`);
     }
-    const read = settings.useIpsFromStartOfSubnet ? await readSubnets(deps, instanceId, subnetIds, subnets) : undefined;
+    // Lowest-free needs a subnet read only where there is IPv4 to allocate (not in IPv6-only subnets).
+    const lowestFree = settings.useIpsFromStartOfSubnet && subnetIds.some((id) => { const s = subnets.get(id); return s !== undefined && hasIpv4(s); });
+    const read = lowestFree ? await readSubnets(deps, instanceId, subnetIds, subnets) : undefined;
     let known: InterfaceView[] = read ? read.known : await ec2.describeInterfacesByTag(TAG_INSTANCE_ID, instanceId);
     const unwanted = options.prune ? unwantedInterfaces(instance, subnetIds, known) : [];
     const removals = unwanted.map((e) => ({
@@ -236,7 +251,7 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
       });
     }
     const ready = instance;
-    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings, held: read?.held }).catch(async (err: unknown) => {
+    const ensured = await ensureInterfaces(deps, { instance, plans, subnets, known, strays, settings, securityGroups, held: read?.held, instanceType }).catch(async (err: unknown) => {
       if (err instanceof EnsureError) failedEnsure = err;
       throw await explainFailure(deps, err, ready, settings);
     });
@@ -261,6 +276,8 @@ export async function ensureNode(deps: NodeDeps, instanceId: string, options: No
         networkInterfaceId: i.networkInterfaceId,
         privateIpAddress: i.privateIpAddress ?? null,
         ipv4Prefixes: [...i.ipv4Prefixes],
+        ipv6Addresses: [...i.ipv6Addresses],
+        ipv6Prefixes: [...i.ipv6Prefixes],
       })),
       actions: [
         ...removals,

@@ -16,6 +16,13 @@
  *    back into the same nodes and end in UPDATE_ROLLBACK_FAILED.
  *  - Delete: remove the hooks that carry our metadata; a node group that is gone has none.
  *
+ * The same function serves the size guard (Custom::NodegroupSizeGuard, told by the request's
+ * ResourceType), which MultusNodegroup depends on: before CloudFormation sends the node group its
+ * new properties, it reads the live node group and fails the deployment when they would change
+ * its sizes behind the user's back, or combine a sizes and a version update (size-guard.ts). It
+ * changes nothing. The order on create is therefore: the guard (no node group yet: passes), the
+ * node group with 0/0/1, then the hooks resource, which sizes it.
+ *
  * Whatever happens, CloudFormation gets an answer with a readable reason: errors become FAILED,
  * and a timer answers before the function times out (no further change is started after it).
  */
@@ -31,11 +38,21 @@ import { createLifecycleApp, WORK_MARGIN_MS, type LifecycleApp } from '../app';
 import type { ReconcileReport } from '../reconcile/reconcile';
 import { cacheMaxAgeSeconds } from '../settings/load';
 import { DeadlineError, installHooks, removeHooks, scaleNodegroup } from './install';
-import type { HooksPort } from './port';
+import { NodegroupNotFoundError, type HooksPort, type NodegroupView } from './port';
 import { parseEnvelope, physicalIdFor, type RequestEnvelope } from '../custom-resource/envelope';
 import { buildResponse, sendResponse, type CustomResourceOutcome, type CustomResourceResponse, type ResponseSender } from '../custom-resource/response';
 import { formatScaling, parseHookTarget, sameHooks, sameNodegroup, type HookTarget } from './request';
 import { SdkHooks } from './sdk';
+import {
+  acceptedHashes,
+  decideSizes,
+  parseSizeGuardTarget,
+  sizeGuardHash,
+  sizeGuardPhysicalId,
+  SIZE_GUARD_TYPE,
+  type LiveNodegroup,
+  type SizeGuardTarget,
+} from './size-guard';
 
 /** Time kept back for answering CloudFormation before the function times out. */
 export const DEFAULT_RESPONSE_MARGIN_MS = 30_000;
@@ -260,6 +277,60 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     return { status: 'SUCCESS', physicalResourceId, reason: parts.join('; ') };
   }
 
+  /** The live node group the guard's target names; undefined when EKS knows none of that name. */
+  async function liveNodegroup(target: SizeGuardTarget): Promise<(LiveNodegroup & Pick<NodegroupView, 'status' | 'launchTemplateVersion'>) | undefined> {
+    try {
+      const view = await hooks.describeNodegroup(target.clusterName, target.nodegroupName);
+      return { scaling: view.scaling, launchTemplateVersion: view.launchTemplateVersion, status: view.status };
+    } catch (err) {
+      if (err instanceof Error && err.name === NodegroupNotFoundError.name) return undefined;
+      throw err;
+    }
+  }
+
+  /** The size guard's Create and Update: read the node group, decide, answer. It changes nothing. */
+  async function guard(envelope: RequestEnvelope, run: Run, _signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    run.phase = 'reading the resource properties';
+    const target = parseSizeGuardTarget(envelope.resourceProperties);
+    const hash = sizeGuardHash(target);
+    const base = physicalIdFor(envelope);
+    if (envelope.requestType === 'Update' && acceptedHashes(envelope.physicalResourceId).includes(hash)) {
+      // Properties this guard accepted before (a rollback bringing them back): never fail here.
+      return { status: 'SUCCESS', physicalResourceId, reason: 'properties this guard accepted before (a rollback restoring them): nothing to check' };
+    }
+    let previous: SizeGuardTarget | undefined;
+    if (envelope.requestType === 'Update' && envelope.oldResourceProperties) {
+      try {
+        previous = parseSizeGuardTarget(envelope.oldResourceProperties, 'OldResourceProperties');
+      } catch (err) {
+        logger.warn('the previous properties are unreadable: deciding as for a guard new to the stack', { error: asError(err) });
+      }
+    }
+    run.phase = `reading EKS node group "${target.nodegroupName}"`;
+    const live = await liveNodegroup(target);
+    const decision = decideSizes({ request: envelope.requestType === 'Update' ? 'Update' : 'Create', target, previous, live });
+    logger[decision.allowed ? 'info' : 'error'](`size guard: ${decision.allowed ? 'allowed' : 'refused'}`, {
+      nodegroupName: target.nodegroupName,
+      template: formatScaling(target.scaling),
+      previous: previous ? formatScaling(previous.scaling) : undefined,
+      live: live?.scaling ? formatScaling(live.scaling) : live ? 'unknown' : 'no node group',
+      liveStatus: live?.status,
+      liveLaunchTemplateVersion: live?.launchTemplateVersion,
+      launchTemplateVersion: target.launchTemplateVersion,
+      reason: decision.reason,
+    });
+    const data = { LiveScalingConfig: live?.scaling ? formatScaling(live.scaling) : '', TemplateScalingConfig: formatScaling(target.scaling) };
+    if (!decision.allowed) return { status: 'FAILED', physicalResourceId, reason: decision.reason, data };
+    // A new id for new properties: CloudFormation then treats the update as a replacement, so that a
+    // rollback deletes this one instead of sending properties back (acceptedHashes, above).
+    return { status: 'SUCCESS', physicalResourceId: sizeGuardPhysicalId(base, hash, envelope.physicalResourceId), reason: decision.reason, data };
+  }
+
+  /** The size guard's Delete: nothing was made, nothing to remove. */
+  async function guardDelete(_envelope: RequestEnvelope, _run: Run, _signal: AbortSignal, physicalResourceId: string): Promise<CustomResourceOutcome> {
+    return { status: 'SUCCESS', physicalResourceId, reason: 'the size guard made nothing: nothing to remove' };
+  }
+
   function failure(envelope: RequestEnvelope, run: Run, physicalResourceId: string, err: unknown): CustomResourceOutcome {
     const error = asError(err);
     if (isSettingsProblem(error)) metrics.add(METRICS.settingsErrors, 1);
@@ -306,7 +377,10 @@ export function createHookInstallerApp(options: HookInstallerOptions): HookInsta
     const physicalResourceId = envelope.physicalResourceId ?? physicalIdFor(envelope);
     const run: Run = { phase: 'starting', answerAt: Number.POSITIVE_INFINITY, steps: [], groups: [], nodes: { groupsDone: 0, nodes: 0, attached: 0, skipped: 0, gone: 0, failures: [], conflicts: [] } };
     const controller = new AbortController();
-    const work = { Create: create, Update: update, Delete: remove }[envelope.requestType];
+    const work =
+      envelope.resourceType === SIZE_GUARD_TYPE
+        ? { Create: guard, Update: guard, Delete: guardDelete }[envelope.requestType]
+        : { Create: create, Update: update, Delete: remove }[envelope.requestType];
 
     const remaining = context?.getRemainingTimeInMillis() ?? options.budgetMs ?? DEFAULT_BUDGET_MS;
     const waitMs = Math.max(remaining - margin, 1000);

@@ -12,3 +12,4 @@ export * from './app';
 export * from './clients';
 export { createLogger } from '../logger';
 export * from '../metrics';
+export * from './size-guard';

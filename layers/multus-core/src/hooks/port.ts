@@ -33,6 +33,8 @@ export interface NodegroupView {
   readonly status?: string;
   readonly autoScalingGroupNames: string[];
   readonly scaling?: ScalingConfig;
+  /** The version of its launch template it runs (node groups made with a launch template). */
+  readonly launchTemplateVersion?: string;
 }
 
 /** An EKS node group update (UpdateNodegroupConfig's answer, DescribeUpdate's later). */

@@ -81,8 +81,11 @@ export function parseHookTarget(properties: Record<string, unknown>, where = 'Re
   };
 }
 
-/** EKS's bounds: 0 <= MinSize <= DesiredSize <= MaxSize, MaxSize >= 1 (CloudFormation sends strings). */
-function parseScaling(raw: unknown, where: string, problems: string[]): ScalingConfig | undefined {
+/**
+ * A ScalingConfig property within EKS's bounds: 0 <= MinSize <= DesiredSize <= MaxSize, MaxSize >= 1
+ * (CloudFormation sends strings). Absent (undefined, null, empty): undefined, no problem.
+ */
+export function parseScaling(raw: unknown, where: string, problems: string[]): ScalingConfig | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
   if (!isRecord(raw)) {
     problems.push(`${where} must be an object with MinSize, DesiredSize and MaxSize`);

@@ -44,6 +44,7 @@ export class SdkHooks implements HooksPort {
           sizes && sizes.minSize !== undefined && sizes.desiredSize !== undefined && sizes.maxSize !== undefined
             ? { minSize: sizes.minSize, desiredSize: sizes.desiredSize, maxSize: sizes.maxSize }
             : undefined,
+        ...(out.nodegroup?.launchTemplate?.version ? { launchTemplateVersion: out.nodegroup.launchTemplate.version } : {}),
       };
     } catch (err) {
       if (awsErrorCode(err) === 'ResourceNotFoundException') {

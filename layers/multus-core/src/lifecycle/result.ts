@@ -8,9 +8,14 @@ export interface InterfaceResult {
   readonly deviceIndex: number;
   readonly subnetId: string;
   readonly networkInterfaceId: string;
+  /** The primary IPv4 address; null for an ENI of an IPv6-only subnet, which has none. */
   readonly privateIpAddress: string | null;
   /** IPv4 prefixes delegated to the ENI (ipv4-prefixes-per-interface), as CIDR text. */
   readonly ipv4Prefixes: string[];
+  /** The ENI's IPv6 addresses (ipv6-addresses-per-interface; EC2 picks them). */
+  readonly ipv6Addresses: string[];
+  /** IPv6 /80 prefixes delegated to the ENI (ipv6-prefixes-per-interface), as CIDR text. */
+  readonly ipv6Prefixes: string[];
 }
 
 export interface HandlerResult {

@@ -50,6 +50,8 @@ export async function handleTerminate(deps: TerminateDeps, action: LifecycleActi
         networkInterfaceId: eni.networkInterfaceId,
         privateIpAddress: eni.privateIpAddress ?? null,
         ipv4Prefixes: [...eni.ipv4Prefixes],
+        ipv6Addresses: [...eni.ipv6Addresses],
+        ipv6Prefixes: [...eni.ipv6Prefixes],
       });
     } catch (err) {
       failures.push(eni.networkInterfaceId);

@@ -10,7 +10,8 @@
 import type { Ec2Port, InstanceTypeView, SubnetView } from '../ec2/port';
 import { asError, NodeConfigurationError } from '../errors';
 import { countFree, countFreeBlocks, parseCidr } from '../ipv4';
-import { parameterName, parseSettings, SETTING_NAMES, type Settings } from './parse';
+import { hasIpv4, ipv6SubnetProblems, ipv6TypeProblems, type ListedSubnet } from './ipv6';
+import { parameterName, parseSettings, PRIMARY_INTERFACE_GROUPS, SETTING_NAMES, type Settings } from './parse';
 
 export interface CheckOptions {
   /** AZs where the node group runs: each must have a `subnets/<az>` parameter. */
@@ -31,6 +32,10 @@ export interface SubnetReport {
   readonly subnetId: string;
   readonly deviceIndex: number;
   readonly cidrBlock?: string;
+  /** Its IPv6 CIDR blocks, when it has any. */
+  readonly ipv6CidrBlocks?: readonly string[];
+  /** An IPv6-only subnet: no IPv4 address is counted (EC2 picks every address there). */
+  readonly ipv6Only?: boolean;
   readonly vpcId?: string;
   readonly freeAddresses?: number;
   /** With ipv4-prefixes-per-interface > 0: free aligned /28 blocks (counted up to what one node needs). */
@@ -45,6 +50,8 @@ export interface CheckReport {
   readonly subnets: SubnetReport[];
   /** Interfaces each instance type allows (only for types EC2 knows). */
   readonly instanceTypes: Record<string, number>;
+  /** What the multus ENIs' security groups are, as the setting says (absent: the VPC default). */
+  readonly securityGroups?: Settings['securityGroups'];
 }
 
 /** The interface-limit problem, shared by the tree check and the per-node check. */
@@ -72,6 +79,9 @@ export function prefixProblems(configPath: string, prefixes: number, instanceTyp
 
 const subnetParameter = (configPath: string, az: string) => parameterName(configPath, SETTING_NAMES.subnetsPrefix + az);
 
+/** An IPv6-only subnet in the free-address count: nothing to count, and no problem. */
+class Ipv6OnlySubnet extends Error {}
+
 /** The VPC most subnets are in; a tie goes to the one seen first. */
 function majorityVpc(subnets: readonly SubnetView[]): string | undefined {
   const counts = new Map<string, number>();
@@ -89,10 +99,12 @@ export async function securityGroupProblems(
   vpcId: string | undefined,
   vpcLabel: string,
 ): Promise<string[]> {
-  if (!settings.securityGroups) return [];
+  const ids = settings.securityGroups;
+  // `primary-interface`: each node's own groups, which EC2 gave it; nothing to look up here.
+  if (ids === undefined || ids === PRIMARY_INTERFACE_GROUPS) return [];
   const parameter = parameterName(configPath, SETTING_NAMES.securityGroups);
-  const groups = new Map((await ec2.describeSecurityGroups(settings.securityGroups)).map((g) => [g.groupId, g]));
-  return settings.securityGroups.flatMap((id) => {
+  const groups = new Map((await ec2.describeSecurityGroups(ids)).map((g) => [g.groupId, g]));
+  return ids.flatMap((id) => {
     const group = groups.get(id);
     if (!group) return [`${parameter}: security group ${id} does not exist`];
     if (vpcId && group.vpcId && group.vpcId !== vpcId) return [`${parameter}: security group ${id} is in ${group.vpcId}, not in ${vpcLabel}`];
@@ -127,7 +139,7 @@ export async function checkSettings(
   const found = new Map(allIds.length > 0 ? (await ec2.describeSubnets(allIds)).map((s) => [s.subnetId, s]) : []);
   const vpcId = majorityVpc([...found.values()]);
   // Every address held in the subnets (ENI addresses and delegated prefixes), read page by page into a bit set each.
-  const blocks = [...found.values()].flatMap((s) => {
+  const blocks = [...found.values()].filter(hasIpv4).flatMap((s) => {
     try {
       return [{ subnetId: s.subnetId, block: parseCidr(s.cidrBlock) }];
     } catch {
@@ -156,6 +168,7 @@ export async function checkSettings(
       let free: number | undefined;
       let freeBlocks: number | undefined;
       try {
+        if (!hasIpv4(subnet)) throw new Ipv6OnlySubnet();
         const cidr = parseCidr(subnet.cidrBlock);
         const held = scan?.held.get(id) ?? [];
         const reservations = reserved.get(id) ?? [];
@@ -178,13 +191,15 @@ export async function checkSettings(
           }
         }
       } catch (err) {
-        problems.push(`${parameter}: free addresses of subnet ${id} could not be counted: ${asError(err).message}`);
+        if (!(err instanceof Ipv6OnlySubnet)) problems.push(`${parameter}: free addresses of subnet ${id} could not be counted: ${asError(err).message}`);
       }
       reports.push({
         parameter,
         subnetId: id,
         deviceIndex: i + 1,
-        cidrBlock: subnet.cidrBlock,
+        ...(subnet.cidrBlock ? { cidrBlock: subnet.cidrBlock } : {}),
+        ...(subnet.ipv6CidrBlocks?.length ? { ipv6CidrBlocks: [...subnet.ipv6CidrBlocks] } : {}),
+        ...(!hasIpv4(subnet) ? { ipv6Only: true } : {}),
         vpcId: subnet.vpcId,
         freeAddresses: free,
         ...(freeBlocks !== undefined ? { freePrefixBlocks: freeBlocks } : {}),
@@ -192,6 +207,13 @@ export async function checkSettings(
     });
   }
 
+  const listed: ListedSubnet[] = azs.flatMap((az) =>
+    (settings.subnetsByAz.get(az) ?? []).flatMap((id) => {
+      const subnet = found.get(id);
+      return subnet ? [{ parameter: subnetParameter(configPath, az), subnet }] : [];
+    }),
+  );
+  problems.push(...ipv6SubnetProblems(configPath, settings, listed));
   problems.push(...(await securityGroupProblems(ec2, settings, configPath, vpcId, `${vpcId} (the VPC of the multus subnets)`)));
 
   for (const az of options.azs ?? []) {
@@ -218,9 +240,10 @@ export async function checkSettings(
       if (count + 1 > max) problems.push(limitProblem(subnetParameter(configPath, az), count, instanceType, max));
     }
     problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, instanceType, type));
+    problems.push(...ipv6TypeProblems(configPath, settings, listed, instanceType, type));
   }
 
-  return { problems, vpcId, subnets: reports, instanceTypes: limits };
+  return { problems, vpcId, subnets: reports, instanceTypes: limits, ...(settings.securityGroups ? { securityGroups: settings.securityGroups } : {}) };
 }
 
 /**
@@ -278,6 +301,8 @@ export interface NodeCheck {
   readonly problems: string[];
   /** The node's subnets that exist, by id. */
   readonly subnets: Map<string, SubnetView>;
+  /** The node's instance type, as EC2 describes it (its IPv6 default and limits). */
+  readonly instanceType: InstanceTypeView;
 }
 
 /**
@@ -310,12 +335,17 @@ export async function checkNode(
   const type = await ec2.describeInstanceType(node.instanceType);
   if (subnetIds.length + 1 > type.maxNetworkInterfaces) problems.push(limitProblem(parameter, subnetIds.length, node.instanceType, type.maxNetworkInterfaces));
   problems.push(...prefixProblems(configPath, settings.ipv4PrefixesPerInterface, node.instanceType, type));
-  return { problems, subnets };
+  const listed = subnetIds.flatMap((id) => {
+    const subnet = subnets.get(id);
+    return subnet ? [{ parameter, subnet }] : [];
+  });
+  problems.push(...ipv6SubnetProblems(configPath, settings, listed), ...ipv6TypeProblems(configPath, settings, listed, node.instanceType, type));
+  return { problems, subnets, instanceType: type };
 }
 
 /**
  * `checkNode` that throws a NodeConfigurationError listing every problem (joined by "; "), and
- * otherwise returns the node's subnets: a drop-in body for the launch handler's validateForNode.
+ * otherwise returns the node's subnets and instance type: a drop-in body for the launch handler's validateForNode.
  */
 export async function assertNodeSettings(
   ec2: Ec2Port,
@@ -323,8 +353,8 @@ export async function assertNodeSettings(
   subnetIds: readonly string[],
   settings: Settings,
   configPath: string,
-): Promise<Map<string, SubnetView>> {
-  const { problems, subnets } = await checkNode(ec2, node, subnetIds, settings, configPath);
+): Promise<Omit<NodeCheck, 'problems'>> {
+  const { problems, ...checked } = await checkNode(ec2, node, subnetIds, settings, configPath);
   if (problems.length > 0) throw new NodeConfigurationError(problems.join('; '), true);
-  return subnets;
+  return checked;
 }

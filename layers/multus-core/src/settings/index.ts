@@ -1,2 +1,3 @@
 export * from './parse';
 export * from './load';
+export * from './ipv6';

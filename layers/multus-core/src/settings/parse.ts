@@ -10,14 +10,24 @@ export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 export interface Settings {
   /** Multus subnets per AZ name, in device-index order (first is device index 1). */
   readonly subnetsByAz: ReadonlyMap<string, readonly string[]>;
-  /** Security groups for every multus ENI; undefined means the VPC default. */
-  readonly securityGroups?: readonly string[];
+  /**
+   * Security groups for every multus ENI: these ids; `primary-interface`, those of the node's own
+   * primary interface (device index 0) as the launch reads it; undefined, the VPC default.
+   */
+  readonly securityGroups?: readonly string[] | typeof PRIMARY_INTERFACE_GROUPS;
   readonly useIpsFromStartOfSubnet: boolean;
   readonly interfaceTags: Readonly<Record<string, string>>;
   readonly sourceDestCheck: boolean;
   readonly onFailure: LifecycleResult;
   /** IPv4 /28 prefixes delegated to each multus ENI, for pod addresses (0: none). */
   readonly ipv4PrefixesPerInterface: number;
+  /**
+   * IPv6 addresses EC2 gives each multus ENI; undefined: the default of each subnet (1 where the
+   * subnet has an IPv6 CIDR block, 0 elsewhere; see `ipv6ForSubnet`).
+   */
+  readonly ipv6AddressesPerInterface?: number;
+  /** IPv6 /80 prefixes delegated to each multus ENI (EC2's `Ipv6PrefixCount`; 0: none). */
+  readonly ipv6PrefixesPerInterface: number;
 }
 
 export const SETTING_NAMES = {
@@ -28,10 +38,21 @@ export const SETTING_NAMES = {
   sourceDestCheck: 'source-dest-check',
   onFailure: 'on-failure',
   ipv4PrefixesPerInterface: 'ipv4-prefixes-per-interface',
+  ipv6AddressesPerInterface: 'ipv6-addresses-per-interface',
+  ipv6PrefixesPerInterface: 'ipv6-prefixes-per-interface',
 } as const;
+
+/**
+ * The `security-groups` value that gives every multus ENI the groups of the node's primary
+ * interface: an instance's groups then stay those its launch gave it (what Karpenter's drift check
+ * compares; docs/karpenter.md, "Security groups and Karpenter's drift").
+ */
+export const PRIMARY_INTERFACE_GROUPS = 'primary-interface';
 
 /** No instance type takes more IPv4 addresses per interface than 50 (one slot is the primary). */
 export const MAX_IPV4_PREFIXES_PER_INTERFACE = 49;
+/** No instance type takes more IPv6 addresses per interface than 50 (each /80 prefix takes one). */
+export const MAX_IPV6_PER_INTERFACE = 50;
 
 export const DEFAULT_ON_FAILURE: LifecycleResult = 'ABANDON';
 
@@ -87,6 +108,16 @@ function parseBoolean(values: Record<string, string>, name: string, fallback: bo
   return fallback;
 }
 
+/** `security-groups`: security group ids, or `primary-interface` alone. */
+function parseSecurityGroups(value: string, name: string, problems: Problems): Settings['securityGroups'] {
+  const items = value.split(',').map((item) => item.trim());
+  if (!items.includes(PRIMARY_INTERFACE_GROUPS)) return parseList(value, name, SECURITY_GROUP_ID, 'security group', problems);
+  if (items.length > 1) {
+    problems.add(name, `"${PRIMARY_INTERFACE_GROUPS}" stands alone (the groups of each node's primary interface), not in a list: "${value}" has ${items.length} entries`);
+  }
+  return PRIMARY_INTERFACE_GROUPS;
+}
+
 /** Parses the on-failure setting alone, so that a failure elsewhere in the settings can still use it. */
 export function parseOnFailure(values: Record<string, string>, configPath: string): LifecycleResult | undefined {
   const problems = new Problems(configPath);
@@ -104,11 +135,16 @@ function parseOnFailureInto(values: Record<string, string>, problems: Problems):
 }
 
 function parseCount(values: Record<string, string>, name: string, max: number, problems: Problems): number {
+  return parseOptionalCount(values, name, max, problems) ?? 0;
+}
+
+/** A whole number from 0 to `max`, or undefined when the parameter is absent (or bad: named in `problems`). */
+function parseOptionalCount(values: Record<string, string>, name: string, max: number, problems: Problems): number | undefined {
   const value = nonEmpty(values, name, problems);
-  if (value === undefined) return 0;
+  if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) {
     problems.add(name, `must be a whole number (0 for none), not "${value}"`);
-    return 0;
+    return undefined;
   }
   const n = Number(value);
   if (n > max) problems.add(name, `is ${n}; no instance type takes more than ${max} per interface`);
@@ -176,10 +212,7 @@ export function parseSettings(values: Record<string, string>, configPath: string
     }
   }
   const groupsValue = nonEmpty(values, SETTING_NAMES.securityGroups, problems);
-  const securityGroups =
-    groupsValue === undefined
-      ? undefined
-      : parseList(groupsValue, SETTING_NAMES.securityGroups, SECURITY_GROUP_ID, 'security group', problems);
+  const securityGroups = groupsValue === undefined ? undefined : parseSecurityGroups(groupsValue, SETTING_NAMES.securityGroups, problems);
   const tagsValue = nonEmpty(values, SETTING_NAMES.interfaceTags, problems);
   const tags = tagsValue === undefined ? {} : parseInterfaceTags(tagsValue, SETTING_NAMES.interfaceTags, problems);
   const settings: Settings = {
@@ -190,6 +223,8 @@ export function parseSettings(values: Record<string, string>, configPath: string
     sourceDestCheck: parseBoolean(values, SETTING_NAMES.sourceDestCheck, false, problems),
     onFailure: parseOnFailureInto(values, problems),
     ipv4PrefixesPerInterface: parseCount(values, SETTING_NAMES.ipv4PrefixesPerInterface, MAX_IPV4_PREFIXES_PER_INTERFACE, problems),
+    ipv6AddressesPerInterface: parseOptionalCount(values, SETTING_NAMES.ipv6AddressesPerInterface, MAX_IPV6_PER_INTERFACE, problems),
+    ipv6PrefixesPerInterface: parseCount(values, SETTING_NAMES.ipv6PrefixesPerInterface, MAX_IPV6_PER_INTERFACE, problems),
   };
   if (problems.list.length > 0) throw new SettingsError(problems.list);
   return settings;
