@@ -43,9 +43,6 @@ export function nodeScript(options: NodeUserDataOptions, source = readFileSync(j
   return rendered + rest;
 }
 
-/** The launch template's MultusPodRoutes pattern: what may go into agent.env unquoted (no spaces). */
-export const POD_ROUTES = new RegExp(String((parseTemplate(readFileSync(join(ROOT, 'nested', 'launch-template.yaml'), 'utf8')).Parameters?.MultusPodRoutes as Dict).AllowedPattern));
-
 export function nodeUserData(options: NodeUserDataOptions): string {
   return ['MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="==EKSMULTUSENI=="', '', '--==EKSMULTUSENI==', 'Content-Type: text/x-shellscript; charset="us-ascii"', '', nodeScript(options).trimEnd(), '', '--==EKSMULTUSENI==--', ''].join('\n');
 }
@@ -68,8 +65,8 @@ interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { flag: '--interfaces', key: 'interfaces', parameter: 'MultusInterfaceCount', metavar: 'N', help: 'multus ENIs per node, device indexes 1..N: the longest subnets/<az> list', min: { value: 1, why: 'with 0 the agent has nothing to wait for' } },
   { flag: '--wait-seconds', key: 'waitSeconds', parameter: 'WaitTimeoutSeconds', metavar: 'S', help: 'how long the boot step waits for them before kubelet starts without the ready label' },
-  { flag: '--pod-routes', key: 'podRoutes', parameter: 'MultusPodRoutes', metavar: 'R', help: "where a multus pod's traffic goes through its interface: vpc, IPv4 CIDRs or none, comma separated", takes: 'vpc, none or IPv4 CIDRs, comma separated (never 0.0.0.0/0)' },
   { flag: '--cni-conf-dir', key: 'cniConfDir', parameter: 'MultusCniConfDir', metavar: 'DIR', help: "Multus's node-local config directory, where the agent writes multus-eni-<i>.conflist", takes: 'an absolute path of letters, digits and _ . / -' },
+  { flag: '--pod-routes', key: 'podRoutes', parameter: 'MultusPodRoutes', metavar: 'R', help: "where a multus pod's traffic goes through its interface: vpc, IPv4 CIDRs or none, comma separated", takes: 'vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated' },
 ];
 
 type Parameter = { Type: string; Default?: unknown; MinValue?: number; MaxValue?: number; AllowedPattern?: string; AllowedValues?: unknown[] };
