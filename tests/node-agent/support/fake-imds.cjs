@@ -10,7 +10,7 @@
 //                       "vpcCidrs": ["10.0.0.0/16"] (vpc-ipv4-cidr-blocks; absent → 404),
 //                       "listedAfter": N (optional: the first N requests naming this MAC answer 404
 //                       and the MAC list leaves it out, as IMDS does for a while after an attach) } ],
-//     "instanceId": "i-..." (optional), "generation": <number> (a new one restarts the listedAfter counts),
+//     "instanceId": "i-..." (optional), "localIpv4": "10.0.0.10" (optional), "generation": <number> (a new one restarts the listedAfter counts),
 //     "fail": { "<path under meta-data/>": <HTTP status> } }   (optional: forced errors)
 'use strict';
 const http = require('node:http');
@@ -43,6 +43,7 @@ function metadata(state, path) {
   const macsPrefix = 'network/interfaces/macs/';
   const interfaces = state.interfaces ?? [];
   if (path === 'instance-id') return state.instanceId ?? 'i-0123456789abcdef0';
+  if (path === 'local-ipv4') return state.localIpv4 ?? '10.0.0.10';
   if (path === macsPrefix) return interfaces.filter((i) => listed(state, i, false)).map((i) => `${i.mac}/`).join('\n');
   if (!path.startsWith(macsPrefix)) return undefined;
   const [mac, key, ...rest] = path.slice(macsPrefix.length).split('/');

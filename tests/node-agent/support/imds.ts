@@ -21,6 +21,8 @@ export interface ImdsState {
   interfaces: FakeEni[];
   /** `instance-id`; default i-0123456789abcdef0 */
   instanceId?: string;
+  /** `local-ipv4`, the node's primary address; default 10.0.0.10 (in ENS5's subnet) */
+  localIpv4?: string;
   /** forced HTTP status per path under `meta-data/` */
   fail?: Record<string, number>;
 }
