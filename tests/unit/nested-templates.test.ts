@@ -167,6 +167,25 @@ describe('nested templates', () => {
       },
     );
 
+    test.each(['10.0.0.0/16', '172.31.0.0/16'])('VpcCidr=%s: MultusCidr holds every multus subnet and no other subnet (the pods\' routes by their multus interface)', (vpc) => {
+      const params = { AzCount: '3', MultusSubnetsPerAz: '2', NatGatewayMode: 'Single', VpcCidr: vpc };
+      const { resources, outputs } = evaluateAll(scopeFor(infra, params, { attributes: { 'Vpc.CidrBlock': vpc } }));
+      const toInt = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+      const range = (c: string) => {
+        const [a, bits] = c.split('/');
+        return [toInt(a), toInt(a) + 2 ** (32 - Number(bits)) - 1];
+      };
+      const [lo, hi] = range(String(outputs.MultusCidr));
+      expect(String(outputs.MultusCidr)).toBe(vpc.replace(/\.0\.0\/16$/, '.128.0/21'));
+      const subnets = Object.entries(resources).filter(([name]) => infra.Resources[name].Type === 'AWS::EC2::Subnet');
+      expect(subnets).toHaveLength(3 + 3 + 6);
+      for (const [name, props] of subnets) {
+        const [first, last] = range(String(props.CidrBlock));
+        const multus = ((props.Tags ?? []) as { Key: string; Value: string }[]).some((t) => t.Key === 'eks-multus-eni/multus-subnet');
+        expect({ name, cidr: props.CidrBlock, inside: first >= lo && last <= hi }).toEqual({ name, cidr: props.CidrBlock, inside: multus });
+      }
+    });
+
     describe('the AZs: the region\'s first ones, or named by AZ name or AZ ID', () => {
       const subnets = Object.keys(infra.Resources).filter((n) => infra.Resources[n].Type === 'AWS::EC2::Subnet');
       /** Each subnet's AZ properties, by the AZ rank its name carries (PublicSubnet2, MultusSubnetAz2First: 2). */
