@@ -1,5 +1,5 @@
 /**
- * `npm run node-user-data -- [--interfaces N] [--wait-seconds S] [--cni-conf-dir DIR]`: the user
+ * `npm run node-user-data -- [--interfaces N] [--wait-seconds S] [--cni-conf-dir DIR] [--pod-routes R]`: the user
  * data part that installs the node agent and waits for the multus interfaces, for nodes this
  * stack's launch template does not launch (a Karpenter EC2NodeClass `userData`, a self-managed
  * launch template). It is the launch template's own shell script (nested/launch-template.yaml,
@@ -17,6 +17,8 @@ export interface NodeUserDataOptions {
   readonly interfaces: number;
   readonly waitSeconds: number;
   readonly cniConfDir: string;
+  /** MULTUS_POD_ROUTES: vpc, IPv4 CIDRs or none, comma separated (the launch template's MultusPodRoutes) */
+  readonly podRoutes?: string;
 }
 
 /** The launch template's shell script, rendered: the node agent's install and the boot step. */
@@ -30,6 +32,7 @@ export function nodeScript(options: NodeUserDataOptions, source = readFileSync(j
     MultusInterfaceCount: String(options.interfaces),
     WaitTimeoutSeconds: String(options.waitSeconds),
     MultusCniConfDir: options.cniConfDir,
+    MultusPodRoutes: options.podRoutes ?? 'vpc',
   };
   const rendered = script.replace(/\$\{(!?)([A-Za-z0-9_:-]+)\}/g, (_whole, literal: string, name: string) => {
     if (literal) return `\${${name}}`;
@@ -63,6 +66,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: '--interfaces', key: 'interfaces', parameter: 'MultusInterfaceCount', metavar: 'N', help: 'multus ENIs per node, device indexes 1..N: the longest subnets/<az> list', min: { value: 1, why: 'with 0 the agent has nothing to wait for' } },
   { flag: '--wait-seconds', key: 'waitSeconds', parameter: 'WaitTimeoutSeconds', metavar: 'S', help: 'how long the boot step waits for them before kubelet starts without the ready label' },
   { flag: '--cni-conf-dir', key: 'cniConfDir', parameter: 'MultusCniConfDir', metavar: 'DIR', help: "Multus's node-local config directory, where the agent writes multus-eni-<i>.conflist", takes: 'an absolute path of letters, digits and _ . / -' },
+  { flag: '--pod-routes', key: 'podRoutes', parameter: 'MultusPodRoutes', metavar: 'R', help: "where a multus pod's traffic goes through its interface: vpc, IPv4 CIDRs or none, comma separated", takes: 'vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated' },
 ];
 
 type Parameter = { Type: string; Default?: unknown; MinValue?: number; MaxValue?: number; AllowedPattern?: string; AllowedValues?: unknown[] };

@@ -4,52 +4,72 @@
 // card 1), a fake IMDSv2 answers on the namespace's loopback, networkd's `networkctl` is a stand-in
 // that records its arguments, and every directory the agent writes is a temporary one. The real
 // `ip`, `sysctl`, `flock` and `curl` do the work, and the real CNI host-local plugin allocates from
-// the config the agent writes.
+// the config the agent writes. The node's label goes to a fake Kubernetes API server (HTTPS, on the
+// same loopback) through a kubeconfig laid out as nodeadm writes it.
 //
 // This sandbox's kernel has no ipvlan (nor dummy links; veth works), so the ipvlan plugin itself
-// cannot run here: the ipvlan part of the config is checked by its fields only.
+// cannot run here: the ipvlan part of the config is checked by its fields only, and the routes it
+// would install are installed by the reference host-device plugin, which applies the IPAM result
+// with the same code (containernetworking/plugins pkg/ipam ConfigureIface) on a veth.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findHostLocal, hostLocal, type IpamConfig } from './support/host-local';
+import { gzipSync } from 'node:zlib';
+import { nodeScript } from '../../scripts/node-user-data';
+import { findHostLocal, findPlugin, hostLocal, type IpamConfig } from './support/host-local';
 import { startFakeImds, writeImdsState, type FakeEni, type FakeImds, type ImdsState } from './support/imds';
+import { startFakeKubeApi, writeKubeconfig, writeTokenCommand, type FakeKubeApi, type KubeApiState } from './support/kube-api';
 import { Netns, requireNetns, type RunResult } from './support/netns';
 import { findShellcheck } from '../support/shellcheck';
 
 const NODE_AGENT = path.resolve(__dirname, '../../node-agent');
 const AGENT = path.join(NODE_AGENT, 'eks-multus-eni-agent');
 
-const ENS5: FakeEni = { mac: '0a:00:00:00:00:05', deviceNumber: 0, subnet: '10.0.0.0/24' };
+// The VPC's IPv4 CIDRs (a primary and two secondary ones), in the order IMDS lists them.
+const VPC_CIDRS = ['10.1.0.0/16', '10.0.0.0/16', '10.2.0.0/16'];
+const ENS5: FakeEni = { mac: '0a:00:00:00:00:05', deviceNumber: 0, subnet: '10.0.0.0/24', vpcCidrs: VPC_CIDRS };
 // Listed out of order and across an octet boundary: the config sorts them; the gateway is 10.1.16.1.
 const ENS6: FakeEni = {
   mac: '0a:00:00:00:00:06',
   deviceNumber: 1,
   subnet: '10.1.16.0/20',
   prefixes: ['10.1.18.0/28', '10.1.17.240/28'],
+  vpcCidrs: VPC_CIDRS,
 };
-const ENS7: FakeEni = { mac: '0a:00:00:00:00:07', deviceNumber: 2, subnet: '10.2.0.0/24', prefixes: ['10.2.0.32/28'] };
-const ENS8: FakeEni = { mac: '0a:00:00:00:00:08', deviceNumber: 3, subnet: '10.3.0.0/24', prefixes: ['10.3.0.16/28'] };
+const ENS7: FakeEni = { mac: '0a:00:00:00:00:07', deviceNumber: 2, subnet: '10.2.0.0/24', prefixes: ['10.2.0.32/28'], vpcCidrs: VPC_CIDRS };
+const ENS8: FakeEni = { mac: '0a:00:00:00:00:08', deviceNumber: 3, subnet: '10.3.0.0/24', prefixes: ['10.3.0.16/28'], vpcCidrs: VPC_CIDRS };
 const ENS9: FakeEni = {
   mac: '0a:00:00:00:00:09',
   deviceNumber: 1,
   networkCard: 1,
   subnet: '10.4.0.0/24',
   prefixes: ['10.4.0.16/28'],
+  vpcCidrs: VPC_CIDRS,
 };
 const ALWAYS_PRESENT = { ens5: ENS5, ens6: ENS6, ens8: ENS8, ens9: ENS9 };
 const ENS6_RANGES = [
   { subnet: '10.1.16.0/20', rangeStart: '10.1.17.240', rangeEnd: '10.1.17.255', gateway: '10.1.16.1' },
   { subnet: '10.1.16.0/20', rangeStart: '10.1.18.0', rangeEnd: '10.1.18.15', gateway: '10.1.16.1' },
 ];
+/** Every VPC IPv4 CIDR, sorted, via a subnet's router. */
+// 10.0.0.0/16 holds the node's own address (local-ipv4, 10.0.0.10): no route there by vpc.
+const vpcRoutes = (gw: string) => ['10.1.0.0/16', '10.2.0.0/16'].map((dst) => ({ dst, gw }));
+const ENS6_ROUTES = vpcRoutes('10.1.16.1');
+const INSTANCE_ID = 'i-0123456789abcdef0';
+const NODE = 'ip-10-0-0-5.ec2.internal';
+const TOKEN = 'k8s-aws-v1.aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5';
 
 let ns: Netns;
 let imds: FakeImds;
 let root: string; // per test file
 let work: string; // per test
 let stateFile: string;
-let dirs: { networkd: string; sysctl: string; cni: string; run: string; ipam: string };
+let dirs: { networkd: string; sysctl: string; cni: string; run: string; ipam: string; nodeadm: string; bin: string };
 let reloadLog: string;
+let api: FakeKubeApi;
+let kubeconfig: string; // kubelet's, written by kubeletStarted()
+let tokenArgs: string; // what the credential command was given
 
 function setState(state: ImdsState): void {
   writeImdsState(stateFile, state);
@@ -72,6 +92,10 @@ function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv 
     MULTUS_NETWORKCTL: path.join(work, 'networkctl'),
     MULTUS_POLL_INTERVAL_SECONDS: '0.1',
     MULTUS_WAIT_TIMEOUT_SECONDS: '10',
+    MULTUS_IMDS_RETRY_SECONDS: '2',
+    MULTUS_NODEADM_NET_DIR: dirs.nodeadm,
+    MULTUS_CNI_BIN_DIR: dirs.bin,
+    MULTUS_KUBECONFIG: kubeconfig,
     ...extra,
   };
   return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined));
@@ -101,9 +125,13 @@ function written(): Record<string, string> {
     ['networkd', dirs.networkd],
     ['sysctl', dirs.sysctl],
     ['cni', dirs.cni],
+    ['nodeadm', dirs.nodeadm],
   ] as const) {
     if (!fs.existsSync(dir)) continue;
-    for (const f of fs.readdirSync(dir)) out[`${name}/${f}`] = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+      const file = path.join(dir, f);
+      if (fs.statSync(file).isFile()) out[`${name}/${f}`] = fs.readFileSync(file, 'utf8');
+    }
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
@@ -111,8 +139,37 @@ function written(): Record<string, string> {
 const DEVICE_1_FILES = [
   'cni/multus-eni-1.conflist',
   'networkd/10-eks-multus-eni-device-1.network',
+  `nodeadm/${INSTANCE_ID}/ens6`,
   'sysctl/90-eks-multus-eni-device-1.conf',
 ];
+
+/** The CNI plugins our conflists use, as the VPC CNI's init container leaves them in /opt/cni/bin. */
+function installPlugins(...names: string[]): void {
+  fs.mkdirSync(dirs.bin, { recursive: true });
+  for (const name of names) fs.writeFileSync(path.join(dirs.bin, name), '#!/bin/sh\n', { mode: 0o755 });
+}
+
+/** What nodeadm-run leaves once kubelet runs: its kubeconfig; and the API server's view of the Node. */
+function kubeletStarted(nodes: KubeApiState['nodes'] = { [NODE]: { labels: {} } }): void {
+  const command = path.join(work, 'aws');
+  writeTokenCommand(command, tokenArgs, TOKEN);
+  writeKubeconfig(kubeconfig, api.server, api.ca, command);
+  api.setState({ token: TOKEN, identity: NODE, nodes });
+}
+
+/** The API calls made since `from` (a count of api.requests()), as "METHOD path status". */
+function callsSince(from: number): string[] {
+  return api.requests().slice(from).map((r) => `${r.method} ${r.path} ${r.status}`);
+}
+
+/** The eks-multus-eni/ready values PATCHed since `from`. */
+function labelsSince(from: number): string[] {
+  return api
+    .requests()
+    .slice(from)
+    .filter((r) => r.method === 'PATCH')
+    .map((r) => (JSON.parse(r.body) as { metadata: { labels: Record<string, string> } }).metadata.labels['eks-multus-eni/ready']);
+}
 
 function networkdFile(i: number): string {
   return path.join(dirs.networkd, `10-eks-multus-eni-device-${i}.network`);
@@ -148,7 +205,7 @@ interface Conflist {
     type: string;
     master: string;
     mode: string;
-    ipam: { type: string; ranges: Record<string, string>[][]; dataDir: string };
+    ipam: { type: string; ranges: Record<string, string>[][]; routes?: { dst: string; gw: string }[]; dataDir: string };
   }[];
 }
 
@@ -206,10 +263,12 @@ beforeAll(async () => {
   ns = Netns.create('multus-agent');
   for (const [ifname, eni] of Object.entries(ALWAYS_PRESENT)) ns.addVeth(ifname, eni.mac);
   imds = await startFakeImds(ns, stateFile);
+  api = await startFakeKubeApi(ns, path.join(root, 'kube-api'), { token: TOKEN, identity: NODE, nodes: {} });
 });
 
 afterAll(async () => {
   await imds?.stop();
+  await api?.stop();
   ns?.destroy();
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
@@ -222,7 +281,11 @@ beforeEach(() => {
     cni: path.join(work, 'cni-net.d'),
     run: path.join(work, 'run'),
     ipam: path.join(work, 'run', 'ipam'),
+    nodeadm: path.join(work, 'nodeadm-udev-net-manager'),
+    bin: path.join(work, 'cni-bin'),
   };
+  kubeconfig = path.join(work, 'kubelet-kubeconfig');
+  tokenArgs = path.join(work, 'token-command-args');
   reloadLog = path.join(work, 'networkctl.log');
   const standIn = path.join(work, 'networkctl');
   fs.writeFileSync(standIn, `#!/bin/sh\necho "$*" >> '${reloadLog}'\n`, { mode: 0o755 });
@@ -264,7 +327,7 @@ describe('eks-multus-eni-agent configure <interface>', () => {
       master: 'ens6',
       mode: 'l2',
     });
-    expect(plugin.ipam).toEqual({ type: 'host-local', ranges: [ENS6_RANGES], dataDir: dirs.ipam });
+    expect(plugin.ipam).toEqual({ type: 'host-local', ranges: [ENS6_RANGES], routes: ENS6_ROUTES, dataDir: dirs.ipam });
   });
 
   it('changes nothing on a second run: identical bytes, no second networkctl reload', async () => {
@@ -425,7 +488,7 @@ describe('eks-multus-eni-agent wait', () => {
 
 describe('eks-multus-eni-agent usage and settings', () => {
   it.each<[string, string[], Record<string, string | undefined>, RegExp]>([
-    ['no command', [], {}, /usage: eks-multus-eni-agent wait \| sync \| configure <interface>/],
+    ['no command', [], {}, /usage: eks-multus-eni-agent wait \| sync \| plugins \| configure <interface>/],
     ['an unknown command', ['start'], {}, /usage:/],
     ['configure without an interface', ['configure'], {}, /usage:/],
     ['an extra argument', ['wait', 'extra'], {}, /usage:/],
@@ -454,6 +517,26 @@ describe('eks-multus-eni-agent usage and settings', () => {
       { MULTUS_POLL_INTERVAL_SECONDS: 'soon' },
       /MULTUS_POLL_INTERVAL_SECONDS must be seconds, got 'soon'/,
     ],
+    [
+      'an IMDS retry bound that is not whole seconds',
+      ['configure', 'ens6'],
+      { MULTUS_IMDS_RETRY_SECONDS: '0.5' },
+      /MULTUS_IMDS_RETRY_SECONDS must be whole seconds, got '0.5'/,
+    ],
+    [
+      'a default route for the pods',
+      ['configure', 'ens6'],
+      { MULTUS_POD_ROUTES: 'vpc,0.0.0.0/0' },
+      /^eks-multus-eni: MULTUS_POD_ROUTES: refusing '0.0.0.0\/0': a multus pod's default route stays on eth0 \(the VPC CNI\)$/m,
+    ],
+    [
+      'a route that is not an aligned CIDR',
+      ['sync'],
+      { MULTUS_POD_ROUTES: 'vpc 192.168.0.1/16' },
+      /MULTUS_POD_ROUTES: refusing '192.168.0.1\/16': not an aligned IPv4 CIDR, vpc or none/,
+    ],
+    ['a route that is not a CIDR', ['wait'], { MULTUS_POD_ROUTES: '10.0.0.0/33' }, /MULTUS_POD_ROUTES: refusing '10.0.0.0\/33'/],
+    ['none with routes', ['sync'], { MULTUS_POD_ROUTES: 'none,vpc' }, /MULTUS_POD_ROUTES: refusing 'none': not an aligned/],
   ])('%s: exit 2 with one clear line, nothing written', async (_what, args, extra, message) => {
     const res = await agentOk(args, extra, 2);
     expect(res.stderr).toMatch(message);
@@ -481,8 +564,8 @@ describe('eks-multus-eni-agent usage and settings', () => {
     expect(code).toBe('401');
   });
 
-  it('stays under 9 KiB: the launch template embeds it in user data (16 KB for everything)', () => {
-    expect(fs.statSync(AGENT).size).toBeLessThanOrEqual(9 * 1024);
+  it('packs under 8 KiB: the launch template carries it gzipped in user data (16 KB for everything, held by tests/unit/nested-templates.test.ts)', () => {
+    expect(gzipSync(fs.readFileSync(AGENT), { level: 9 }).length).toBeLessThanOrEqual(8 * 1024);
   });
 
   it('is shellcheck clean', () => {
@@ -536,6 +619,37 @@ describe('the real CNI host-local plugin on the generated config', () => {
     const reused = add('after-del');
 
     expect(reused).toMatchObject({ code: 0, address: got[5].address });
+  });
+
+  it('returns the routes to every VPC CIDR in its result, and none for 0.0.0.0/0', () => {
+    const result = add('container-a');
+
+    expect(result.routes).toEqual(ENS6_ROUTES);
+    expect(result.routes!.map((r) => r.dst)).not.toContain('0.0.0.0/0');
+  });
+
+  it('gives the pod those routes via the subnet\'s router and no default route, as ipvlan applies them (host-device on a veth: the same ConfigureIface)', () => {
+    const pod = Netns.create('multus-pod');
+    try {
+      ns.ip('link', 'add', 'mpod0', 'type', 'veth', 'peer', 'name', 'mpod0-peer');
+      ns.ip('link', 'set', 'mpod0-peer', 'up');
+      const config = { cniVersion: ipam.cniVersion, name: ipam.name, type: 'host-device', device: 'mpod0', ipam: ipam.ipam };
+      execFileSync('ip', ['netns', 'exec', ns.name, findPlugin('host-device')], {
+        input: JSON.stringify(config),
+        env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'pod-1', CNI_NETNS: pod.path, CNI_IFNAME: 'net1', CNI_PATH: path.dirname(plugin) },
+        stdio: 'pipe',
+      });
+
+      const routes = JSON.parse(pod.ip('-j', 'route', 'show')) as { dst: string; gateway?: string; dev: string }[];
+      expect(routes.map((r) => [r.dst, r.gateway ?? 'on-link', r.dev]).sort()).toEqual([
+        ['10.1.0.0/16', '10.1.16.1', 'net1'],
+        ['10.1.16.0/20', 'on-link', 'net1'],
+        ['10.2.0.0/16', '10.1.16.1', 'net1'],
+      ]);
+      expect(JSON.parse(pod.ip('-j', 'route', 'show', 'default'))).toEqual([]);
+    } finally {
+      pod.destroy(); // takes the veth pair with it
+    }
   });
 
   it('starts over at the first address from a clean state directory (state under /run: a reboot)', () => {
@@ -596,5 +710,298 @@ describe('the units and the udev rule that run the agent', () => {
     const res = spawnSync(analyze, ['verify', ...units], { encoding: 'utf8' });
     expect(`${res.stdout}${res.stderr}`).toBe('');
     expect(res.status).toBe(0);
+  });
+});
+
+describe('routes: a multus pod reaches the VPC beyond its own subnet', () => {
+  const routesOf = async (extra: Record<string, string>) => {
+    await agentOk(['configure', 'ens6'], extra);
+    return readConflist(1).plugins[0].ipam.routes;
+  };
+
+  it('routes every IPv4 CIDR of the VPC via the ENI\'s subnet router, sorted, and never a default route, but the one that holds the node', async () => {
+    const res = await agentOk(['configure', 'ens6']);
+    // 10.0.0.0/16 holds local-ipv4 (10.0.0.10): the VPC CNI's nodes and pods, kubelet's probes come from there
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual([
+      { dst: '10.1.0.0/16', gw: '10.1.16.1' },
+      { dst: '10.2.0.0/16', gw: '10.1.16.1' },
+    ]);
+    expect(res.stderr).toBe('');
+    // each ENI through its own subnet's router
+    ns.addVeth('ens7', ENS7.mac);
+    await agentOk(['configure', 'ens7']);
+    expect(readConflist(2).plugins[0].ipam.routes).toEqual(vpcRoutes('10.2.0.1'));
+  });
+
+  it('a VPC of one CIDR, which holds the node too: no route by vpc, and a line saying what to set instead', async () => {
+    const one = ['10.0.0.0/16'];
+    setState({ interfaces: [{ ...ENS5, vpcCidrs: one }, { ...ENS6, subnet: '10.0.128.0/24', prefixes: ['10.0.128.16/28'], vpcCidrs: one }] });
+    const res = await agentOk(['configure', 'ens6']);
+    expect(readConflist(1).plugins[0].ipam.routes).toBeUndefined();
+    expect(res.stderr).toBe("eks-multus-eni: ens6: no route to the VPC: its CIDR 10.0.0.0/16 holds this node's address 10.0.0.10 (the VPC CNI's); name the multus subnets' range in MULTUS_POD_ROUTES\n");
+    // what the line says to do: the multus subnets' range (what the stack's own VPC passes, 10.0.128.0/21)
+    await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: '10.0.128.0/21' });
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual([{ dst: '10.0.128.0/21', gw: '10.0.128.1' }]);
+  });
+
+  it.each<[string, string, { dst: string; gw: string }[] | undefined]>([
+    ['extra destinations next to the VPC (on-premises ranges behind a transit gateway)', 'vpc,192.168.0.0/16,172.16.0.0/12', [...ENS6_ROUTES, { dst: '172.16.0.0/12', gw: '10.1.16.1' }, { dst: '192.168.0.0/16', gw: '10.1.16.1' }]],
+    ['chosen CIDRs instead of the VPC\'s (the multus subnets\' range only), space separated', '10.1.0.0/16 10.9.8.0/24', [{ dst: '10.1.0.0/16', gw: '10.1.16.1' }, { dst: '10.9.8.0/24', gw: '10.1.16.1' }]],
+    ['a destination given twice, once through vpc', 'vpc,10.1.0.0/16', ENS6_ROUTES],
+    ['the CIDR that holds the node, named: the user\'s choice', 'vpc,10.0.0.0/16', [{ dst: '10.0.0.0/16', gw: '10.1.16.1' }, ...ENS6_ROUTES]],
+    ['none: the pod\'s own subnet only', 'none', undefined],
+  ])('MULTUS_POD_ROUTES: %s', async (_what, value, expected) => {
+    expect(await routesOf({ MULTUS_POD_ROUTES: value })).toEqual(expected);
+  });
+
+  it('skips, with a line each, destinations inside the ENI\'s own subnet (on-link already: a route there would clash)', async () => {
+    const res = await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: '10.1.16.0/20,10.1.17.0/24,vpc' });
+
+    expect(res.stderr.trim().split('\n')).toEqual([
+      'eks-multus-eni: ens6: no route to 10.1.16.0/20: inside 10.1.16.0/20, on-link',
+      'eks-multus-eni: ens6: no route to 10.1.17.0/24: inside 10.1.16.0/20, on-link',
+    ]);
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual(ENS6_ROUTES);
+  });
+
+  it('keeps the CNI config as it is when the VPC CIDRs cannot be read, and says so', async () => {
+    await agentOk(['configure', 'ens6']);
+    const before = written();
+    setState({ ...defaultState(), fail: { [`network/interfaces/macs/${ENS6.mac}/vpc-ipv4-cidr-blocks`]: 500 } });
+
+    const res = await agentOk(['configure', 'ens6'], {}, 1);
+
+    expect(res.stderr).toMatch(/ens6: vpc-ipv4-cidr-blocks: instance metadata unavailable/);
+    expect(written()).toEqual(before);
+  });
+});
+
+describe('an interface instance metadata does not list yet (a fresh attach)', () => {
+  afterEach(() => ns.removeLink('ens10'));
+
+  it('configure asks again until metadata lists its MAC, then configures it', async () => {
+    setState({ interfaces: [ENS5, ENS6, { ...ENS7, listedAfter: 3 }] });
+    ns.addVeth('ens7', ENS7.mac);
+
+    const res = await agentOk(['configure', 'ens7'], { MULTUS_IMDS_RETRY_SECONDS: '30' });
+
+    expect(res.stderr).toBe(`eks-multus-eni: ens7 (${ENS7.mac}): not in instance metadata yet, asking again for up to 30s\n`);
+    expect(res.stdout).toMatch(/^eks-multus-eni: ens7 \(0a:00:00:00:00:07\) device index 2: updated/);
+    expect(readConflist(2).plugins[0].master).toBe('ens7');
+    expectConfiguredLink('ens7');
+  });
+
+  it('gives up after MULTUS_IMDS_RETRY_SECONDS on a MAC that never shows, with a line saying so, writing nothing', async () => {
+    ns.addVeth('ens10', '0a:00:00:00:00:10');
+
+    const res = await agentOk(['configure', 'ens10'], { MULTUS_IMDS_RETRY_SECONDS: '1' }, 1);
+
+    expect(res.stderr.trim().split('\n')).toEqual([
+      'eks-multus-eni: ens10 (0a:00:00:00:00:10): not in instance metadata yet, asking again for up to 1s',
+      'eks-multus-eni: ens10 (0a:00:00:00:00:10): not in instance metadata after 1s, not configured (the timer\'s sync tries again)',
+    ]);
+    expect(written()).toEqual({});
+    expect(ns.link('ens10')).toMatchObject({ mtu: 1500 });
+    expect(ns.link('ens10').flags).not.toContain('UP');
+  });
+});
+
+describe('eks-multus-eni-agent plugins', () => {
+  it.each<[string, string[], string]>([
+    ['none (the AL2023 AMI ships /opt/cni/bin empty)', [], ' ipvlan host-local'],
+    ['host-local only (what VPC CNI v1.20.2 and v1.20.3 install)', ['host-local', 'bandwidth', 'loopback', 'portmap', 'sbr'], ' ipvlan'],
+  ])('exit 1 naming what is missing, with %s', async (_what, present, missing) => {
+    installPlugins(...present);
+
+    const res = await agentOk(['plugins'], {}, 1);
+
+    expect(res.stderr).toBe(`eks-multus-eni: ${dirs.bin} lacks${missing} (the VPC CNI installs them: v1.13.0 or later, not v1.20.2-v1.20.3)\n`);
+  });
+
+  it('counts a plugin that is not executable as missing, and exits 0 once both are there', async () => {
+    installPlugins('host-local');
+    fs.writeFileSync(path.join(dirs.bin, 'ipvlan'), '#!/bin/sh\n', { mode: 0o644 });
+    expect((await agentOk(['plugins'], {}, 1)).stderr).toMatch(/lacks ipvlan \(/);
+
+    fs.chmodSync(path.join(dirs.bin, 'ipvlan'), 0o755);
+    const res = await agentOk(['plugins']);
+
+    expect(res.stdout).toBe(`eks-multus-eni: CNI plugins ipvlan and host-local are in ${dirs.bin}\n`);
+  });
+});
+
+describe('the eks-multus-eni/ready label, kept current by sync through the API (a fake Kubernetes API server)', () => {
+  beforeEach(() => ns.addVeth('ens7', ENS7.mac));
+
+  it('a new node: false while the VPC CNI has not installed the plugins, true once it has, one PATCH each', async () => {
+    kubeletStarted();
+    const from = api.requests().length;
+
+    const first = await agentOk(['sync']);
+    expect(first.stdout).toContain(
+      `eks-multus-eni: node ${NODE} labelled eks-multus-eni/ready=false: ${dirs.bin} lacks ipvlan host-local (the VPC CNI installs them: v1.13.0 or later, not v1.20.2-v1.20.3)\n`,
+    );
+    await agentOk(['sync']); // the same value: no call
+    installPlugins('ipvlan', 'host-local');
+    const third = await agentOk(['sync']);
+    await agentOk(['sync']);
+
+    expect(third.stdout).toContain(`eks-multus-eni: node ${NODE} labelled eks-multus-eni/ready=true\n`);
+    expect(labelsSince(from)).toEqual(['false', 'true']);
+    expect(callsSince(from)).toEqual([
+      'POST /apis/authentication.k8s.io/v1/selfsubjectreviews 201',
+      `PATCH /api/v1/nodes/${NODE} 200`,
+      'POST /apis/authentication.k8s.io/v1/selfsubjectreviews 201',
+      `PATCH /api/v1/nodes/${NODE} 200`,
+    ]);
+  });
+
+  it('calls as kubelet: the kubeconfig\'s server and CA, the token of its credential command, a merge patch of that one label', async () => {
+    installPlugins('ipvlan', 'host-local');
+    kubeletStarted();
+    const from = api.requests().length;
+
+    await agentOk(['sync']);
+
+    const [review, patch] = api.requests().slice(from);
+    expect(review).toMatchObject({ authorization: `Bearer ${TOKEN}`, contentType: 'application/json' });
+    expect(patch).toMatchObject({ authorization: `Bearer ${TOKEN}`, contentType: 'application/merge-patch+json' });
+    expect(JSON.parse(patch.body)).toEqual({ metadata: { labels: { 'eks-multus-eni/ready': 'true' } } });
+    expect(fs.readFileSync(tokenArgs, 'utf8').trim().split('\n')).toEqual(['eks', 'get-token', '--cluster-name', 'demo-cluster', '--region', 'us-east-1']);
+  });
+
+  it('false while a multus interface is not configured, naming it; true once it is', async () => {
+    installPlugins('ipvlan', 'host-local');
+    kubeletStarted();
+    ns.removeLink('ens7');
+    const from = api.requests().length;
+
+    const first = await agentOk(['sync']);
+    ns.addVeth('ens7', ENS7.mac);
+    await agentOk(['sync']);
+
+    expect(first.stdout).toContain(`labelled eks-multus-eni/ready=false: device index 2 not configured\n`);
+    expect(labelsSince(from)).toEqual(['false', 'true']);
+  });
+
+  it('waits, without a call, for kubelet\'s kubeconfig, then for the Node to register', async () => {
+    installPlugins('ipvlan', 'host-local');
+    const from = api.requests().length;
+
+    const before = await agentOk(['sync']);
+    expect(before.stdout).toContain(`eks-multus-eni: eks-multus-eni/ready=true waits for kubelet's ${kubeconfig}\n`);
+    expect(callsSince(from)).toEqual([]);
+
+    kubeletStarted({});
+    const unregistered = await agentOk(['sync']);
+    expect(unregistered.stdout).toContain(`eks-multus-eni: eks-multus-eni/ready=true waits for node ${NODE} to register\n`);
+
+    kubeletStarted();
+    await agentOk(['sync']);
+    expect(callsSince(from).filter((c) => c.startsWith('PATCH'))).toEqual([`PATCH /api/v1/nodes/${NODE} 404`, `PATCH /api/v1/nodes/${NODE} 200`]);
+    expect(labelsSince(from)).toEqual(['true', 'true']);
+  });
+
+  it('says why the API server refused, exits 1, and tries again on the next run', async () => {
+    installPlugins('ipvlan', 'host-local');
+    kubeletStarted();
+    const from = api.requests().length;
+    const other = 'ip-10-0-0-9.ec2.internal';
+
+    const res = await agentOk(['sync'], { MULTUS_NODE_NAME: other }, 1);
+    await agentOk(['sync'], { MULTUS_NODE_NAME: other }, 1);
+
+    expect(res.stderr).toContain(
+      `eks-multus-eni: eks-multus-eni/ready=true on node ${other} refused: HTTP 403: nodes "${other}" is forbidden: node "${NODE}" is not allowed to modify node "${other}"\n`,
+    );
+    expect(callsSince(from)).toEqual([`PATCH /api/v1/nodes/${other} 403`, `PATCH /api/v1/nodes/${other} 403`]);
+  });
+
+  it('fails, saying so, with credentials the API server does not take or a server its CA does not vouch for', async () => {
+    installPlugins('ipvlan', 'host-local');
+    kubeletStarted();
+    api.setState({ token: 'another-token', identity: NODE, nodes: { [NODE]: { labels: {} } } });
+    const refused = await agentOk(['sync'], {}, 1);
+    expect(refused.stderr).toContain("eks-multus-eni: eks-multus-eni/ready: kubelet's credentials name no node (HTTP 401: Unauthorized)\n");
+
+    kubeletStarted();
+    writeKubeconfig(kubeconfig, api.server, '/etc/ssl/certs/ca-certificates.crt', path.join(work, 'aws'));
+    const untrusted = await agentOk(['sync'], {}, 1);
+    expect(untrusted.stderr).toContain(`eks-multus-eni: eks-multus-eni/ready: API server unreachable at ${api.server}\n`);
+    expect(untrusted.stderr).toMatch(/curl: \(60\)/); // certificate problem
+  });
+});
+
+describe('nodeadm\'s record of our interfaces (what its boot hook waits for at every later boot)', () => {
+  const instanceDir = (id = INSTANCE_ID) => path.join(dirs.nodeadm, id);
+  /** What nodeadm's boot hook makes of the directory: interfaces to wait for as configured, the rest must be unmanaged. */
+  const bootHookWaitsFor = (id = INSTANCE_ID) =>
+    fs
+      .readdirSync(instanceDir(id))
+      .filter((name) => fs.readFileSync(path.join(instanceDir(id), name), 'utf8').trim() === 'io.systemd.Network')
+      .sort();
+
+  it('records a late multus interface as networkd\'s over the "cni" nodeadm wrote, leaving the other records alone', async () => {
+    fs.mkdirSync(instanceDir(), { recursive: true });
+    fs.writeFileSync(path.join(instanceDir(), 'ens5'), 'io.systemd.Network');
+    fs.writeFileSync(path.join(instanceDir(), 'ens6'), 'cni'); // attached after nodeadm ran
+    fs.writeFileSync(path.join(instanceDir(), 'ens8'), 'cni'); // the VPC CNI's
+    const untouched = written();
+
+    await agentOk(['configure', 'ens6']);
+
+    expect(fs.readdirSync(instanceDir()).sort()).toEqual(['ens5', 'ens6', 'ens8']); // no temporary file ever lands here
+    expect(fs.readFileSync(path.join(instanceDir(), 'ens6'), 'utf8')).toBe('io.systemd.Network\n');
+    expect(fs.readFileSync(path.join(instanceDir(), 'ens5'), 'utf8')).toBe(untouched[`nodeadm/${INSTANCE_ID}/ens5`]);
+    expect(fs.readFileSync(path.join(instanceDir(), 'ens8'), 'utf8')).toBe('cni');
+    expect(bootHookWaitsFor()).toEqual(['ens5', 'ens6']);
+    // and networkd does configure ens6: our file matches its MAC and asks for DHCP
+    expect(parseUnit(fs.readFileSync(networkdFile(1), 'utf8'))).toMatchObject({ Match: { PermanentMACAddress: ENS6.mac }, Network: { DHCP: 'ipv4' } });
+  });
+
+  it('records every multus interface that wait and sync configure, under the instance id metadata gives, the same bytes on a second run', async () => {
+    const id = 'i-0abcdef1234567890';
+    setState({ ...defaultState(), instanceId: id });
+    ns.addVeth('ens7', ENS7.mac);
+
+    await agentOk(['wait']);
+    const first = written();
+    await agentOk(['sync']);
+
+    expect(bootHookWaitsFor(id)).toEqual(['ens6', 'ens7']);
+    expect(written()).toEqual(first);
+  });
+});
+
+describe('the boot step (the launch template\'s user data script), run for real in the namespace', () => {
+  /** Runs the rendered script under a temporary root, systemctl and udevadm stood in by `true`. */
+  const boot = async () => {
+    const bootRoot = path.join(work, 'root');
+    const script = path.join(work, 'user-data.sh');
+    fs.writeFileSync(script, nodeScript({ interfaces: 2, waitSeconds: 10, cniConfDir: dirs.cni, podRoutes: 'vpc' }));
+    const res = await ns.run('bash', [script], env({ MULTUS_ROOT: bootRoot, MULTUS_SYSTEMCTL: 'true', MULTUS_UDEVADM: 'true' }));
+    const dropIn = fs.readFileSync(path.join(bootRoot, 'etc/eks/nodeadm.d/90-eks-multus-eni.yaml'), 'utf8');
+    return { res, label: /--node-labels=(\S+)/.exec(dropIn)?.[1] };
+  };
+
+  beforeEach(() => ns.addVeth('ens7', ENS7.mac));
+
+  it('registers a new node ready=false when the interfaces are there but the CNI plugins are not yet, and does not fail the boot', async () => {
+    const { res, label } = await boot();
+
+    expect(res.code).toBe(0);
+    expect(label).toBe('eks-multus-eni/ready=false');
+    expect(res.stderr).toContain(`${dirs.bin} lacks ipvlan host-local`);
+    expect(res.stdout).toContain('eks-multus-eni: node labelled eks-multus-eni/ready=false at registration');
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual(ENS6_ROUTES);
+  });
+
+  it('registers it ready=true when the plugins are already there (a reused volume, an AMI that bakes them)', async () => {
+    installPlugins('ipvlan', 'host-local');
+
+    const { res, label } = await boot();
+
+    expect(res.code).toBe(0);
+    expect(label).toBe('eks-multus-eni/ready=true');
   });
 });

@@ -102,6 +102,17 @@ function getAtt(scope: Scope, name: string, attribute: string): string {
   return scope.options.attributes?.[`${name}.${attribute}`] ?? `<${name}.${attribute}>`;
 }
 
+/** Fn::Cidr: `count` blocks of 2^bits addresses from the start of an IPv4 block, as CloudFormation
+ * computes them; symbolic (`<cidr i of n>`) when the block is not known (a GetAtt with no value given). */
+function cidrs(block: string, count: number, bits: number): string[] {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(block);
+  if (!m) return Array.from({ length: count }, (_, i) => `<cidr ${i} of ${count}>`);
+  const base = m.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+  if (count * 2 ** bits > 2 ** (32 - Number(m[5]))) throw new Error(`Fn::Cidr: ${count} blocks of /${32 - bits} do not fit in ${block}`);
+  const text = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+  return Array.from({ length: count }, (_, i) => `${text(base + i * 2 ** bits)}/${32 - bits}`);
+}
+
 /** The value of a template fragment in this scope (AWS::NoValue drops the key or list item). */
 export function evaluate(node: unknown, scope: Scope): unknown {
   if (Array.isArray(node)) return node.map((n) => evaluate(n, scope)).filter((v) => v !== NO_VALUE);
@@ -132,7 +143,7 @@ export function evaluate(node: unknown, scope: Scope): unknown {
         return [...(scope.options.azs ?? ['az-a', 'az-b', 'az-c'])];
       case 'Fn::Cidr': {
         const count = Number(evaluate(args[1], scope));
-        return Array.from({ length: count }, (_, i) => `<cidr ${i} of ${count}>`);
+        return cidrs(String(evaluate(args[0], scope)), count, Number(evaluate(args[2], scope)));
       }
       case 'Fn::Base64':
         return String(evaluate(arg, scope));

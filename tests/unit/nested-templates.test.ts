@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { parseTemplate } from '../../scripts/lib/template';
-import { AGENT_FILES, embed } from '../../scripts/embed-agent';
+import { AGENT_FILES, embed, installScript, unpackInstall } from '../../scripts/embed-agent';
 import { nodeUserData } from '../../scripts/node-user-data';
 import { evaluateAll, scopeFor } from '../support/cfn-eval';
 import { findShellcheck } from '../support/shellcheck';
@@ -166,6 +166,25 @@ describe('nested templates', () => {
         }
       },
     );
+
+    test.each(['10.0.0.0/16', '172.31.0.0/16'])('VpcCidr=%s: MultusCidr holds every multus subnet and no other subnet (the pods\' routes by their multus interface)', (vpc) => {
+      const params = { AzCount: '3', MultusSubnetsPerAz: '2', NatGatewayMode: 'Single', VpcCidr: vpc };
+      const { resources, outputs } = evaluateAll(scopeFor(infra, params, { attributes: { 'Vpc.CidrBlock': vpc } }));
+      const toInt = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+      const range = (c: string) => {
+        const [a, bits] = c.split('/');
+        return [toInt(a), toInt(a) + 2 ** (32 - Number(bits)) - 1];
+      };
+      const [lo, hi] = range(String(outputs.MultusCidr));
+      expect(String(outputs.MultusCidr)).toBe(vpc.replace(/\.0\.0\/16$/, '.128.0/21'));
+      const subnets = Object.entries(resources).filter(([name]) => infra.Resources[name].Type === 'AWS::EC2::Subnet');
+      expect(subnets).toHaveLength(3 + 3 + 6);
+      for (const [name, props] of subnets) {
+        const [first, last] = range(String(props.CidrBlock));
+        const multus = ((props.Tags ?? []) as { Key: string; Value: string }[]).some((t) => t.Key === 'eks-multus-eni/multus-subnet');
+        expect({ name, cidr: props.CidrBlock, inside: first >= lo && last <= hi }).toEqual({ name, cidr: props.CidrBlock, inside: multus });
+      }
+    });
 
     describe('the AZs: the region\'s first ones, or named by AZ name or AZ ID', () => {
       const subnets = Object.keys(infra.Resources).filter((n) => infra.Resources[n].Type === 'AWS::EC2::Subnet');
@@ -361,26 +380,27 @@ describe('user data: the node agent and the boot step', () => {
 
   test('carries node-agent/ exactly as it is (npm run embed-agent); the run below installs byte-identical files', () => {
     expect(embed(launchSource)).toBe(launchSource);
-    const script = userDataScript();
-    for (const { source, packed } of AGENT_FILES) {
-      if (packed) continue; // compressed: compared after installation
-      expect({ source, embedded: script.includes(readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8').replace(/\n$/, '')) }).toEqual({ source, embedded: true });
+    const install = unpackInstall(userDataScript());
+    expect(install).toBe(installScript());
+    for (const { source } of AGENT_FILES) {
+      expect({ source, embedded: install.includes(readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8').replace(/\n$/, '')) }).toEqual({ source, embedded: true });
     }
   });
 
   test('stays under EC2\'s 16 KB of user data, with 2 KiB left for what a node group or Karpenter merges in', () => {
     const worst = renderUserData({ MaxPods: '110', NodeLabels: 'team=cnf,tier=edge', NodegroupName: 'x'.repeat(63), MultusInterfaceCount: '15', WaitTimeoutSeconds: '3600' });
+    console.log('USERDATA', Buffer.byteLength(worst, 'utf8'));
     expect(Buffer.byteLength(worst, 'utf8')).toBeLessThan(16 * 1024 - 2 * 1024);
   });
 
   test('npm run node-user-data prints the same script, rendered with the same values, as its own MIME document (for Karpenter and self-managed nodes)', () => {
-    const values = { MultusInterfaceCount: '3', WaitTimeoutSeconds: '120', MultusCniConfDir: '/etc/cni/custom.d' };
-    const printed = parseMime(nodeUserData({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d' }));
+    const values = { MultusInterfaceCount: '3', WaitTimeoutSeconds: '120', MultusCniConfDir: '/etc/cni/custom.d', MultusPodRoutes: 'vpc,192.168.0.0/16' };
+    const printed = parseMime(nodeUserData({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d', podRoutes: 'vpc,192.168.0.0/16' }));
 
     expect(printed.headers['mime-version']).toBe('1.0');
     expect(printed.parts.map((p) => p.headers['content-type'].split(';')[0])).toEqual(['text/x-shellscript']);
     expect(printed.parts[0].body.trimEnd()).toBe(userDataScript(values).trimEnd());
-    expect(printed.parts[0].body).toContain('MULTUS_INTERFACE_COUNT=3\nMULTUS_WAIT_TIMEOUT_SECONDS=120\nMULTUS_CNI_CONF_DIR=/etc/cni/custom.d\n');
+    expect(printed.parts[0].body).toContain('MULTUS_INTERFACE_COUNT=3\nMULTUS_WAIT_TIMEOUT_SECONDS=120\nMULTUS_CNI_CONF_DIR=/etc/cni/custom.d\nMULTUS_POD_ROUTES=vpc,192.168.0.0/16\n');
   });
 
   test('the Karpenter manifest of docs/karpenter.md, run with bash as written (kubectl apply replaced by a file): an EC2NodeClass whose userData is that output and whose tags opt the node in', () => {
@@ -407,12 +427,14 @@ describe('user data: the node agent and the boot step', () => {
     expect(result.status).toBe(0);
   });
 
-  test('passes shellcheck', () => {
-    const path = join(work, 'check.sh');
-    writeFileSync(path, userDataScript());
-    const result = spawnSync(findShellcheck(), ['--shell=bash', path], { encoding: 'utf8' });
-    expect(result.stdout + result.stderr).toBe('');
-    expect(result.status).toBe(0);
+  test('passes shellcheck, and so does the packed script that installs the agent', () => {
+    for (const [name, text] of [['check.sh', userDataScript()], ['install.sh', installScript()]]) {
+      const path = join(work, name);
+      writeFileSync(path, text);
+      const result = spawnSync(findShellcheck(), ['--shell=bash', path], { encoding: 'utf8' });
+      expect({ name, output: result.stdout + result.stderr }).toEqual({ name, output: '' });
+      expect(result.status).toBe(0);
+    }
   });
 
   interface Run {
@@ -455,7 +477,7 @@ describe('user data: the node agent and the boot step', () => {
       expect({ target, mode: (statSync(installed).mode & 0o777).toString(8) }).toEqual({ target, mode });
     }
     expect(readFileSync(join(run.root, 'etc/eks-multus-eni/agent.env'), 'utf8')).toBe(
-      'MULTUS_INTERFACE_COUNT=0\nMULTUS_WAIT_TIMEOUT_SECONDS=300\nMULTUS_CNI_CONF_DIR=/etc/cni/multus/net.d\n',
+      'MULTUS_INTERFACE_COUNT=0\nMULTUS_WAIT_TIMEOUT_SECONDS=300\nMULTUS_CNI_CONF_DIR=/etc/cni/multus/net.d\nMULTUS_POD_ROUTES=vpc\n',
     );
     expect(run.commands).toEqual(['udevadm control --reload', 'systemctl daemon-reload', 'systemctl enable --now eks-multus-eni-agent-sync.timer']);
     // A nodeadm drop-in: nodeadm-run (after cloud-final, which runs this script) merges it into kubelet's flags.

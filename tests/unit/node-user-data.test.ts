@@ -16,7 +16,8 @@ test('--help: usage on stdout with every option, what it takes and its default; 
   const out = cli('--help');
   expect({ status: out.status, stderr: out.stderr }).toEqual({ status: 0, stderr: '' });
   expect(out.stdout).toBe(usage());
-  expect(out.stdout).toMatch(/^usage: npm run -s node-user-data -- \[--interfaces N\] \[--wait-seconds S\] \[--cni-conf-dir DIR\]/);
+  expect(out.stdout).toMatch(/^usage: npm run -s node-user-data -- \[--interfaces N\] \[--wait-seconds S\] \[--cni-conf-dir DIR\] \[--pod-routes R\]/);
+  expect(out.stdout).toMatch(/--pod-routes R .*default vpc\)/);
   expect(out.stdout).toMatch(/--interfaces N .*\(a whole number from 1 to 15; default 2\)/);
   expect(out.stdout).toMatch(/--wait-seconds S .*\(a whole number from 10 to 3600; default 300\)/);
   expect(out.stdout).toMatch(/--cni-conf-dir DIR .*default \/etc\/cni\/multus\/net\.d\)/);
@@ -33,21 +34,24 @@ test.each([
   [['--wait-seconds', '1.5'], '--wait-seconds must be a whole number from 10 to 3600, not "1.5"'],
   [['--wait-seconds='], '--wait-seconds must be a whole number from 10 to 3600, not ""'],
   [['--cni-conf-dir', 'relative/dir'], '--cni-conf-dir must be an absolute path of letters, digits and _ . / -, not "relative/dir"'],
-  [['--interface', '2'], 'unknown option --interface (options: --interfaces, --wait-seconds, --cni-conf-dir, --help)'],
-  [['2'], 'unknown argument 2 (options: --interfaces, --wait-seconds, --cni-conf-dir, --help)'],
+  [['--interface', '2'], 'unknown option --interface (options: --interfaces, --wait-seconds, --cni-conf-dir, --pod-routes, --help)'],
+  [['2'], 'unknown argument 2 (options: --interfaces, --wait-seconds, --cni-conf-dir, --pod-routes, --help)'],
   [['--interfaces', '2', '--interfaces', '3'], '--interfaces is given twice'],
+  [['--pod-routes', '0.0.0.0/0'], '--pod-routes must be vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated, not "0.0.0.0/0"'],
+  [['--pod-routes', 'vpc,10.0.0.0/0'], '--pod-routes must be vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated, not "vpc,10.0.0.0/0"'],
+  [['--pod-routes', 'vpc, 10.0.0.0/8'], '--pod-routes must be vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated, not "vpc, 10.0.0.0/8"'],
 ])('%j: one line on stderr, nothing on stdout, exit 2', (args, message) => {
   const out = cli(...args);
   expect({ status: out.status, stdout: out.stdout, stderr: out.stderr }).toEqual({ status: 2, stdout: '', stderr: `node-user-data: ${message}\n` });
 });
 
 test('the options read: defaults from the launch template, given values, --flag=value', () => {
-  expect(parseArgs([])).toEqual({ interfaces: 2, waitSeconds: 300, cniConfDir: '/etc/cni/multus/net.d' });
-  expect(parseArgs(['--interfaces', '3', '--wait-seconds=120', '--cni-conf-dir', '/etc/cni/custom.d'])).toEqual({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d' });
+  expect(parseArgs([])).toEqual({ interfaces: 2, waitSeconds: 300, cniConfDir: '/etc/cni/multus/net.d', podRoutes: 'vpc' });
+  expect(parseArgs(['--interfaces', '3', '--wait-seconds=120', '--cni-conf-dir', '/etc/cni/custom.d', '--pod-routes', 'vpc,192.168.0.0/16'])).toEqual({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d', podRoutes: 'vpc,192.168.0.0/16' });
   expect(parseArgs(['--interfaces', '1', '--help'])).toBe('help');
 });
 
 test('every option of the table fills a parameter of the launch template, and every key once', () => {
-  expect(OPTIONS.map((o) => o.parameter)).toEqual(['MultusInterfaceCount', 'WaitTimeoutSeconds', 'MultusCniConfDir']);
+  expect(OPTIONS.map((o) => o.parameter)).toEqual(['MultusInterfaceCount', 'WaitTimeoutSeconds', 'MultusCniConfDir', 'MultusPodRoutes']);
   expect(new Set(OPTIONS.map((o) => o.key)).size).toBe(OPTIONS.length);
 });

@@ -515,6 +515,7 @@ describe('nested stacks and the node group', () => {
     expect(resources.NodeLaunchTemplate.Properties?.Parameters).toMatchObject({
       NodeTagKey: { Ref: 'NodeTagKey' },
       MultusInterfaceCount: { Ref: 'InfraMultusSubnetsPerAz' },
+      MultusPodRoutes: { 'Fn::GetAtt': ['Infrastructure', 'Outputs.MultusCidr'] },
     });
   });
 

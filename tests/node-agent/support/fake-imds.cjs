@@ -6,7 +6,11 @@
 // Usage: node fake-imds.cjs <state.json>   prints "listening <port>" once it accepts connections.
 // The state file is re-read on every request, so a test changes the instance by rewriting it:
 //   { "interfaces": [ { "mac": "0a:..", "deviceNumber": 1, "networkCard": 0 (optional: absent → 404,
-//                       as on single-card types), "subnet": "10.0.0.0/24", "prefixes": ["10.0.0.16/28"] } ],
+//                       as on single-card types), "subnet": "10.0.0.0/24", "prefixes": ["10.0.0.16/28"],
+//                       "vpcCidrs": ["10.0.0.0/16"] (vpc-ipv4-cidr-blocks; absent → 404),
+//                       "listedAfter": N (optional: the first N requests naming this MAC answer 404
+//                       and the MAC list leaves it out, as IMDS does for a while after an attach) } ],
+//     "instanceId": "i-..." (optional), "localIpv4": "10.0.0.10" (optional), "generation": <number> (a new one restarts the listedAfter counts),
 //     "fail": { "<path under meta-data/>": <HTTP status> } }   (optional: forced errors)
 'use strict';
 const http = require('node:http');
@@ -19,22 +23,39 @@ if (!statePath) {
   process.exit(2);
 }
 const tokens = new Map(); // token -> expiry (ms)
+let generation;
+let asked = new Map(); // mac -> requests naming it, this generation
+
+/** Whether IMDS lists the interface yet; a request naming it counts towards its listedAfter. */
+function listed(state, eni, naming) {
+  if (state.generation !== generation) {
+    generation = state.generation;
+    asked = new Map();
+  }
+  if (!eni.listedAfter) return true;
+  const seen = asked.get(eni.mac) ?? 0;
+  if (naming) asked.set(eni.mac, seen + 1);
+  return seen >= eni.listedAfter;
+}
 
 /** The body for a meta-data path, or undefined (404), for the current state. */
 function metadata(state, path) {
   const macsPrefix = 'network/interfaces/macs/';
   const interfaces = state.interfaces ?? [];
-  if (path === macsPrefix) return interfaces.map((i) => `${i.mac}/`).join('\n');
+  if (path === 'instance-id') return state.instanceId ?? 'i-0123456789abcdef0';
+  if (path === 'local-ipv4') return state.localIpv4 ?? '10.0.0.10';
+  if (path === macsPrefix) return interfaces.filter((i) => listed(state, i, false)).map((i) => `${i.mac}/`).join('\n');
   if (!path.startsWith(macsPrefix)) return undefined;
   const [mac, key, ...rest] = path.slice(macsPrefix.length).split('/');
   const eni = interfaces.find((i) => i.mac === mac);
-  if (!eni || rest.length > 0) return undefined;
+  if (!eni || rest.length > 0 || !listed(state, eni, true)) return undefined;
   const fields = {
     mac: eni.mac,
     'device-number': String(eni.deviceNumber),
     'network-card': eni.networkCard === undefined ? undefined : String(eni.networkCard),
     'subnet-ipv4-cidr-block': eni.subnet,
     'ipv4-prefix': eni.prefixes && eni.prefixes.length > 0 ? eni.prefixes.join('\n') : undefined,
+    'vpc-ipv4-cidr-blocks': eni.vpcCidrs ? eni.vpcCidrs.join('\n') : undefined,
   };
   if (key === '' || key === undefined) {
     return Object.keys(fields).filter((k) => fields[k] !== undefined).join('\n');

@@ -1,21 +1,26 @@
-// Runs the real CNI host-local IPAM plugin (Debian package containernetworking-plugins) the way a
-// CNI runtime does: the network config on stdin, CNI_* in the environment.
+// Runs the real CNI reference plugins (Debian package containernetworking-plugins) the way a CNI
+// runtime does: the network config on stdin, CNI_* in the environment.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const CANDIDATES = ['/usr/lib/cni/host-local', '/opt/cni/bin/host-local'];
+const DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
 
-/** The host-local binary; fails loudly when it is not installed. */
-export function findHostLocal(): string {
-  const found = CANDIDATES.find((p) => fs.existsSync(p));
+/** A reference plugin's binary (host-local, host-device); fails loudly when it is not installed. */
+export function findPlugin(name: string): string {
+  const candidates = DIRS.map((d) => path.join(d, name));
+  const found = candidates.find((p) => fs.existsSync(p));
   if (!found) {
     throw new Error(
-      `the CNI host-local plugin is needed (looked in ${CANDIDATES.join(', ')}): ` +
+      `the CNI ${name} plugin is needed (looked in ${candidates.join(', ')}): ` +
         'apt-get install -y containernetworking-plugins',
     );
   }
   return found;
+}
+
+export function findHostLocal(): string {
+  return findPlugin('host-local');
 }
 
 export interface IpamConfig {
@@ -29,6 +34,8 @@ export interface IpamResult {
   /** the allocated address with its prefix length, e.g. 10.1.17.240/20 (ADD only) */
   address?: string;
   gateway?: string;
+  /** the result's routes, as host-local returns them (ADD only) */
+  routes?: { dst: string; gw?: string }[];
   /** the plugin's error message on failure */
   error?: string;
 }
@@ -62,6 +69,6 @@ export function hostLocal(
     return { code: res.status, error };
   }
   if (command === 'DEL') return { code: 0 };
-  const out = JSON.parse(res.stdout) as { ips: { address: string; gateway?: string }[] };
-  return { code: 0, address: out.ips[0].address, gateway: out.ips[0].gateway };
+  const out = JSON.parse(res.stdout) as { ips: { address: string; gateway?: string }[]; routes?: { dst: string; gw?: string }[] };
+  return { code: 0, address: out.ips[0].address, gateway: out.ips[0].gateway, routes: out.routes };
 }

@@ -1,7 +1,6 @@
 // Starts fake-imds.cjs inside a network namespace and describes the instance it serves.
-import { type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { startListener, writeState } from './listener';
 import { type Netns } from './netns';
 
 export interface FakeEni {
@@ -12,10 +11,18 @@ export interface FakeEni {
   subnet: string;
   /** delegated IPv4 prefixes; absent or empty: `ipv4-prefix` answers 404 */
   prefixes?: string[];
+  /** `vpc-ipv4-cidr-blocks`, in this order; absent: 404 */
+  vpcCidrs?: string[];
+  /** the first N requests naming this MAC answer 404 and the MAC list leaves it out (an attach IMDS has not caught up with) */
+  listedAfter?: number;
 }
 
 export interface ImdsState {
   interfaces: FakeEni[];
+  /** `instance-id`; default i-0123456789abcdef0 */
+  instanceId?: string;
+  /** `local-ipv4`, the node's primary address; default 10.0.0.10 (in ENS5's subnet) */
+  localIpv4?: string;
   /** forced HTTP status per path under `meta-data/` */
   fail?: Record<string, number>;
 }
@@ -26,41 +33,14 @@ export interface FakeImds {
 }
 
 const SCRIPT = path.join(__dirname, 'fake-imds.cjs');
+let generation = 0;
 
-/** Writes the state the server reads on every request. */
+/** Writes the state the server reads on every request (a new generation: listedAfter counts again). */
 export function writeImdsState(file: string, state: ImdsState): void {
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state, null, 2));
-  fs.renameSync(tmp, file); // the server never reads a half-written file
+  writeState(file, { ...state, generation: ++generation });
 }
 
 export async function startFakeImds(ns: Netns, stateFile: string): Promise<FakeImds> {
-  const child: ChildProcess = ns.spawn('node', [SCRIPT, stateFile], { PATH: process.env.PATH });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`fake IMDS did not start within 10 s: ${stderr}`)), 10000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^listening (\d+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`fake IMDS exited (${code}) before listening: ${stderr}`));
-    });
-  });
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  const { port, stop } = await startListener(ns, SCRIPT, [stateFile], 'fake IMDS');
+  return { endpoint: `http://127.0.0.1:${port}`, stop };
 }
