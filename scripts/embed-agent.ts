@@ -25,6 +25,30 @@ export const END = '# --- eks-multus-eni node agent end ---';
 export const DELIMITER = 'EKS_MULTUS_ENI_FILE';
 const TEMPLATE = join(ROOT, 'nested', 'launch-template.yaml');
 
+/** The first lines of the agent, kept on the node: what it is, and where its commented source is. */
+const AGENT_HEADER = 3;
+
+/**
+ * A file as the node gets it. The agent goes without its comment lines (about 2 KB of the 16 KB of
+ * user data, once packed): every full-line comment after its header, outside here-documents, where
+ * a "#" line is text the agent writes. Its tests run the agent of node-agent/ and, through the boot
+ * step, this copy. The other files go as they are.
+ */
+export function installedText(source: string, text: string): string {
+  if (source !== 'eks-multus-eni-agent') return text;
+  const out: string[] = [];
+  let heredoc: string | undefined;
+  for (const [n, line] of text.split('\n').entries()) {
+    if (heredoc !== undefined) {
+      if (line === heredoc) heredoc = undefined;
+    } else if (n >= AGENT_HEADER && /^\s*#/.test(line)) continue;
+    else heredoc = /(?<!<)<<-?\s*(['"]?)(\w+)\1\s*$/.exec(line)?.[2];
+    out.push(line);
+  }
+  if (heredoc !== undefined) throw new Error(`node-agent/${source}: the here-document ${heredoc} never ends`);
+  return [...out.slice(0, AGENT_HEADER), '# (installed without its comment lines: the commented source is node-agent/eks-multus-eni-agent in eks-multus-eni)', ...out.slice(AGENT_HEADER)].join('\n');
+}
+
 /**
  * The bash script that installs every agent file under the root given as its argument: quoted
  * heredocs (the files go in verbatim), each to a temporary name, its mode set, then moved.
@@ -32,7 +56,7 @@ const TEMPLATE = join(ROOT, 'nested', 'launch-template.yaml');
 export function installScript(read: (file: string) => string = (f) => readFileSync(join(ROOT, 'node-agent', f), 'utf8')): string {
   const lines = ['# eks-multus-eni: installs the node agent (node-agent/ of eks-multus-eni) under the root $1.', 'root=$1'];
   for (const { source, target, mode } of AGENT_FILES) {
-    const text = read(source);
+    const text = installedText(source, read(source));
     if (text.split('\n').includes(DELIMITER)) throw new Error(`node-agent/${source} holds the line ${DELIMITER}`);
     const dir = target.slice(0, target.lastIndexOf('/'));
     lines.push(`mkdir -p "$root${dir}"`, `cat >"$root${target}.tmp" <<'${DELIMITER}'`, ...text.replace(/\n$/, '').split('\n'), DELIMITER);

@@ -17,7 +17,7 @@ export interface NodeUserDataOptions {
   readonly interfaces: number;
   readonly waitSeconds: number;
   readonly cniConfDir: string;
-  /** MULTUS_POD_ROUTES: vpc, IPv4 CIDRs or none, comma separated (the launch template's MultusPodRoutes) */
+  /** MULTUS_POD_ROUTES: vpc, IPv4 and IPv6 CIDRs or none, comma separated (the launch template's MultusPodRoutes) */
   readonly podRoutes?: string;
 }
 
@@ -66,7 +66,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: '--interfaces', key: 'interfaces', parameter: 'MultusInterfaceCount', metavar: 'N', help: 'multus ENIs per node, device indexes 1..N: the longest subnets/<az> list', min: { value: 1, why: 'with 0 the agent has nothing to wait for' } },
   { flag: '--wait-seconds', key: 'waitSeconds', parameter: 'WaitTimeoutSeconds', metavar: 'S', help: 'how long the boot step waits for them before kubelet starts without the ready label' },
   { flag: '--cni-conf-dir', key: 'cniConfDir', parameter: 'MultusCniConfDir', metavar: 'DIR', help: "Multus's node-local config directory, where the agent writes multus-eni-<i>.conflist", takes: 'an absolute path of letters, digits and _ . / -' },
-  { flag: '--pod-routes', key: 'podRoutes', parameter: 'MultusPodRoutes', metavar: 'R', help: "where a multus pod's traffic goes through its interface: vpc, IPv4 CIDRs or none, comma separated", takes: 'vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated' },
+  { flag: '--pod-routes', key: 'podRoutes', parameter: 'MultusPodRoutes', metavar: 'R', help: "where a multus pod's traffic goes through its interface: vpc, IPv4 and IPv6 CIDRs or none, comma separated", takes: 'vpc, none, or IPv4 and IPv6 CIDRs (prefix length 1 to 32, 1 to 128), comma separated' },
 ];
 
 type Parameter = { Type: string; Default?: unknown; MinValue?: number; MaxValue?: number; AllowedPattern?: string; AllowedValues?: unknown[] };

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { installedText } from '../../scripts/embed-agent';
 import { nodeScript } from '../../scripts/node-user-data';
 import { findHostLocal, findPlugin, hostLocal, type IpamConfig } from './support/host-local';
 import { startFakeImds, writeImdsState, type FakeEni, type FakeImds, type ImdsState } from './support/imds';
@@ -25,6 +26,8 @@ import { findShellcheck } from '../support/shellcheck';
 
 const NODE_AGENT = path.resolve(__dirname, '../../node-agent');
 const AGENT = path.join(NODE_AGENT, 'eks-multus-eni-agent');
+/** The agent as the launch template installs it (the boot step's tests run this copy). */
+const installedAgent = () => installedText('eks-multus-eni-agent', fs.readFileSync(AGENT, 'utf8'));
 
 // The VPC's IPv4 CIDRs (a primary and two secondary ones), in the order IMDS lists them.
 const VPC_CIDRS = ['10.1.0.0/16', '10.0.0.0/16', '10.2.0.0/16'];
@@ -533,8 +536,11 @@ describe('eks-multus-eni-agent usage and settings', () => {
       'a route that is not an aligned CIDR',
       ['sync'],
       { MULTUS_POD_ROUTES: 'vpc 192.168.0.1/16' },
-      /MULTUS_POD_ROUTES: refusing '192.168.0.1\/16': not an aligned IPv4 CIDR, vpc or none/,
+      /MULTUS_POD_ROUTES: refusing '192.168.0.1\/16': not an aligned IPv4 or IPv6 CIDR, vpc or none/,
     ],
+    ['an IPv6 default route for the pods', ['configure', 'ens6'], { MULTUS_POD_ROUTES: 'vpc,::/0' }, /refusing '::\/0': a multus pod's default route stays on eth0/],
+    ['an IPv6 route that is not aligned', ['sync'], { MULTUS_POD_ROUTES: '2600:1f18::1/56' }, /refusing '2600:1f18::1\/56': not an aligned IPv4 or IPv6 CIDR/],
+    ['an IPv6 route that is not an address', ['sync'], { MULTUS_POD_ROUTES: '2600:1f18::4f1::/56' }, /refusing '2600:1f18::4f1::\/56': not an aligned IPv4 or IPv6 CIDR/],
     ['a route that is not a CIDR', ['wait'], { MULTUS_POD_ROUTES: '10.0.0.0/33' }, /MULTUS_POD_ROUTES: refusing '10.0.0.0\/33'/],
     ['none with routes', ['sync'], { MULTUS_POD_ROUTES: 'none,vpc' }, /MULTUS_POD_ROUTES: refusing 'none': not an aligned/],
   ])('%s: exit 2 with one clear line, nothing written', async (_what, args, extra, message) => {
@@ -564,8 +570,22 @@ describe('eks-multus-eni-agent usage and settings', () => {
     expect(code).toBe('401');
   });
 
-  it('packs under 8 KiB: the launch template carries it gzipped in user data (16 KB for everything, held by tests/unit/nested-templates.test.ts)', () => {
-    expect(gzipSync(fs.readFileSync(AGENT), { level: 9 }).length).toBeLessThanOrEqual(8 * 1024);
+  it('packs under 7 KiB as the node gets it: the launch template carries it gzipped in user data (16 KB for everything, held by tests/unit/nested-templates.test.ts)', () => {
+    expect(gzipSync(installedAgent(), { level: 9 }).length).toBeLessThanOrEqual(7 * 1024);
+  });
+
+  it('goes to the node without its comment lines only: the same code, line for line, the text it writes intact, shellcheck clean', () => {
+    const source = fs.readFileSync(AGENT, 'utf8');
+    const installed = installedAgent();
+    const code = (text: string) => text.split('\n').filter((l) => !/^\s*#/.test(l));
+    expect(code(installed)).toEqual(code(source));
+    expect(installed.split('\n').slice(0, 3)).toEqual(source.split('\n').slice(0, 3));
+    // the networkd file's first line, inside a here-document
+    expect(installed).toContain('\n# Written by eks-multus-eni-agent: multus ENI at device index $1.\n');
+    expect(installed.length).toBeLessThan(source.length * 0.85);
+    const copy = path.join(root, 'installed-agent');
+    fs.writeFileSync(copy, installed);
+    expect(execFileSync(findShellcheck(), [copy], { encoding: 'utf8' })).toBe('');
   });
 
   it('is shellcheck clean', () => {
@@ -1003,5 +1023,245 @@ describe('the boot step (the launch template\'s user data script), run for real 
 
     expect(res.code).toBe(0);
     expect(label).toBe('eks-multus-eni/ready=true');
+  });
+});
+
+describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
+  // The VPC's IPv6 CIDRs (Amazon-provided /56s), as IMDS lists them.
+  const VPC6 = ['2600:1f18:4f1:ac00::/56', '2600:1f18:77:e100::/56'];
+  // Dual-stack: ENS6's IPv4 side, and the subnet's /64 with two /80s, listed out of order.
+  const DUAL: FakeEni = {
+    ...ENS6,
+    ipv6Subnet: '2600:1f18:4f1:ac01::/64',
+    ipv6Prefixes: ['2600:1f18:4f1:ac01:b2c0::/80', '2600:1f18:4f1:ac01:8a3b::/80'],
+    ipv6s: ['2600:1f18:4f1:ac01::4'],
+    vpcIpv6Cidrs: VPC6,
+  };
+  // IPv6-only (no IPv4 CIDR block: subnet-ipv4-cidr-block answers 404), at device index 2.
+  const V6ONLY: FakeEni = {
+    mac: ENS7.mac,
+    deviceNumber: 2,
+    ipv6Subnet: '2600:1f18:4f1:ac02::/64',
+    ipv6Prefixes: ['2600:1f18:4f1:ac02:1::/80'],
+    ipv6s: ['2600:1f18:4f1:ac02::9'],
+    vpcCidrs: VPC_CIDRS,
+    vpcIpv6Cidrs: VPC6,
+  };
+  const DUAL_V6_RANGES = [
+    { subnet: '2600:1f18:4f1:ac01::/64', rangeStart: '2600:1f18:4f1:ac01:8a3b::', rangeEnd: '2600:1f18:4f1:ac01:8a3b:ffff:ffff:ffff', gateway: '2600:1f18:4f1:ac01::1' },
+    { subnet: '2600:1f18:4f1:ac01::/64', rangeStart: '2600:1f18:4f1:ac01:b2c0::', rangeEnd: '2600:1f18:4f1:ac01:b2c0:ffff:ffff:ffff', gateway: '2600:1f18:4f1:ac01::1' },
+  ];
+  // in address order (0077 before 04f1), as the agent sorts them
+  const vpc6Routes = (gw: string) => [VPC6[1], VPC6[0]].map((dst) => ({ dst, gw }));
+  const DUAL_ROUTES = [...ENS6_ROUTES, ...vpc6Routes('2600:1f18:4f1:ac01::1')];
+
+  /** The networkd file of an ENI with IPv6: DHCPv6 and the router's advertisement, but no default route. */
+  const ipv6Sections = (i: number) => ({
+    DHCPv6: { WithoutRA: 'solicit', UseDNS: 'false', UseNTP: 'false', UseHostname: 'false', UseDomains: 'false' },
+    IPv6AcceptRA: {
+      UseGateway: 'false',
+      UseRoutePrefix: 'false',
+      UseAutonomousPrefix: 'false',
+      UseDNS: 'false',
+      UseDomains: 'false',
+      RouteMetric: String(2000 + i),
+    },
+  });
+
+  beforeEach(() => setState({ interfaces: [ENS5, DUAL, V6ONLY, ENS8, ENS9] }));
+
+  it('a dual-stack ENI: DHCP for both families, link-local and router advertisements on, no default route from either; no accept_ra of ours', async () => {
+    await agentOk(['configure', 'ens6']);
+
+    const v4 = expectedNetworkd(DUAL.mac, 1);
+    expect(parseUnit(fs.readFileSync(networkdFile(1), 'utf8'))).toEqual({
+      ...v4,
+      Network: { DHCP: 'yes', LinkLocalAddressing: 'ipv6', IPv6AcceptRA: 'yes', DNSDefaultRoute: 'no' },
+      ...ipv6Sections(1),
+    });
+    // networkd sets the kernel's accept_ra to 0 on links it manages and answers RAs itself: a 2 of
+    // ours would let the kernel add the RA's default route before it does.
+    expect(fs.readFileSync(sysctlFile(1), 'utf8')).not.toMatch(/accept_ra|ipv6/);
+    expectConfiguredLink('ens6');
+  });
+
+  it('a dual-stack ENI with /28s and /80s: one range set per family, the /80s sorted with the subnet\'s ::1 as gateway, routes to the VPC\'s CIDRs of both families', async () => {
+    const res = await agentOk(['configure', 'ens6']);
+
+    expect(res.stderr).toBe('');
+    expect(readConflist(1).plugins[0].ipam).toEqual({ type: 'host-local', ranges: [ENS6_RANGES, DUAL_V6_RANGES], routes: DUAL_ROUTES, dataDir: dirs.ipam });
+    // a redelivery, a timer run: the same bytes, no reload
+    const before = written();
+    await agentOk(['configure', 'ens6']);
+    expect(written()).toEqual(before);
+    expect(reloads()).toEqual(['reload']);
+  });
+
+  it('a dual-stack ENI with /80s only: the IPv6 range set alone', async () => {
+    setState({ interfaces: [ENS5, { ...DUAL, prefixes: [] }] });
+    await agentOk(['configure', 'ens6']);
+    expect(readConflist(1).plugins[0].ipam).toMatchObject({ ranges: [DUAL_V6_RANGES], routes: vpc6Routes('2600:1f18:4f1:ac01::1') });
+  });
+
+  it('an IPv6-only ENI: DHCPv6 only, nothing IPv4 asked or written, an IPv6 conflist; it counts as configured (wait returns, ready=true)', async () => {
+    ns.addVeth('ens7', V6ONLY.mac);
+    installPlugins('ipvlan', 'host-local');
+    kubeletStarted();
+    const from = api.requests().length;
+
+    await agentOk(['wait']);
+    await agentOk(['sync']);
+
+    const unit = parseUnit(fs.readFileSync(networkdFile(2), 'utf8'));
+    expect(unit).toEqual({
+      Match: { PermanentMACAddress: V6ONLY.mac },
+      Link: { RequiredForOnline: 'no', MTUBytes: '9001' },
+      Network: { DHCP: 'ipv6', LinkLocalAddressing: 'ipv6', IPv6AcceptRA: 'yes', DNSDefaultRoute: 'no' },
+      ...ipv6Sections(2),
+    });
+    expect(readConflist(2).plugins[0]).toMatchObject({
+      master: 'ens7',
+      ipam: {
+        ranges: [[{ subnet: '2600:1f18:4f1:ac02::/64', rangeStart: '2600:1f18:4f1:ac02:1::', rangeEnd: '2600:1f18:4f1:ac02:1:ffff:ffff:ffff', gateway: '2600:1f18:4f1:ac02::1' }]],
+        routes: vpc6Routes('2600:1f18:4f1:ac02::1'),
+      },
+    });
+    expectConfiguredLink('ens7');
+    expect(labelsSince(from)).toEqual(['true']);
+  });
+
+  it('an ENI with IPv6 addresses and no /80: the networkd file for IPv6, no conflist', async () => {
+    setState({ interfaces: [ENS5, { ...DUAL, prefixes: [], ipv6Prefixes: [] }] });
+    const res = await agentOk(['configure', 'ens6']);
+    expect(res.stdout).toMatch(/cni: no prefixes/);
+    expect(parseUnit(fs.readFileSync(networkdFile(1), 'utf8')).Network.DHCP).toBe('yes');
+    expect(fs.existsSync(cniFile(1))).toBe(false);
+  });
+
+  it('skips, with a line each, /80s that are not aligned IPv6 CIDRs inside the subnet\'s /64, and overlapping ones', async () => {
+    const bad = ['2600:1f18:4f1:ac01:8a3b::1/80', '2600:1f18:4f1:ac09:1::/80', '2600:1f18:4f1:ac01:zz::/80', '10.1.18.0/28'];
+    setState({ interfaces: [ENS5, { ...DUAL, ipv6Prefixes: [...DUAL.ipv6Prefixes!, ...bad, '2600:1f18:4f1:ac01:8a3b:8000::/81'] }] });
+
+    const res = await agentOk(['configure', 'ens6']);
+
+    expect(res.stderr.trim().split('\n')).toEqual([
+      ...bad.map((p) => `eks-multus-eni: ens6: skipping prefix '${p}': not an aligned IPv6 CIDR inside 2600:1f18:4f1:ac01::/64`),
+      'eks-multus-eni: ens6: skipping prefix 2600:1f18:4f1:ac01:8a3b:8000::/81: overlaps another',
+    ]);
+    expect(readConflist(1).plugins[0].ipam.ranges[1]).toEqual(DUAL_V6_RANGES);
+  });
+
+  it('an IPv6 cluster (the primary ENI has /80s of the VPC CNI): no IPv6 route to the VPC CIDR that holds them, a line when that leaves none', async () => {
+    const primary = { ...ENS5, ipv6Subnet: '2600:1f18:4f1:ac00::/64', ipv6Prefixes: ['2600:1f18:4f1:ac00:7f::/80'], vpcIpv6Cidrs: VPC6 };
+    setState({ interfaces: [primary, DUAL] });
+    let res = await agentOk(['configure', 'ens6']);
+    expect(res.stderr).toBe('');
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual([...ENS6_ROUTES, { dst: '2600:1f18:77:e100::/56', gw: '2600:1f18:4f1:ac01::1' }]);
+
+    const one = [VPC6[0]];
+    setState({ interfaces: [{ ...primary, vpcIpv6Cidrs: one }, { ...DUAL, vpcIpv6Cidrs: one }] });
+    res = await agentOk(['configure', 'ens6']);
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual(ENS6_ROUTES);
+    expect(res.stderr).toBe(
+      "eks-multus-eni: ens6: no IPv6 route to the VPC: its CIDR 2600:1f18:4f1:ac00::/56 holds this node's IPv6 pod prefixes (the VPC CNI's); name the multus subnets' IPv6 range in MULTUS_POD_ROUTES\n",
+    );
+    // what the line says to do
+    await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: 'vpc,2600:1f18:4f1:ac02::/63' });
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual([...ENS6_ROUTES, { dst: '2600:1f18:4f1:ac02::/63', gw: '2600:1f18:4f1:ac01::1' }]);
+  });
+
+  it.each<[string, string, { dst: string; gw: string }[] | undefined]>([
+    ['IPv6 destinations beside the VPC (an on-premises range), written as IMDS would not (upper case, zeros)', 'vpc,2001:DB8:0:0::/48', [...ENS6_ROUTES, { dst: '2001:db8::/48', gw: '2600:1f18:4f1:ac01::1' }, ...vpc6Routes('2600:1f18:4f1:ac01::1')]],
+    ['IPv4 CIDRs only: no IPv6 route', '10.1.0.0/16', [{ dst: '10.1.0.0/16', gw: '10.1.16.1' }]],
+    ['IPv6 CIDRs only: no IPv4 route', '2600:1f18:77:e100::/56', [{ dst: '2600:1f18:77:e100::/56', gw: '2600:1f18:4f1:ac01::1' }]],
+    ['none', 'none', undefined],
+  ])('MULTUS_POD_ROUTES: %s', async (_what, value, expected) => {
+    await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: value });
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual(expected);
+  });
+
+  it('skips an IPv6 destination inside the ENI\'s own /64 (on-link), with a line', async () => {
+    const res = await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: 'vpc,2600:1f18:4f1:ac01:8000::/65' });
+    expect(res.stderr).toBe('eks-multus-eni: ens6: no route to 2600:1f18:4f1:ac01:8000::/65: inside 2600:1f18:4f1:ac01::/64, on-link\n');
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual(DUAL_ROUTES);
+  });
+
+  it('keeps the CNI config as it is when the /80s or the VPC\'s IPv6 CIDRs cannot be read, and says so', async () => {
+    await agentOk(['configure', 'ens6']);
+    const before = written();
+    for (const key of ['ipv6-prefix', 'vpc-ipv6-cidr-blocks', 'subnet-ipv6-cidr-blocks']) {
+      setState({ interfaces: [ENS5, DUAL], fail: { [`network/interfaces/macs/${DUAL.mac}/${key}`]: 500 } });
+      const res = await agentOk(['configure', 'ens6'], {}, 1);
+      expect(res.stderr).toContain(`ens6: ${key}: instance metadata unavailable`);
+      expect(written()).toEqual(before);
+    }
+  });
+
+  describe('the real host-local plugin, and the routes a pod gets', () => {
+    let plugin: string;
+    let ipam: IpamConfig;
+    beforeAll(() => {
+      plugin = findHostLocal();
+    });
+    beforeEach(async () => {
+      await agentOk(['configure', 'ens6']);
+      const conf = readConflist(1);
+      ipam = { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam };
+    });
+
+    it('gives a pod one address of each family: IPv4 in a /28, IPv6 at the start of the lowest /80 with a /64 mask and ::1 as gateway; a second pod the next', () => {
+      const a = hostLocal(plugin, 'ADD', 'pod-a', ipam, ns.path);
+      const b = hostLocal(plugin, 'ADD', 'pod-b', ipam, ns.path);
+
+      expect(a.code).toBe(0);
+      expect(a.ips).toEqual([
+        { address: '10.1.17.240/20', gateway: '10.1.16.1' },
+        { address: '2600:1f18:4f1:ac01:8a3b::/64', gateway: '2600:1f18:4f1:ac01::1' },
+      ]);
+      expect(b.ips).toEqual([
+        { address: '10.1.17.241/20', gateway: '10.1.16.1' },
+        { address: '2600:1f18:4f1:ac01:8a3b::1/64', gateway: '2600:1f18:4f1:ac01::1' },
+      ]);
+      expect(a.routes).toEqual(DUAL_ROUTES);
+      expect(a.routes!.map((r) => r.dst)).not.toContain('::/0');
+    });
+
+    it('an IPv6-only ENI\'s pod: one IPv6 address and the IPv6 routes', async () => {
+      ns.addVeth('ens7', V6ONLY.mac);
+      await agentOk(['configure', 'ens7']);
+      const conf = readConflist(2);
+      const r = hostLocal(plugin, 'ADD', 'pod-v6', { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam }, ns.path);
+      expect(r.ips).toEqual([{ address: '2600:1f18:4f1:ac02:1::/64', gateway: '2600:1f18:4f1:ac02::1' }]);
+      expect(r.routes).toEqual(vpc6Routes('2600:1f18:4f1:ac02::1'));
+    });
+
+    it('the pod\'s interface, as ipvlan sets it (host-device on a veth: the same ConfigureIface): both addresses, the on-link /64, the VPC\'s /56s via ::1, no default route of either family', () => {
+      const pod = Netns.create('multus-pod6');
+      try {
+        ns.ip('link', 'add', 'mpod6', 'type', 'veth', 'peer', 'name', 'mpod6-peer');
+        ns.ip('link', 'set', 'mpod6-peer', 'up');
+        const config = { cniVersion: ipam.cniVersion, name: ipam.name, type: 'host-device', device: 'mpod6', ipam: ipam.ipam };
+        execFileSync('ip', ['netns', 'exec', ns.name, findPlugin('host-device')], {
+          input: JSON.stringify(config),
+          env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'pod-6', CNI_NETNS: pod.path, CNI_IFNAME: 'net1', CNI_PATH: path.dirname(plugin) },
+          stdio: 'pipe',
+        });
+
+        const addrs = (JSON.parse(pod.ip('-j', 'addr', 'show', 'dev', 'net1')) as { addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[])[0].addr_info
+          .filter((a) => a.scope === 'global')
+          .map((a) => `${a.local}/${a.prefixlen}`);
+        expect(addrs.sort()).toEqual(['10.1.17.240/20', '2600:1f18:4f1:ac01:8a3b::/64']);
+        const routes6 = JSON.parse(pod.ip('-j', '-6', 'route', 'show')) as { dst: string; gateway?: string; dev: string }[];
+        expect(routes6.filter((r) => !r.dst.startsWith('fe80')).map((r) => [r.dst, r.gateway ?? 'on-link', r.dev]).sort()).toEqual([
+          ['2600:1f18:4f1:ac00::/56', '2600:1f18:4f1:ac01::1', 'net1'],
+          ['2600:1f18:4f1:ac01::/64', 'on-link', 'net1'],
+          ['2600:1f18:77:e100::/56', '2600:1f18:4f1:ac01::1', 'net1'],
+        ]);
+        expect(JSON.parse(pod.ip('-j', '-6', 'route', 'show', 'default'))).toEqual([]);
+        expect(JSON.parse(pod.ip('-j', 'route', 'show', 'default'))).toEqual([]);
+      } finally {
+        pod.destroy();
+      }
+    });
   });
 });

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { parseTemplate } from '../../scripts/lib/template';
-import { AGENT_FILES, embed, installScript, unpackInstall } from '../../scripts/embed-agent';
+import { AGENT_FILES, embed, installedText, installScript, unpackInstall } from '../../scripts/embed-agent';
 import { nodeUserData } from '../../scripts/node-user-data';
 import { evaluateAll, scopeFor } from '../support/cfn-eval';
 import { findShellcheck } from '../support/shellcheck';
@@ -365,6 +365,9 @@ describe('nested templates', () => {
 // The user data's shell script: the node agent's install and the boot step.
 
 /** The shell script part of the rendered user data. */
+/** A node-agent/ file as the node gets it. */
+const asInstalled = (source: string) => installedText(source, readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8'));
+
 function userDataScript(overrides: Record<string, string> = {}): string {
   const script = parseMime(renderUserData(overrides)).parts.find((p) => p.headers['content-type'].startsWith('text/x-shellscript'));
   if (!script) throw new Error('no shell script part in the user data');
@@ -383,13 +386,12 @@ describe('user data: the node agent and the boot step', () => {
     const install = unpackInstall(userDataScript());
     expect(install).toBe(installScript());
     for (const { source } of AGENT_FILES) {
-      expect({ source, embedded: install.includes(readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8').replace(/\n$/, '')) }).toEqual({ source, embedded: true });
+      expect({ source, embedded: install.includes(asInstalled(source).replace(/\n$/, '')) }).toEqual({ source, embedded: true });
     }
   });
 
   test('stays under EC2\'s 16 KB of user data, with 2 KiB left for what a node group or Karpenter merges in', () => {
     const worst = renderUserData({ MaxPods: '110', NodeLabels: 'team=cnf,tier=edge', NodegroupName: 'x'.repeat(63), MultusInterfaceCount: '15', WaitTimeoutSeconds: '3600' });
-    console.log('USERDATA', Buffer.byteLength(worst, 'utf8'));
     expect(Buffer.byteLength(worst, 'utf8')).toBeLessThan(16 * 1024 - 2 * 1024);
   });
 
@@ -473,7 +475,7 @@ describe('user data: the node agent and the boot step', () => {
     expect(run.code).toBe(0);
     for (const { source, target, mode } of AGENT_FILES) {
       const installed = join(run.root, target);
-      expect({ target, same: readFileSync(installed, 'utf8') === readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8') }).toEqual({ target, same: true });
+      expect({ target, same: readFileSync(installed, 'utf8') === asInstalled(source) }).toEqual({ target, same: true });
       expect({ target, mode: (statSync(installed).mode & 0o777).toString(8) }).toEqual({ target, mode });
     }
     expect(readFileSync(join(run.root, 'etc/eks-multus-eni/agent.env'), 'utf8')).toBe(

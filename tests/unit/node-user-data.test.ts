@@ -37,9 +37,11 @@ test.each([
   [['--interface', '2'], 'unknown option --interface (options: --interfaces, --wait-seconds, --cni-conf-dir, --pod-routes, --help)'],
   [['2'], 'unknown argument 2 (options: --interfaces, --wait-seconds, --cni-conf-dir, --pod-routes, --help)'],
   [['--interfaces', '2', '--interfaces', '3'], '--interfaces is given twice'],
-  [['--pod-routes', '0.0.0.0/0'], '--pod-routes must be vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated, not "0.0.0.0/0"'],
-  [['--pod-routes', 'vpc,10.0.0.0/0'], '--pod-routes must be vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated, not "vpc,10.0.0.0/0"'],
-  [['--pod-routes', 'vpc, 10.0.0.0/8'], '--pod-routes must be vpc, none, or IPv4 CIDRs of prefix length 1 to 32, comma separated, not "vpc, 10.0.0.0/8"'],
+  [['--pod-routes', '0.0.0.0/0'], '--pod-routes must be vpc, none, or IPv4 and IPv6 CIDRs (prefix length 1 to 32, 1 to 128), comma separated, not "0.0.0.0/0"'],
+  [['--pod-routes', 'vpc,10.0.0.0/0'], '--pod-routes must be vpc, none, or IPv4 and IPv6 CIDRs (prefix length 1 to 32, 1 to 128), comma separated, not "vpc,10.0.0.0/0"'],
+  [['--pod-routes', '::/0'], '--pod-routes must be vpc, none, or IPv4 and IPv6 CIDRs (prefix length 1 to 32, 1 to 128), comma separated, not "::/0"'],
+  [['--pod-routes', 'vpc,2600:1f18::/129'], '--pod-routes must be vpc, none, or IPv4 and IPv6 CIDRs (prefix length 1 to 32, 1 to 128), comma separated, not "vpc,2600:1f18::/129"'],
+  [['--pod-routes', 'vpc, 10.0.0.0/8'], '--pod-routes must be vpc, none, or IPv4 and IPv6 CIDRs (prefix length 1 to 32, 1 to 128), comma separated, not "vpc, 10.0.0.0/8"'],
 ])('%j: one line on stderr, nothing on stdout, exit 2', (args, message) => {
   const out = cli(...args);
   expect({ status: out.status, stdout: out.stdout, stderr: out.stderr }).toEqual({ status: 2, stdout: '', stderr: `node-user-data: ${message}\n` });
@@ -48,6 +50,7 @@ test.each([
 test('the options read: defaults from the launch template, given values, --flag=value', () => {
   expect(parseArgs([])).toEqual({ interfaces: 2, waitSeconds: 300, cniConfDir: '/etc/cni/multus/net.d', podRoutes: 'vpc' });
   expect(parseArgs(['--interfaces', '3', '--wait-seconds=120', '--cni-conf-dir', '/etc/cni/custom.d', '--pod-routes', 'vpc,192.168.0.0/16'])).toEqual({ interfaces: 3, waitSeconds: 120, cniConfDir: '/etc/cni/custom.d', podRoutes: 'vpc,192.168.0.0/16' });
+  expect(parseArgs(['--pod-routes', 'vpc,2001:db8::/48'])).toMatchObject({ podRoutes: 'vpc,2001:db8::/48' });
   expect(parseArgs(['--interfaces', '1', '--help'])).toBe('help');
 });
 

@@ -8,6 +8,9 @@
 //   { "interfaces": [ { "mac": "0a:..", "deviceNumber": 1, "networkCard": 0 (optional: absent → 404,
 //                       as on single-card types), "subnet": "10.0.0.0/24", "prefixes": ["10.0.0.16/28"],
 //                       "vpcCidrs": ["10.0.0.0/16"] (vpc-ipv4-cidr-blocks; absent → 404),
+//                       "subnet" absent: an IPv6-only subnet (subnet-ipv4-cidr-block 404);
+//                       "ipv6Subnet", "ipv6Prefixes", "ipv6s", "vpcIpv6Cidrs" (subnet-ipv6-cidr-blocks,
+//                       ipv6-prefix, ipv6s, vpc-ipv6-cidr-blocks; absent or empty → 404),
 //                       "listedAfter": N (optional: the first N requests naming this MAC answer 404
 //                       and the MAC list leaves it out, as IMDS does for a while after an attach) } ],
 //     "instanceId": "i-..." (optional), "localIpv4": "10.0.0.10" (optional), "generation": <number> (a new one restarts the listedAfter counts),
@@ -38,12 +41,19 @@ function listed(state, eni, naming) {
   return seen >= eni.listedAfter;
 }
 
+/** A list as IMDS gives it, a line each; undefined (404) when absent or empty. */
+function list(values) {
+  return values && values.length > 0 ? values.join('\n') : undefined;
+}
+
 /** The body for a meta-data path, or undefined (404), for the current state. */
 function metadata(state, path) {
   const macsPrefix = 'network/interfaces/macs/';
   const interfaces = state.interfaces ?? [];
   if (path === 'instance-id') return state.instanceId ?? 'i-0123456789abcdef0';
   if (path === 'local-ipv4') return state.localIpv4 ?? '10.0.0.10';
+  // the primary ENI's MAC: device index 0 of network card 0
+  if (path === 'mac') return interfaces.find((i) => i.deviceNumber === 0 && !i.networkCard)?.mac;
   if (path === macsPrefix) return interfaces.filter((i) => listed(state, i, false)).map((i) => `${i.mac}/`).join('\n');
   if (!path.startsWith(macsPrefix)) return undefined;
   const [mac, key, ...rest] = path.slice(macsPrefix.length).split('/');
@@ -56,6 +66,10 @@ function metadata(state, path) {
     'subnet-ipv4-cidr-block': eni.subnet,
     'ipv4-prefix': eni.prefixes && eni.prefixes.length > 0 ? eni.prefixes.join('\n') : undefined,
     'vpc-ipv4-cidr-blocks': eni.vpcCidrs ? eni.vpcCidrs.join('\n') : undefined,
+    'subnet-ipv6-cidr-blocks': eni.ipv6Subnet,
+    'ipv6-prefix': list(eni.ipv6Prefixes),
+    ipv6s: list(eni.ipv6s),
+    'vpc-ipv6-cidr-blocks': list(eni.vpcIpv6Cidrs),
   };
   if (key === '' || key === undefined) {
     return Object.keys(fields).filter((k) => fields[k] !== undefined).join('\n');

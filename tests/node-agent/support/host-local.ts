@@ -31,9 +31,11 @@ export interface IpamConfig {
 
 export interface IpamResult {
   code: number | null;
-  /** the allocated address with its prefix length, e.g. 10.1.17.240/20 (ADD only) */
+  /** the (first) allocated address with its prefix length, e.g. 10.1.17.240/20 (ADD only) */
   address?: string;
   gateway?: string;
+  /** every allocated address, one per range set, with its gateway (ADD only) */
+  ips?: { address: string; gateway?: string }[];
   /** the result's routes, as host-local returns them (ADD only) */
   routes?: { dst: string; gw?: string }[];
   /** the plugin's error message on failure */
@@ -70,5 +72,5 @@ export function hostLocal(
   }
   if (command === 'DEL') return { code: 0 };
   const out = JSON.parse(res.stdout) as { ips: { address: string; gateway?: string }[]; routes?: { dst: string; gw?: string }[] };
-  return { code: 0, address: out.ips[0].address, gateway: out.ips[0].gateway, routes: out.routes };
+  return { code: 0, address: out.ips[0].address, gateway: out.ips[0].gateway, ips: out.ips.map(({ address, gateway }) => ({ address, gateway })), routes: out.routes };
 }

@@ -8,7 +8,16 @@ export interface FakeEni {
   deviceNumber: number;
   /** absent: the path answers 404, as on instance types with one network card */
   networkCard?: number;
-  subnet: string;
+  /** `subnet-ipv4-cidr-block`; absent: an IPv6-only subnet (404) */
+  subnet?: string;
+  /** `subnet-ipv6-cidr-blocks` (a subnet has one at most); absent: 404 */
+  ipv6Subnet?: string;
+  /** delegated IPv6 prefixes (EC2's /80s), `ipv6-prefix`; absent or empty: 404 */
+  ipv6Prefixes?: string[];
+  /** the ENI's IPv6 addresses, `ipv6s`; absent or empty: 404 */
+  ipv6s?: string[];
+  /** `vpc-ipv6-cidr-blocks`; absent or empty: 404 */
+  vpcIpv6Cidrs?: string[];
   /** delegated IPv4 prefixes; absent or empty: `ipv4-prefix` answers 404 */
   prefixes?: string[];
   /** `vpc-ipv4-cidr-blocks`, in this order; absent: 404 */
