@@ -30,22 +30,26 @@ const AGENT_HEADER = 3;
 
 /**
  * A file as the node gets it. The agent goes without its comment lines (about 2 KB of the 16 KB of
- * user data, once packed): every full-line comment after its header, outside here-documents, where
- * a "#" line is text the agent writes. Its tests run the agent of node-agent/ and, through the boot
- * step, this copy. The other files go as they are.
+ * user data, once packed): every full-line comment after its header, but in here-documents, where
+ * a "#" line is text the agent writes, and after a line continued by a backslash. Its tests run the
+ * agent of node-agent/ and, through the boot step, this copy, and hold the two to the same
+ * functions as bash parses them (declare -f). The other files go as they are.
  */
 export function installedText(source: string, text: string): string {
   if (source !== 'eks-multus-eni-agent') return text;
   const out: string[] = [];
-  let heredoc: string | undefined;
+  let heredoc: { word: string; tabs: boolean } | undefined;
   for (const [n, line] of text.split('\n').entries()) {
     if (heredoc !== undefined) {
-      if (line === heredoc) heredoc = undefined;
-    } else if (n >= AGENT_HEADER && /^\s*#/.test(line)) continue;
-    else heredoc = /(?<!<)<<-?\s*(['"]?)(\w+)\1\s*$/.exec(line)?.[2];
+      if ((heredoc.tabs ? line.replace(/^\t+/, '') : line) === heredoc.word) heredoc = undefined;
+    } else if (n >= AGENT_HEADER && /^\s*#/.test(line) && !/(^|[^\\])(\\\\)*\\$/.test(out.at(-1) ?? '')) continue;
+    else {
+      const start = /(?<!<)<<(-?)\s*(['"]?)([A-Za-z_]\w*)\2/.exec(line);
+      if (start) heredoc = { word: start[3], tabs: start[1] === '-' };
+    }
     out.push(line);
   }
-  if (heredoc !== undefined) throw new Error(`node-agent/${source}: the here-document ${heredoc} never ends`);
+  if (heredoc !== undefined) throw new Error(`node-agent/${source}: the here-document ${heredoc.word} never ends`);
   return [...out.slice(0, AGENT_HEADER), '# (installed without its comment lines: the commented source is node-agent/eks-multus-eni-agent in eks-multus-eni)', ...out.slice(AGENT_HEADER)].join('\n');
 }
 

@@ -586,6 +586,13 @@ describe('eks-multus-eni-agent usage and settings', () => {
     const copy = path.join(root, 'installed-agent');
     fs.writeFileSync(copy, installed);
     expect(execFileSync(findShellcheck(), [copy], { encoding: 'utf8' })).toBe('');
+    // every function as bash parses it, strings and here-documents included (declare -f drops only comments)
+    const functions = (file: string) =>
+      execFileSync('bash', ['-c', 'eval "$(sed \'$d\' "$1")"; declare -f', 'functions', file], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(source.trimEnd().split('\n').at(-1)).toBe('main "$@"');
+    const parsed = functions(AGENT);
+    expect(parsed).toMatch(/^networkd_conf \(\)/m);
+    expect(functions(copy)).toBe(parsed);
   });
 
   it('is shellcheck clean', () => {
@@ -1103,7 +1110,7 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     expect(readConflist(1).plugins[0].ipam).toMatchObject({ ranges: [DUAL_V6_RANGES], routes: vpc6Routes('2600:1f18:4f1:ac01::1') });
   });
 
-  it('an IPv6-only ENI: DHCPv6 only, nothing IPv4 asked or written, an IPv6 conflist; it counts as configured (wait returns, ready=true)', async () => {
+  it('an IPv6-only ENI: DHCPv6 only, nothing IPv4 written, an IPv6 conflist; it counts as configured (wait returns, ready=true)', async () => {
     ns.addVeth('ens7', V6ONLY.mac);
     installPlugins('ipvlan', 'host-local');
     kubeletStarted();
@@ -1130,6 +1137,21 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     expect(labelsSince(from)).toEqual(['true']);
   });
 
+  it('an ENI of a dual-stack subnet without an IPv6 address (ipv6-addresses-per-interface 0): the IPv4 networkd file, byte for byte; its /80s still in the conflist', async () => {
+    await agentOk(['configure', 'ens6']);
+    const dual = fs.readFileSync(networkdFile(1), 'utf8');
+    setState({ interfaces: [ENS5, ENS6] });
+    await agentOk(['configure', 'ens6']);
+    const ipv4 = fs.readFileSync(networkdFile(1), 'utf8');
+    expect(dual).not.toBe(ipv4);
+
+    setState({ interfaces: [ENS5, { ...DUAL, ipv6s: [] }] });
+    await agentOk(['configure', 'ens6']);
+
+    expect(fs.readFileSync(networkdFile(1), 'utf8')).toBe(ipv4);
+    expect(readConflist(1).plugins[0].ipam.ranges).toEqual([ENS6_RANGES, DUAL_V6_RANGES]);
+  });
+
   it('an ENI with IPv6 addresses and no /80: the networkd file for IPv6, no conflist', async () => {
     setState({ interfaces: [ENS5, { ...DUAL, prefixes: [], ipv6Prefixes: [] }] });
     const res = await agentOk(['configure', 'ens6']);
@@ -1151,8 +1173,11 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     expect(readConflist(1).plugins[0].ipam.ranges[1]).toEqual(DUAL_V6_RANGES);
   });
 
-  it('an IPv6 cluster (the primary ENI has /80s of the VPC CNI): no IPv6 route to the VPC CIDR that holds them, a line when that leaves none', async () => {
-    const primary = { ...ENS5, ipv6Subnet: '2600:1f18:4f1:ac00::/64', ipv6Prefixes: ['2600:1f18:4f1:ac00:7f::/80'], vpcIpv6Cidrs: VPC6 };
+  it.each<[string, Partial<FakeEni>]>([
+    ['an IPv6 cluster: the primary ENI has /80s of the VPC CNI', { ipv6Prefixes: ['2600:1f18:4f1:ac00:7f::/80'] }],
+    ['a dual-stack node subnet: the node has an IPv6 address (kubelet\'s probes, before any /80)', { ipv6s: ['2600:1f18:4f1:ac00::a'] }],
+  ])('%s: no IPv6 route to the VPC CIDR that holds them, a line when that leaves none', async (_what, node) => {
+    const primary = { ...ENS5, ipv6Subnet: '2600:1f18:4f1:ac00::/64', vpcIpv6Cidrs: VPC6, ...node };
     setState({ interfaces: [primary, DUAL] });
     let res = await agentOk(['configure', 'ens6']);
     expect(res.stderr).toBe('');
@@ -1163,7 +1188,7 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     res = await agentOk(['configure', 'ens6']);
     expect(readConflist(1).plugins[0].ipam.routes).toEqual(ENS6_ROUTES);
     expect(res.stderr).toBe(
-      "eks-multus-eni: ens6: no IPv6 route to the VPC: its CIDR 2600:1f18:4f1:ac00::/56 holds this node's IPv6 pod prefixes (the VPC CNI's); name the multus subnets' IPv6 range in MULTUS_POD_ROUTES\n",
+      "eks-multus-eni: ens6: no IPv6 route to the VPC: its CIDR 2600:1f18:4f1:ac00::/56 holds this node's IPv6 address or pod prefixes; name the multus subnets' IPv6 range in MULTUS_POD_ROUTES\n",
     );
     // what the line says to do
     await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: 'vpc,2600:1f18:4f1:ac02::/63' });
@@ -1189,7 +1214,7 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
   it('keeps the CNI config as it is when the /80s or the VPC\'s IPv6 CIDRs cannot be read, and says so', async () => {
     await agentOk(['configure', 'ens6']);
     const before = written();
-    for (const key of ['ipv6-prefix', 'vpc-ipv6-cidr-blocks', 'subnet-ipv6-cidr-blocks']) {
+    for (const key of ['ipv6-prefix', 'vpc-ipv6-cidr-blocks', 'subnet-ipv6-cidr-blocks', 'ipv6s']) {
       setState({ interfaces: [ENS5, DUAL], fail: { [`network/interfaces/macs/${DUAL.mac}/${key}`]: 500 } });
       const res = await agentOk(['configure', 'ens6'], {}, 1);
       expect(res.stderr).toContain(`ens6: ${key}: instance metadata unavailable`);

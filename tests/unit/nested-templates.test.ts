@@ -364,10 +364,10 @@ describe('nested templates', () => {
 // ---------------------------------------------------------------------------------------------
 // The user data's shell script: the node agent's install and the boot step.
 
-/** The shell script part of the rendered user data. */
 /** A node-agent/ file as the node gets it. */
 const asInstalled = (source: string) => installedText(source, readFileSync(join(__dirname, '..', '..', 'node-agent', source), 'utf8'));
 
+/** The shell script part of the rendered user data. */
 function userDataScript(overrides: Record<string, string> = {}): string {
   const script = parseMime(renderUserData(overrides)).parts.find((p) => p.headers['content-type'].startsWith('text/x-shellscript'));
   if (!script) throw new Error('no shell script part in the user data');
@@ -388,6 +388,52 @@ describe('user data: the node agent and the boot step', () => {
     for (const { source } of AGENT_FILES) {
       expect({ source, embedded: install.includes(asInstalled(source).replace(/\n$/, '')) }).toEqual({ source, embedded: true });
     }
+  });
+
+  test('the agent goes to the node without its comment lines, but the text of its here-documents and a line after a continued one', () => {
+    const agent = [
+      '#!/usr/bin/env bash',
+      '# header 1',
+      '# header 2',
+      '# a comment',
+      'f() {',
+      '  # indented comment',
+      '  cat <<EOF >"$1"',
+      '# written text',
+      'EOF',
+      "  cat <<-'END' | sort",
+      '\t# text too',
+      '\tEND',
+      '  x=$((1 << 24))',
+      '  echo a \\',
+      '  # kept: stripping it would join the next line to the echo',
+      '  echo b',
+      '  echo c \\\\',
+      '  # an escaped backslash ends the line: stripped',
+      '}',
+    ].join('\n');
+
+    expect(installedText('eks-multus-eni-agent', agent).split('\n')).toEqual([
+      '#!/usr/bin/env bash',
+      '# header 1',
+      '# header 2',
+      '# (installed without its comment lines: the commented source is node-agent/eks-multus-eni-agent in eks-multus-eni)',
+      'f() {',
+      '  cat <<EOF >"$1"',
+      '# written text',
+      'EOF',
+      "  cat <<-'END' | sort",
+      '\t# text too',
+      '\tEND',
+      '  x=$((1 << 24))',
+      '  echo a \\',
+      '  # kept: stripping it would join the next line to the echo',
+      '  echo b',
+      '  echo c \\\\',
+      '}',
+    ]);
+    expect(() => installedText('eks-multus-eni-agent', 'a\nb\nc\ncat <<EOF\nno end')).toThrow('the here-document EOF never ends');
+    expect(installedText('eks-multus-eni-agent@.service', '# kept\n')).toBe('# kept\n');
   });
 
   test('stays under EC2\'s 16 KB of user data, with 2 KiB left for what a node group or Karpenter merges in', () => {
