@@ -216,6 +216,12 @@ function readConflist(i: number): Conflist {
   return JSON.parse(fs.readFileSync(cniFile(i), 'utf8')) as Conflist;
 }
 
+/** What Multus hands the ipvlan plugin, and ipvlan hands host-local: the plugin's ipam with the list's name and version. */
+function ipamOf(i: number): IpamConfig {
+  const conf = readConflist(i);
+  return { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam };
+}
+
 function expectedNetworkd(mac: string, i: number): Record<string, Record<string, string>> {
   return {
     Match: { PermanentMACAddress: mac },
@@ -247,6 +253,21 @@ function expectUntouchedLink(ifname: string): void {
   expect(link.mtu).toBe(1500);
   expect(link.flags).not.toContain('UP');
   expect(ns.ipv4Conf(ifname, 'rp_filter')).toBe('0');
+}
+
+/**
+ * A pod's net1 as ipvlan would set it up: the reference host-device plugin moves a veth (made in the
+ * node's namespace) into `pod` and applies the IPAM result with the same ConfigureIface.
+ */
+function attachPod(pod: Netns, device: string, ipam: IpamConfig, containerId: string): void {
+  ns.ip('link', 'add', device, 'type', 'veth', 'peer', 'name', `${device}-peer`);
+  ns.ip('link', 'set', `${device}-peer`, 'up');
+  const config = { cniVersion: ipam.cniVersion, name: ipam.name, type: 'host-device', device, ipam: ipam.ipam };
+  execFileSync('ip', ['netns', 'exec', ns.name, findPlugin('host-device')], {
+    input: JSON.stringify(config),
+    env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: containerId, CNI_NETNS: pod.path, CNI_IFNAME: 'net1', CNI_PATH: path.dirname(findHostLocal()) },
+    stdio: 'pipe',
+  });
 }
 
 function addressesOf(cidr: string): string[] {
@@ -611,10 +632,7 @@ describe('the real CNI host-local plugin on the generated config', () => {
 
   beforeEach(async () => {
     await agentOk(['configure', 'ens6']);
-    // What Multus hands the ipvlan plugin, and ipvlan hands host-local: the plugin's ipam with the
-    // list's name and version.
-    const conf = readConflist(1);
-    ipam = { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam };
+    ipam = ipamOf(1);
   });
 
   const add = (id: string) => hostLocal(plugin, 'ADD', id, ipam, ns.path);
@@ -658,14 +676,7 @@ describe('the real CNI host-local plugin on the generated config', () => {
   it('gives the pod those routes via the subnet\'s router and no default route, as ipvlan applies them (host-device on a veth: the same ConfigureIface)', () => {
     const pod = Netns.create('multus-pod');
     try {
-      ns.ip('link', 'add', 'mpod0', 'type', 'veth', 'peer', 'name', 'mpod0-peer');
-      ns.ip('link', 'set', 'mpod0-peer', 'up');
-      const config = { cniVersion: ipam.cniVersion, name: ipam.name, type: 'host-device', device: 'mpod0', ipam: ipam.ipam };
-      execFileSync('ip', ['netns', 'exec', ns.name, findPlugin('host-device')], {
-        input: JSON.stringify(config),
-        env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'pod-1', CNI_NETNS: pod.path, CNI_IFNAME: 'net1', CNI_PATH: path.dirname(plugin) },
-        stdio: 'pipe',
-      });
+      attachPod(pod, 'mpod0', ipam, 'pod-1');
 
       const routes = JSON.parse(pod.ip('-j', 'route', 'show')) as { dst: string; gateway?: string; dev: string }[];
       expect(routes.map((r) => [r.dst, r.gateway ?? 'on-link', r.dev]).sort()).toEqual([
@@ -1230,8 +1241,7 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     });
     beforeEach(async () => {
       await agentOk(['configure', 'ens6']);
-      const conf = readConflist(1);
-      ipam = { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam };
+      ipam = ipamOf(1);
     });
 
     it('gives a pod one address of each family: IPv4 in a /28, IPv6 at the start of the lowest /80 with a /64 mask and ::1 as gateway; a second pod the next', () => {
@@ -1254,8 +1264,7 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     it('an IPv6-only ENI\'s pod: one IPv6 address and the IPv6 routes', async () => {
       ns.addVeth('ens7', V6ONLY.mac);
       await agentOk(['configure', 'ens7']);
-      const conf = readConflist(2);
-      const r = hostLocal(plugin, 'ADD', 'pod-v6', { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.plugins[0].ipam }, ns.path);
+      const r = hostLocal(plugin, 'ADD', 'pod-v6', ipamOf(2), ns.path);
       expect(r.ips).toEqual([{ address: '2600:1f18:4f1:ac02:1::/64', gateway: '2600:1f18:4f1:ac02::1' }]);
       expect(r.routes).toEqual(vpc6Routes('2600:1f18:4f1:ac02::1'));
     });
@@ -1263,14 +1272,7 @@ describe('IPv6: dual-stack and IPv6-only multus subnets', () => {
     it('the pod\'s interface, as ipvlan sets it (host-device on a veth: the same ConfigureIface): both addresses, the on-link /64, the VPC\'s /56s via ::1, no default route of either family', () => {
       const pod = Netns.create('multus-pod6');
       try {
-        ns.ip('link', 'add', 'mpod6', 'type', 'veth', 'peer', 'name', 'mpod6-peer');
-        ns.ip('link', 'set', 'mpod6-peer', 'up');
-        const config = { cniVersion: ipam.cniVersion, name: ipam.name, type: 'host-device', device: 'mpod6', ipam: ipam.ipam };
-        execFileSync('ip', ['netns', 'exec', ns.name, findPlugin('host-device')], {
-          input: JSON.stringify(config),
-          env: { PATH: process.env.PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'pod-6', CNI_NETNS: pod.path, CNI_IFNAME: 'net1', CNI_PATH: path.dirname(plugin) },
-          stdio: 'pipe',
-        });
+        attachPod(pod, 'mpod6', ipam, 'pod-6');
 
         const addrs = (JSON.parse(pod.ip('-j', 'addr', 'show', 'dev', 'net1')) as { addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[])[0].addr_info
           .filter((a) => a.scope === 'global')

@@ -391,46 +391,34 @@ describe('user data: the node agent and the boot step', () => {
   });
 
   test('the agent goes to the node without its comment lines, but the text of its here-documents and a line after a continued one', () => {
-    const agent = [
-      '#!/usr/bin/env bash',
-      '# header 1',
-      '# header 2',
-      '# a comment',
-      'f() {',
-      '  # indented comment',
-      '  cat <<EOF >"$1"',
-      '# written text',
-      'EOF',
-      "  cat <<-'END' | sort",
-      '\t# text too',
-      '\tEND',
-      '  x=$((1 << 24))',
-      '  echo a \\',
-      '  # kept: stripping it would join the next line to the echo',
-      '  echo b',
-      '  echo c \\\\',
-      '  # an escaped backslash ends the line: stripped',
-      '}',
-    ].join('\n');
+    // each line of an agent, and whether the node's copy keeps it
+    const lines: [string, boolean][] = [
+      ['#!/usr/bin/env bash', true],
+      ['# header 1', true],
+      ['# header 2', true],
+      ['# a comment', false],
+      ['f() {', true],
+      ['  # indented comment', false],
+      ['  cat <<EOF >"$1"', true],
+      ['# written text', true],
+      ['EOF', true],
+      ["  cat <<-'END' | sort", true],
+      ['\t# text too', true],
+      ['\tEND', true],
+      ['  x=$((1 << 24))', true],
+      ['  echo a \\', true],
+      ['  # kept: stripping it would join the next line to the echo', true],
+      ['  echo b', true],
+      ['  echo c \\\\', true],
+      ['  # an escaped backslash ends the line: stripped', false],
+      ['}', true],
+    ];
+    const kept = lines.filter(([, keep]) => keep).map(([line]) => line);
 
-    expect(installedText('eks-multus-eni-agent', agent).split('\n')).toEqual([
-      '#!/usr/bin/env bash',
-      '# header 1',
-      '# header 2',
+    expect(installedText('eks-multus-eni-agent', lines.map(([line]) => line).join('\n')).split('\n')).toEqual([
+      ...kept.slice(0, 3),
       '# (installed without its comment lines: the commented source is node-agent/eks-multus-eni-agent in eks-multus-eni)',
-      'f() {',
-      '  cat <<EOF >"$1"',
-      '# written text',
-      'EOF',
-      "  cat <<-'END' | sort",
-      '\t# text too',
-      '\tEND',
-      '  x=$((1 << 24))',
-      '  echo a \\',
-      '  # kept: stripping it would join the next line to the echo',
-      '  echo b',
-      '  echo c \\\\',
-      '}',
+      ...kept.slice(3),
     ]);
     expect(() => installedText('eks-multus-eni-agent', 'a\nb\nc\ncat <<EOF\nno end')).toThrow('the here-document EOF never ends');
     expect(installedText('eks-multus-eni-agent@.service', '# kept\n')).toBe('# kept\n');
