@@ -527,6 +527,15 @@ describe('nested stacks and the node group', () => {
     expect(template.Parameters?.NodeAmiReleaseVersion).toMatchObject({ Default: expect.stringMatching(/^v\d{8}$/) });
   });
 
+  test('NodeAmiReleaseVersion takes releases from v20251023 on (the first whose nodeadm reads /etc/eks/nodeadm.d/, the ready label\'s drop-in), refused before anything is created', () => {
+    const pattern = new RegExp(String((template.Parameters?.NodeAmiReleaseVersion as Dict).AllowedPattern));
+    const taken = ['v20251023', 'v20251031', 'v20251101', 'v20251215', 'v20260101', 'v20260714', 'v20310930'];
+    const refused = ['v20251022', 'v20251009', 'v20250930', 'v20241231', 'v20230101', '20260714', 'v2026071', 'v202607140', 'V20260714', ''];
+    expect(taken.filter((v) => !pattern.test(v))).toEqual([]);
+    expect(refused.filter((v) => pattern.test(v))).toEqual([]);
+    expect(String((template.Parameters?.NodeAmiReleaseVersion as Dict).ConstraintDescription)).toContain('v20251023 or later');
+  });
+
   test('an unrelated deploy makes no new launch template version: its inputs are parameters and the infrastructure\'s outputs only', () => {
     // Anything else (a resource attribute that changes on every update, a dynamic reference resolved
     // anew) would give the launch template a new version and EKS would replace every node.
