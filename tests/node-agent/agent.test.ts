@@ -802,15 +802,20 @@ describe('routes: a multus pod reaches the VPC beyond its own subnet', () => {
     expect(readConflist(1).plugins[0].ipam.routes).toEqual(ENS6_ROUTES);
   });
 
-  it('no VPC route, and no failure, when metadata lists no VPC CIDR (404)', async () => {
+  it('no VPC route, and no failure, when metadata lists no VPC CIDR (404), with a line; a CIDR of the other family in the list is skipped', async () => {
     setState({ interfaces: [ENS5, { ...ENS6, vpcCidrs: undefined }] });
     const res = await agentOk(['configure', 'ens6']);
-    expect(res.stderr).toBe('');
+    expect(res.stderr).toBe('eks-multus-eni: ens6: no route to the VPC: metadata lists no VPC IPv4 CIDR\n');
     expect(readConflist(1).plugins[0].ipam).toMatchObject({ ranges: [ENS6_RANGES] });
     expect(readConflist(1).plugins[0].ipam.routes).toBeUndefined();
     // a CIDR named besides vpc still goes in
     await agentOk(['configure', 'ens6'], { MULTUS_POD_ROUTES: 'vpc,192.168.0.0/16' });
     expect(readConflist(1).plugins[0].ipam.routes).toEqual([{ dst: '192.168.0.0/16', gw: '10.1.16.1' }]);
+
+    setState({ interfaces: [ENS5, { ...ENS6, vpcCidrs: ['10.1.0.0/16', '2600:1f14::/56'] }] });
+    const mixed = await agentOk(['configure', 'ens6']);
+    expect(mixed.stderr).toBe("eks-multus-eni: ens6: skipping VPC CIDR '2600:1f14::/56': not an aligned IPv4 CIDR\n");
+    expect(readConflist(1).plugins[0].ipam.routes).toEqual([{ dst: '10.1.0.0/16', gw: '10.1.16.1' }]);
   });
 
   it('keeps the CNI config as it is when the VPC CIDRs cannot be read, and says so', async () => {
