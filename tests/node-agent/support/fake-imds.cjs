@@ -64,7 +64,7 @@ function metadata(state, path) {
     'device-number': String(eni.deviceNumber),
     'network-card': eni.networkCard === undefined ? undefined : String(eni.networkCard),
     'subnet-ipv4-cidr-block': eni.subnet,
-    'ipv4-prefix': eni.prefixes && eni.prefixes.length > 0 ? eni.prefixes.join('\n') : undefined,
+    'ipv4-prefix': list(eni.prefixes),
     'vpc-ipv4-cidr-blocks': eni.vpcCidrs ? eni.vpcCidrs.join('\n') : undefined,
     'subnet-ipv6-cidr-blocks': eni.ipv6Subnet,
     'ipv6-prefix': list(eni.ipv6Prefixes),
